@@ -1,0 +1,103 @@
+"""Annotated dependencies: settings, Redis, the Kafka producer, the caller's key, the query."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+
+from api.auth import ApiKey, lookup
+from api.readers.scope import Query as ReadQuery
+from badgepulse.settings import Settings
+from schemas.layout import Layout
+
+MAX_SPAN_DAYS = 3660
+StatusName = Literal["pending", "accepted", "declined", "revoked"]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+def get_layout(request: Request) -> Layout:
+    layout: Layout = request.app.state.layout
+    return layout
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+LayoutDep = Annotated[Layout, Depends(get_layout)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `badgepulse keys create`")
+
+
+async def get_caller(
+    redis: RedisDep,
+    layout: LayoutDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise HTTPException(401, "missing bearer key", headers={"WWW-Authenticate": "Bearer"})
+    key = await lookup(redis, layout, creds.credentials)
+    if key is None:
+        raise HTTPException(401, "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+CallerDep = Annotated[ApiKey, Depends(get_caller)]
+
+
+def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
+    """Reads: another org is a 404 (never reveal it exists); a publisher key is a 403."""
+    if caller.org_id != org_id:
+        raise HTTPException(404, "not found")
+    if caller.role == "publisher":
+        raise HTTPException(403, "a publisher key cannot read analytics")
+    return caller
+
+
+ReaderDep = Annotated[ApiKey, Depends(require_reader)]
+
+
+def unprocessable(param: str, msg: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["query", param], "msg": msg, "type": "value_error"}])
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def period_query(
+    org_id: str,
+    from_: Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive",
+                                        examples=["2026-03-15"])] = None,
+    to: Annotated[date | None, Query(description="Last day (UTC), inclusive",
+                                     examples=["2026-04-13"])] = None,
+    issuer_id: Annotated[list[str] | None, Query(description="Keep these issuers (any of)")] = None,
+    badge_id: Annotated[list[str] | None, Query(description="Keep these badges (any of)")] = None,
+    status: Annotated[list[StatusName] | None, Query(description="Award status (any of)")] = None,
+) -> ReadQuery:
+    end = to or today_utc()
+    start = from_ or end - timedelta(days=29)
+    if start > end:
+        raise unprocessable("from", "`from` is after `to`")
+    if (end - start).days + 1 > MAX_SPAN_DAYS:
+        raise unprocessable("to", f"the period spans more than {MAX_SPAN_DAYS} days")
+    return ReadQuery(
+        org_id=org_id, start=start, end=end,
+        issuer_filter=tuple(dict.fromkeys(issuer_id or ())),
+        badge_filter=tuple(dict.fromkeys(badge_id or ())),
+        status_filter=tuple(dict.fromkeys(status or ())),
+    )
+
+
+PeriodDep = Annotated[ReadQuery, Depends(period_query)]

@@ -1,0 +1,58 @@
+"""create_app(settings) -> FastAPI; the lifespan opens Redis and the Kafka publisher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from redis.asyncio import Redis
+
+from api.producer import Publisher
+from api.responses import OrjsonResponse
+from api.routes import ingest, ops, reads
+from api.routes.ops import Metrics
+from badgepulse.settings import Settings, get_settings
+from schemas.layout import Layout
+
+DESCRIPTION = """Real-time badge analytics. Every `/v1` call needs `Authorization: Bearer <key>`
+(keys come from `badgepulse keys create`). Numbers are defined in metrics.md; rates are
+fractions in [0, 1] and are never rounded here."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.publisher = Publisher(settings)
+        try:
+            yield
+        finally:
+            await app.state.publisher.close()
+            await app.state.redis.aclose()
+
+    app = FastAPI(title="Badgepulse", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan, default_response_class=OrjsonResponse)
+    app.state.settings = settings
+    app.state.layout = Layout(settings.redis_prefix)
+    app.state.metrics = Metrics()
+    app.middleware("http")(app.state.metrics.middleware())
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> OrjsonResponse:
+        return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code,
+                              headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> OrjsonResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()]
+        return OrjsonResponse({"detail": errors}, status_code=422)
+
+    app.include_router(ops.router)
+    app.include_router(ingest.router)
+    app.include_router(reads.router)
+    return app

@@ -1,0 +1,101 @@
+"""Read counter hashes for sets of buckets and fold their fields into counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from redis.asyncio import Redis
+
+from schemas.layout import ALL_BUCKET, period_buckets
+from schemas.metrics import TTA_BOUNDS
+
+
+@dataclass
+class Counts:
+    """What a set of counter hashes says, for one status filter."""
+
+    badges_created: int = 0
+    badges_awarded: int = 0
+    accepted_awards: int = 0
+    shared_awards: int = 0
+    public_awards: int = 0
+    shares: int = 0
+    views: int = 0
+    methods: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    channels: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    sources: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    tta: list[int] = field(default_factory=lambda: [0] * len(TTA_BOUNDS))
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in (
+            "badges_created", "badges_awarded", "accepted_awards", "shared_awards",
+            "public_awards", "shares", "views")}
+
+
+def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Counts:
+    """Sum counter fields, keeping only the given status codes."""
+    c = Counts()
+    for h in hashes:
+        for raw_f, raw_v in h.items():
+            f = raw_f.decode()
+            n = int(raw_v)
+            if not n:
+                continue
+            if f == "bc":
+                c.badges_created += n
+                continue
+            kind, _, rest = f.partition(".")
+            head, _, s = rest.rpartition(".")
+            if (s or rest) not in statuses:
+                continue
+            if kind == "aw":
+                c.badges_awarded += n
+            elif kind == "ac":
+                c.accepted_awards += n
+            elif kind == "sh":
+                c.shared_awards += n
+            elif kind == "pu":
+                c.public_awards += n
+            elif kind == "me":
+                c.methods[head] += n
+            elif kind == "sc":
+                c.shares += n
+                c.channels[head] += n
+            elif kind == "vs":
+                c.views += n
+                c.sources[head] += n
+            elif kind == "tt":
+                c.tta[int(head)] += n
+    return c
+
+
+class CounterReader:
+    """Batches HGETALLs of many (base, period) pairs into one atomic round trip."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.requests: list[tuple[Sequence[str], list[str]]] = []
+
+    def want(self, bases: Sequence[str], start: date | None, end: date | None) -> int:
+        buckets = [ALL_BUCKET] if start is None or end is None else period_buckets(start, end)
+        self.requests.append((bases, buckets))
+        return len(self.requests) - 1
+
+    async def run(self) -> list[list[dict[bytes, bytes]]]:
+        # MULTI/EXEC: one snapshot, so a batch applied mid-read cannot split a response.
+        pipe = self.redis.pipeline(transaction=True)
+        for bases, buckets in self.requests:
+            for base in bases:
+                for b in buckets:
+                    pipe.hgetall(f"{base}:{b}")
+        res = await pipe.execute() if len(pipe) else []
+        out: list[list[dict[bytes, bytes]]] = []
+        i = 0
+        for bases, buckets in self.requests:
+            n = len(bases) * len(buckets)
+            out.append(res[i:i + n])
+            i += n
+        return out

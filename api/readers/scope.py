@@ -1,0 +1,110 @@
+"""Which counter hashes answer a scope, for a caller, with filters. Framework-free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from redis.asyncio import Redis
+
+from api.auth import ApiKey
+from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout, pair, split_pair
+
+
+class NotFound(Exception):
+    """The scope does not exist for this caller (or at all: the two look the same)."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A read's scope, period and filters."""
+
+    org_id: str
+    start: date
+    end: date
+    issuer_id: str | None = None  # issuer scope
+    badge_id: str | None = None  # badge scope
+    issuer_filter: tuple[str, ...] = ()
+    badge_filter: tuple[str, ...] = ()
+    status_filter: tuple[str, ...] = ()
+
+    @property
+    def status_codes(self) -> frozenset[str]:
+        if not self.status_filter:
+            return frozenset(STATUS_CODES.values())
+        return frozenset(STATUS_CODES[s] for s in self.status_filter)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.issuer_filter or self.badge_filter or self.status_filter)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Counter key bases for the scope with filters, and for the scope alone (tiles)."""
+
+    bases: tuple[str, ...]
+    tile_bases: tuple[str, ...]
+    issuer_ids: tuple[str, ...] | None  # the issuers an issuer key restricts to
+    pairs: tuple[tuple[str, str], ...]  # (issuer, badge) pairs in the filtered scope
+
+
+async def org_pairs(redis: Redis, layout: Layout, org_id: str) -> list[tuple[str, str]]:
+    raw = await redis.smembers(layout.pairs(org_id))
+    return sorted(split_pair(p.decode()) for p in raw)
+
+
+async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> Resolved:
+    """Raise NotFound for anything outside the caller's reach or absent from the org."""
+    if caller.org_id != q.org_id:
+        raise NotFound
+    pairs = await org_pairs(redis, layout, q.org_id)
+    known_issuers = {i for i, _ in pairs}
+    if q.issuer_id is not None:
+        known_issuers |= {q.issuer_id} if await redis.hexists(
+            layout.issuers(q.org_id), q.issuer_id) else set()
+    restricted = caller.role == "issuer"
+    allowed = set(caller.issuers) if restricted else None
+
+    def visible(issuer: str) -> bool:
+        return allowed is None or issuer in allowed
+
+    if any(not visible(i) for i in q.issuer_filter):
+        raise NotFound
+    scope_pairs = [p for p in pairs if visible(p[0])]
+    if q.issuer_id is not None:
+        if not visible(q.issuer_id) or q.issuer_id not in known_issuers:
+            raise NotFound
+        scope_pairs = [p for p in scope_pairs if p[0] == q.issuer_id]
+    if q.badge_id is not None:
+        scope_pairs = [p for p in scope_pairs if p[1] == q.badge_id]
+        if not scope_pairs:
+            raise NotFound
+
+    def bases_for(level_pairs: list[tuple[str, str]], narrowed: bool) -> tuple[str, ...]:
+        org = q.org_id
+        if q.badge_id is not None or narrowed:
+            return tuple(layout.counter_base(org, "b", pair(i, b)) for i, b in level_pairs)
+        if q.issuer_id is not None:
+            return (layout.counter_base(org, "i", q.issuer_id),)
+        if allowed is not None:
+            return tuple(layout.counter_base(org, "i", i) for i in sorted(allowed))
+        return (layout.counter_base(org, "o", ORG_ENTITY),)
+
+    tile_bases = bases_for(scope_pairs, False)
+    fpairs = scope_pairs
+    if q.issuer_filter:
+        fpairs = [p for p in fpairs if p[0] in q.issuer_filter]
+    if q.badge_filter:
+        fpairs = [p for p in fpairs if p[1] in q.badge_filter]
+    if q.badge_filter or q.issuer_filter:
+        if q.badge_filter or q.badge_id is not None:
+            bases = tuple(layout.counter_base(q.org_id, "b", pair(i, b)) for i, b in fpairs)
+        else:
+            issuers = sorted({i for i in q.issuer_filter if visible(i)}
+                             & ({q.issuer_id} if q.issuer_id else set(q.issuer_filter)))
+            bases = tuple(layout.counter_base(q.org_id, "i", i) for i in issuers)
+    else:
+        bases = tile_bases
+    return Resolved(bases, tile_bases,
+                    tuple(sorted(allowed)) if allowed is not None else None, tuple(fpairs))

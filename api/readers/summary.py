@@ -1,0 +1,98 @@
+"""GET {S}/summary: tiles, period metrics, highlights, time to accept, coverage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from api.auth import ApiKey
+from api.readers.counters import CounterReader, fold
+from api.readers.scope import Query, resolve
+from schemas.layout import STATUS_CODES, Layout
+from schemas.metrics import (
+    ALL_METRICS,
+    KPI_TILES,
+    channel_entries,
+    derive,
+    incomplete,
+    most_used,
+    previous_period,
+    time_to_accept,
+    trend,
+)
+
+ALL_STATUSES = frozenset(STATUS_CODES.values())
+
+
+def iso_us(ts_us: int | None) -> str | None:
+    if ts_us is None:
+        return None
+    dt = datetime.fromtimestamp(ts_us / 1_000_000, UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def read_coverage(redis: Redis, layout: Layout, org_id: str) -> dict[str, str]:
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(layout.first_day(org_id))
+    pipe.hgetall(layout.coverage_config(org_id))
+    observed, configured = await pipe.execute()
+    first = {k.decode(): v.decode() for k, v in observed.items()}
+    first.update({k.decode(): v.decode() for k, v in configured.items()})
+    return dict(sorted(first.items()))
+
+
+async def read_as_of(redis: Redis, layout: Layout) -> str | None:
+    raw = await redis.hget(layout.stats(), "as_of_us")
+    return iso_us(int(raw)) if raw is not None else None
+
+
+def scope_out(caller: ApiKey, q: Query, issuer_ids: tuple[str, ...] | None) -> dict[str, Any]:
+    return {"org_id": q.org_id, "issuer_id": q.issuer_id, "badge_id": q.badge_id,
+            "issuer_ids": list(issuer_ids) if issuer_ids is not None else None}
+
+
+def period_out(start: date, end: date) -> dict[str, str]:
+    return {"from": start.isoformat(), "to": end.isoformat()}
+
+
+def filters_out(q: Query) -> dict[str, list[str]]:
+    return {"issuer_id": list(q.issuer_filter), "badge_id": list(q.badge_filter),
+            "status": list(q.status_filter)}
+
+
+async def read_summary(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q)
+    pstart, pend = previous_period(q.start, q.end)
+    reader = CounterReader(redis)
+    i_cur = reader.want(res.bases, q.start, q.end)
+    i_prev = reader.want(res.bases, pstart, pend)
+    i_all = reader.want(res.tile_bases, None, None)
+    hashes = await reader.run()
+    statuses = q.status_codes
+    cur = fold(hashes[i_cur], statuses)
+    prev = fold(hashes[i_prev], statuses)
+    alltime = fold(hashes[i_all], ALL_STATUSES)
+    m_cur, m_prev, m_all = derive(cur.as_dict()), derive(prev.as_dict()), derive(alltime.as_dict())
+    kpis = {k: {"value": m_all[k], **trend(m_cur[k], m_prev[k])} for k in KPI_TILES}
+    first_day = await read_coverage(redis, layout, q.org_id)
+    return {
+        "scope": scope_out(caller, q, res.issuer_ids),
+        "period": period_out(q.start, q.end),
+        "previous_period": period_out(pstart, pend),
+        "filters": filters_out(q),
+        "kpis": kpis,
+        "metrics": {k: m_cur[k] for k in ALL_METRICS},
+        "highlights": {
+            "most_used_awarding_method": most_used(channel_entries(cur.methods, prev.methods)),
+            "most_used_sharing_method": most_used(channel_entries(cur.channels, prev.channels)),
+            "most_common_viewing_source": most_used(channel_entries(cur.sources, prev.sources)),
+        },
+        "time_to_accept": time_to_accept(cur.tta),
+        "coverage": {
+            "first_day": first_day,
+            "incomplete": incomplete([*ALL_METRICS, "time_to_accept"], first_day, pstart),
+        },
+        "as_of": await read_as_of(redis, layout),
+    }

@@ -1,0 +1,127 @@
+"""Operations: liveness, readiness, Prometheus metrics, and the pipeline's status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from redis.exceptions import RedisError
+
+from api.deps import CallerDep, LayoutDep, RedisDep, SettingsDep
+from api.models import StatusOut
+from api.readers.summary import iso_us
+from api.responses import OrjsonResponse
+from badgepulse.settings import Settings
+from schemas.layout import Layout
+
+router = APIRouter(tags=["operations"])
+
+
+class Metrics:
+    """The API's own Prometheus registry (one per app, so tests do not collide)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("badgepulse_http_requests_total", "HTTP requests",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("badgepulse_http_request_seconds", "HTTP request latency",
+                                 ["method", "route"], registry=self.registry,
+                                 buckets=(.002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5))
+        self.worker = Gauge("badgepulse_worker_events", "Worker event totals (from Redis)",
+                            ["kind"], registry=self.registry)
+        self.lag = Gauge("badgepulse_consumer_lag", "Events published but not yet applied",
+                         registry=self.registry)
+
+    def middleware(self) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
+                                     Awaitable[Response]]:
+        async def record(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            start = time.perf_counter()
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.requests.labels(request.method, path, str(response.status_code)).inc()
+            self.latency.labels(request.method, path).observe(time.perf_counter() - start)
+            return response
+        return record
+
+
+async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None:
+    """End offsets of the events topic minus the offsets applied to Redis."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                request_timeout_ms=3000)
+    try:
+        await asyncio.wait_for(consumer.start(), 3)
+        parts = consumer.partitions_for_topic(settings.topic) or set()
+        if not parts:
+            return None
+        tps = [TopicPartition(settings.topic, p) for p in sorted(parts)]
+        ends = await asyncio.wait_for(consumer.end_offsets(tps), 3)
+        stored = await redis.hgetall(layout.offsets())
+        applied = {k.decode(): int(v) for k, v in stored.items()}
+        return sum(max(0, ends[tp] - applied.get(f"{tp.topic}:{tp.partition}", 0))
+                   for tp in tps)
+    except Exception:  # noqa: BLE001 - any broker trouble means "unknown", which is null
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+
+
+async def read_status(settings: Settings, redis: Any, layout: Layout) -> dict[str, Any]:
+    stats = {k.decode(): int(v) for k, v in (await redis.hgetall(layout.stats())).items()}
+    return {
+        "as_of": iso_us(stats.get("as_of_us")),
+        "lag": await read_lag(settings, redis, layout),
+        "applied": stats.get("applied", 0),
+        "rejected": stats.get("rejected", 0),
+        "held": stats.get("held", 0),
+    }
+
+
+@router.get("/healthz", summary="The process is alive")
+async def read_health() -> OrjsonResponse:
+    return OrjsonResponse({"status": "ok"})
+
+
+@router.get("/readyz", summary="Redis and Kafka are reachable",
+            responses={503: {"description": "Redis or Kafka unreachable"}})
+async def read_ready(request: Request, redis: RedisDep) -> OrjsonResponse:
+    redis_ok = False
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        redis_ok = bool(await asyncio.wait_for(redis.ping(), 2))
+    kafka_ok = await request.app.state.publisher.ping()
+    body = {"redis": redis_ok, "kafka": kafka_ok}
+    return OrjsonResponse(body, status_code=200 if redis_ok and kafka_ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep,
+                       layout: LayoutDep) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    with contextlib.suppress(RedisError, OSError):
+        status = await read_status(settings, redis, layout)
+        for kind in ("applied", "rejected", "held"):
+            metrics.worker.labels(kind).set(status[kind])
+        if status["lag"] is not None:
+            metrics.lag.set(status["lag"])
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/status", response_model=StatusOut, summary="Pipeline status")
+async def read_pipeline_status(caller: CallerDep, settings: SettingsDep, redis: RedisDep,
+                               layout: LayoutDep) -> dict[str, Any]:
+    return await read_status(settings, redis, layout)

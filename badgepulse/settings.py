@@ -1,0 +1,46 @@
+"""The one settings object. Built by get_settings(); nothing reads the environment elsewhere."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of Badgepulse, read from `BADGEPULSE_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="BADGEPULSE_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="host:port[,host:port] of the Kafka-compatible broker"
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding the aggregates")
+    redis_prefix: str = Field("bp", description="prefix of every Redis key (tests use their own)")
+
+    topic: str = "badge-events"
+    dlq_topic: str = "badge-events-dlq"
+    partitions: int = Field(8, ge=1, description="partitions of the events topic when created")
+    consumer_group: str = "badgepulse-aggregator"
+
+    batch_max: int = Field(5000, ge=1, description="events applied to Redis in one atomic step")
+    batch_within_ms: int = Field(50, ge=1, description="longest wait to fill a batch")
+    hold_seconds: int = Field(7 * 86400, ge=1, description="how long an orphan award event waits")
+    dedup_days: int = Field(7, ge=1, description="window in which a repeated event_id is ignored")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    worker_web_port: int = Field(0, description="Faust web port of the worker; 0 disables it")
+
+    broker_session_timeout: float = 6.0
+    broker_rebalance_timeout: float = 3.0
+    broker_heartbeat_interval: float = 1.0
+
+    ingest_max_events: int = 10_000
+    ingest_max_bytes: int = 5 * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

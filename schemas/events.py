@@ -1,0 +1,624 @@
+"""Badge events: validation of the published JSON objects (shared/spec/events.md).
+
+Pure functions, no I/O. `parse_event` turns an already-decoded JSON value into an `Event` or
+raises `EventRejected` with a reason that names the offending field first. It runs in the
+worker's hot loop, so it is plain Python with precompiled regexes and a bounded cache for
+`occurred_at` strings (many events share a timestamp).
+
+Choices where events.md leaves room (see also docs/semantics.md):
+
+- Optional fields given as `null` are treated as absent; a required field given as `null` is a
+  wrong type.
+- Fields that belong to other types are ignored and not carried on the `Event`, except
+  `issuer_id` / `badge_id` on award follow-up events, which are validated as identifiers and
+  kept (the worker compares them with the award's `award.issued`).
+- `occurred_at` follows the RFC 3339 `date-time` grammar: `T`/`t` separator, `Z`/`z` or a
+  `+hh:mm`/`-hh:mm` offset (`-00:00` is UTC), optional fractional seconds (truncated to the
+  microsecond). A leap second (`:60`) is accepted and counted as POSIX time does, i.e. it
+  equals the first second of the next minute. Instants before 0001-01-01T00:00:00Z are
+  rejected (they have no day to land on).
+- `EventRejected.event_id` / `.org_id` are set only when the object carries a *valid* value
+  for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "AWARD_FOLLOWUP_TYPES",
+    "EVENT_TYPES",
+    "Event",
+    "EventRejected",
+    "decode_event",
+    "parse_event",
+    "partition_key",
+    "to_json",
+]
+
+ISSUER_CREATED = "issuer.created"
+BADGE_CREATED = "badge.created"
+BADGE_UPDATED = "badge.updated"
+AWARD_ISSUED = "award.issued"
+AWARD_ACCEPTED = "award.accepted"
+AWARD_DECLINED = "award.declined"
+AWARD_REVOKED = "award.revoked"
+AWARD_SHARED = "award.shared"
+AWARD_VIEWED = "award.viewed"
+AWARD_VISIBILITY_CHANGED = "award.visibility_changed"
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        ISSUER_CREATED,
+        BADGE_CREATED,
+        BADGE_UPDATED,
+        AWARD_ISSUED,
+        AWARD_ACCEPTED,
+        AWARD_DECLINED,
+        AWARD_REVOKED,
+        AWARD_SHARED,
+        AWARD_VIEWED,
+        AWARD_VISIBILITY_CHANGED,
+    }
+)
+AWARD_FOLLOWUP_TYPES: frozenset[str] = frozenset(
+    t for t in EVENT_TYPES if t.startswith("award.") and t != AWARD_ISSUED
+)
+
+MAX_FUTURE_US = 24 * 3600 * 1_000_000
+MAX_NAME_CHARS = 256
+MAX_SKILLS = 100
+MAX_SKILL_CHARS = 128
+MAX_REASON_CHARS = 1024
+VISIBILITIES = ("public", "private")
+
+_US_PER_DAY = 86_400_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # 719163
+_MIN_DAYS = 1 - _EPOCH_ORDINAL  # 0001-01-01 relative to the epoch
+
+_ID_MATCH = re.compile(r"[A-Za-z0-9._:\-]{1,128}").fullmatch
+_ORG_MATCH = re.compile(r"[A-Za-z0-9._\-]{1,64}").fullmatch
+_TOKEN_MATCH = re.compile(r"[a-z0-9_]{1,32}").fullmatch
+_RFC3339_MATCH = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+).fullmatch
+
+_ID_RULE = "must be 1-128 characters of [A-Za-z0-9._:-]"
+_ORG_RULE = "must be 1-64 characters of [A-Za-z0-9._-]"
+_TOKEN_RULE = "must match [a-z0-9_]{1,32}"
+_TS_RULE = "not RFC 3339 with an offset"
+
+
+class EventRejected(Exception):
+    """An event that does not follow events.md. `reason` names the field first."""
+
+    reason: str
+    event_id: str | None
+    org_id: str | None
+
+    def __init__(self, reason: str, event_id: str | None = None, org_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.event_id = event_id
+        self.org_id = org_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.event_id, self.org_id))
+
+
+@dataclass(slots=True)
+class Event:
+    event_id: str
+    type: str
+    org_id: str
+    ts: int  # occurred_at in integer microseconds since the Unix epoch (UTC)
+    day: str  # UTC day of occurred_at, "YYYY-MM-DD"
+    schema_version: int
+    issuer_id: str | None = None
+    badge_id: str | None = None
+    award_id: str | None = None
+    name: str | None = None
+    skills: list[str] | None = None
+    visibility: str | None = None
+    method: str | None = None
+    channel: str | None = None
+    source: str | None = None
+    recipient_id: str | None = None
+    reason: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# occurred_at
+
+
+def _parse_ts_uncached(s: str) -> tuple[int, str] | None:
+    """(epoch microseconds, UTC day) of an RFC 3339 date-time, or None if it is not one."""
+    m = _RFC3339_MATCH(s)
+    if m is None:
+        return None
+    year, month, mday, hour, minute, second, frac, sign, off_h, off_m = m.groups()
+    h, mi, sec = int(hour), int(minute), int(second)
+    if h > 23 or mi > 59 or sec > 60:
+        return None
+    try:
+        ordinal = date(int(year), int(month), int(mday)).toordinal()
+    except ValueError:  # month/day out of range, year 0000
+        return None
+    offset_s = 0
+    if sign is not None:
+        oh, om = int(off_h), int(off_m)
+        if oh > 23 or om > 59:
+            return None
+        offset_s = oh * 3600 + om * 60
+        if sign == "+":
+            offset_s = -offset_s
+    us = int(frac[:6].ljust(6, "0")) if frac is not None else 0
+    days = ordinal - _EPOCH_ORDINAL
+    ts = (days * 86_400 + h * 3600 + mi * 60 + sec + offset_s) * 1_000_000 + us
+    utc_days = ts // _US_PER_DAY
+    if utc_days < _MIN_DAYS:
+        return None
+    day = s[:10] if utc_days == days else date.fromordinal(utc_days + _EPOCH_ORDINAL).isoformat()
+    return ts, day
+
+
+# Many events share an occurred_at string: remember the parsed valid ones. A plain dict,
+# emptied when full, is cheaper per hit than functools.lru_cache and just as bounded.
+_TS_CACHE: dict[str, tuple[int, str]] = {}
+_TS_CACHE_MAX = 65536
+_TS_CACHE_MAX_LEN = 40  # longer strings (absurd fractions) are not remembered
+
+
+def _parse_ts(s: str) -> tuple[int, str] | None:
+    """_parse_ts_uncached, through _TS_CACHE."""
+    parsed = _TS_CACHE.get(s)
+    if parsed is None:
+        parsed = _parse_ts_uncached(s)
+        if parsed is not None and len(s) <= _TS_CACHE_MAX_LEN:
+            if len(_TS_CACHE) >= _TS_CACHE_MAX:
+                _TS_CACHE.clear()
+            _TS_CACHE[s] = parsed
+    return parsed
+
+
+def _render_ts(ts: int) -> str:
+    days, rem = divmod(ts, _US_PER_DAY)
+    secs, us = divmod(rem, 1_000_000)
+    hh, secs = divmod(secs, 3600)
+    mm, ss = divmod(secs, 60)
+    d = date.fromordinal(days + _EPOCH_ORDINAL).isoformat()
+    if us:
+        return f"{d}T{hh:02d}:{mm:02d}:{ss:02d}.{us:06d}Z"
+    return f"{d}T{hh:02d}:{mm:02d}:{ss:02d}Z"
+
+
+# --------------------------------------------------------------------------------------------
+# rejection helpers (off the hot path)
+
+
+def _json_type(v: object) -> str:
+    t = type(v)
+    if v is None:
+        return "null"
+    if t is bool:
+        return "boolean"
+    if t is int or t is float:
+        return "number"
+    if t is str:
+        return "string"
+    if t is list:
+        return "array"
+    if t is dict:
+        return "object"
+    return t.__name__
+
+
+def _rejected(obj: dict[Any, Any], reason: str) -> EventRejected:
+    event_id = obj.get("event_id")
+    if not (type(event_id) is str and _ID_MATCH(event_id)):
+        event_id = None
+    org_id = obj.get("org_id")
+    if not (type(org_id) is str and _ORG_MATCH(org_id)):
+        org_id = None
+    return EventRejected(reason, event_id, org_id)
+
+
+def _bad(
+    obj: dict[Any, Any], field: str, value: object, rule: str, expected: str = "string"
+) -> EventRejected:
+    """The rejection for `value` of `field`: missing, of the wrong JSON type, or breaking `rule`."""
+    if value is None and field not in obj:
+        return _rejected(obj, f"{field}: missing")
+    got = _json_type(value)
+    if got != expected:
+        article = "an" if expected[0] in "aeiou" else "a"
+        return _rejected(obj, f"{field}: must be {article} {expected}, got {got}")
+    return _rejected(obj, f"{field}: {rule}")
+
+
+def _valid_text(s: str) -> bool:
+    """True if `s` can be encoded as UTF-8 (no lone surrogates)."""
+    if s.isascii():
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# field readers
+#
+# Identifiers and tokens repeat a lot (org_id, issuer_id, badge_id, award_id, method, channel,
+# source), so the strings that passed their regex are remembered in bounded sets: a set lookup
+# is several times cheaper than a regex match. Validity is a pure function of the string, so
+# the sets never change an outcome. event_id is unique per event and always matched.
+
+_KNOWN_MAX = 65536
+_KNOWN_IDS: set[str] = set()
+_KNOWN_ORGS: set[str] = set()
+_KNOWN_TOKENS: set[str] = set()
+
+
+def _learn(known: set[str], match: Callable[[str], object], v: str) -> bool:
+    """True if `v` matches; then remember it in `known` (cleared when full)."""
+    if match(v) is None:
+        return False
+    if len(known) >= _KNOWN_MAX:
+        known.clear()
+    known.add(v)
+    return True
+
+
+def _req_id(obj: dict[Any, Any], field: str) -> str:
+    v = obj.get(field)
+    if type(v) is str and (v in _KNOWN_IDS or _learn(_KNOWN_IDS, _ID_MATCH, v)):
+        return v
+    raise _bad(obj, field, v, _ID_RULE)
+
+
+def _opt_id(obj: dict[Any, Any], field: str) -> str | None:
+    v = obj.get(field)
+    if v is None or (type(v) is str and (v in _KNOWN_IDS or _learn(_KNOWN_IDS, _ID_MATCH, v))):
+        return v
+    raise _bad(obj, field, v, _ID_RULE)
+
+
+def _req_token(obj: dict[Any, Any], field: str) -> str:
+    v = obj.get(field)
+    if type(v) is str and (v in _KNOWN_TOKENS or _learn(_KNOWN_TOKENS, _TOKEN_MATCH, v)):
+        return v
+    raise _bad(obj, field, v, _TOKEN_RULE)
+
+
+_VISIBILITY_RULE = "must be 'public' or 'private'"
+
+
+def _opt_visibility(obj: dict[Any, Any]) -> str | None:
+    v = obj.get("visibility")
+    if v is None:
+        return None
+    if v == "public":
+        return "public"
+    if v == "private":
+        return "private"
+    raise _bad(obj, "visibility", v, _VISIBILITY_RULE)
+
+
+def _req_visibility(obj: dict[Any, Any]) -> str:
+    v = obj.get("visibility")
+    if v == "public":
+        return "public"
+    if v == "private":
+        return "private"
+    raise _bad(obj, "visibility", v, _VISIBILITY_RULE)
+
+
+def _opt_name(obj: dict[Any, Any]) -> str | None:
+    v = obj.get("name")
+    if v is None:
+        return None
+    if type(v) is not str:
+        raise _bad(obj, "name", v, "")
+    if not v:
+        raise _rejected(obj, "name: must not be empty")
+    if len(v) > MAX_NAME_CHARS:
+        raise _rejected(obj, f"name: longer than {MAX_NAME_CHARS} characters")
+    if not _valid_text(v):
+        raise _rejected(obj, "name: not valid Unicode text")
+    return v
+
+
+def _req_name(obj: dict[Any, Any]) -> str:
+    v = _opt_name(obj)
+    if v is None:
+        raise _bad(obj, "name", None, "")
+    return v
+
+
+def _opt_skills(obj: dict[Any, Any]) -> list[str] | None:
+    v = obj.get("skills")
+    if v is None:
+        return None
+    if type(v) is not list:
+        raise _bad(obj, "skills", v, "", expected="array")
+    if len(v) > MAX_SKILLS:
+        raise _rejected(obj, f"skills: more than {MAX_SKILLS} items")
+    for i, s in enumerate(v):
+        if type(s) is not str:
+            raise _rejected(obj, f"skills[{i}]: must be a string, got {_json_type(s)}")
+        if not s:
+            raise _rejected(obj, f"skills[{i}]: must not be empty")
+        if len(s) > MAX_SKILL_CHARS:
+            raise _rejected(obj, f"skills[{i}]: longer than {MAX_SKILL_CHARS} characters")
+        if not _valid_text(s):
+            raise _rejected(obj, f"skills[{i}]: not valid Unicode text")
+    return list(v)
+
+
+def _opt_reason(obj: dict[Any, Any]) -> str | None:
+    v = obj.get("reason")
+    if v is None:
+        return None
+    if type(v) is not str:
+        raise _bad(obj, "reason", v, "")
+    if len(v) > MAX_REASON_CHARS:
+        raise _rejected(obj, f"reason: longer than {MAX_REASON_CHARS} characters")
+    if not _valid_text(v):
+        raise _rejected(obj, "reason: not valid Unicode text")
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# per-type field setters: fill the type's fields of `ev` (whose other fields are None) from `o`
+
+_Setter = Callable[[dict[Any, Any], Event], None]
+
+
+def _set_issuer_created(o: dict[Any, Any], ev: Event) -> None:
+    ev.issuer_id = _req_id(o, "issuer_id")
+    ev.name = _req_name(o)
+
+
+def _set_badge_created(o: dict[Any, Any], ev: Event) -> None:
+    ev.issuer_id = _req_id(o, "issuer_id")
+    ev.badge_id = _req_id(o, "badge_id")
+    ev.name = _req_name(o)
+    ev.skills = _opt_skills(o)
+    ev.visibility = _opt_visibility(o)
+
+
+def _set_badge_updated(o: dict[Any, Any], ev: Event) -> None:
+    ev.badge_id = _req_id(o, "badge_id")
+    ev.name = _opt_name(o)
+    ev.skills = _opt_skills(o)
+    ev.visibility = _opt_visibility(o)
+
+
+def _set_award_issued(o: dict[Any, Any], ev: Event) -> None:
+    ev.issuer_id = _req_id(o, "issuer_id")
+    ev.badge_id = _req_id(o, "badge_id")
+    ev.award_id = _req_id(o, "award_id")
+    ev.method = _req_token(o, "method")
+    ev.visibility = _opt_visibility(o)
+    ev.recipient_id = _opt_id(o, "recipient_id")
+
+
+def _set_parent_ids(o: dict[Any, Any], ev: Event) -> None:
+    """issuer_id / badge_id of an award follow-up, when given (the worker checks they match)."""
+    ev.issuer_id = _opt_id(o, "issuer_id")
+    ev.badge_id = _opt_id(o, "badge_id")
+
+
+# The follow-up setters are written out (no shared helper call) because they are the bulk of
+# the traffic.
+
+
+def _set_award_followup(o: dict[Any, Any], ev: Event) -> None:
+    get = o.get
+    v = get("award_id")
+    if not (type(v) is str and (v in _KNOWN_IDS or _learn(_KNOWN_IDS, _ID_MATCH, v))):
+        raise _bad(o, "award_id", v, _ID_RULE)
+    ev.award_id = v
+    if get("issuer_id") is not None or get("badge_id") is not None:
+        _set_parent_ids(o, ev)
+
+
+def _set_award_revoked(o: dict[Any, Any], ev: Event) -> None:
+    _set_award_followup(o, ev)
+    ev.reason = _opt_reason(o)
+
+
+def _set_award_shared(o: dict[Any, Any], ev: Event) -> None:
+    get = o.get
+    v = get("award_id")
+    if not (type(v) is str and (v in _KNOWN_IDS or _learn(_KNOWN_IDS, _ID_MATCH, v))):
+        raise _bad(o, "award_id", v, _ID_RULE)
+    ev.award_id = v
+    v = get("channel")
+    if not (type(v) is str and (v in _KNOWN_TOKENS or _learn(_KNOWN_TOKENS, _TOKEN_MATCH, v))):
+        raise _bad(o, "channel", v, _TOKEN_RULE)
+    ev.channel = v
+    if get("issuer_id") is not None or get("badge_id") is not None:
+        _set_parent_ids(o, ev)
+
+
+def _set_award_viewed(o: dict[Any, Any], ev: Event) -> None:
+    get = o.get
+    v = get("award_id")
+    if not (type(v) is str and (v in _KNOWN_IDS or _learn(_KNOWN_IDS, _ID_MATCH, v))):
+        raise _bad(o, "award_id", v, _ID_RULE)
+    ev.award_id = v
+    v = get("source")
+    if not (type(v) is str and (v in _KNOWN_TOKENS or _learn(_KNOWN_TOKENS, _TOKEN_MATCH, v))):
+        raise _bad(o, "source", v, _TOKEN_RULE)
+    ev.source = v
+    if get("issuer_id") is not None or get("badge_id") is not None:
+        _set_parent_ids(o, ev)
+
+
+def _set_award_visibility_changed(o: dict[Any, Any], ev: Event) -> None:
+    _set_award_followup(o, ev)
+    ev.visibility = _req_visibility(o)
+
+
+# type name (the interned constant) and its setter, by type
+_TYPES: dict[str, tuple[str, _Setter]] = {
+    t: (t, setter)
+    for t, setter in (
+        (ISSUER_CREATED, _set_issuer_created),
+        (BADGE_CREATED, _set_badge_created),
+        (BADGE_UPDATED, _set_badge_updated),
+        (AWARD_ISSUED, _set_award_issued),
+        (AWARD_ACCEPTED, _set_award_followup),
+        (AWARD_DECLINED, _set_award_followup),
+        (AWARD_REVOKED, _set_award_revoked),
+        (AWARD_SHARED, _set_award_shared),
+        (AWARD_VIEWED, _set_award_viewed),
+        (AWARD_VISIBILITY_CHANGED, _set_award_visibility_changed),
+    )
+}
+assert frozenset(_TYPES) == EVENT_TYPES
+
+_new_object = object.__new__
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def parse_event(obj: object, now_us: int) -> Event:
+    """Validate a decoded JSON value as an event; raise EventRejected if it is not one.
+
+    `now_us` is the current time in epoch microseconds: an `occurred_at` more than 24 h after
+    it is rejected.
+    """
+    if not isinstance(obj, dict):
+        raise EventRejected("body: not a JSON object")
+    get = obj.get
+
+    event_id = get("event_id")
+    if type(event_id) is not str or _ID_MATCH(event_id) is None:
+        raise _bad(obj, "event_id", event_id, _ID_RULE)
+
+    etype = get("type")
+    entry = _TYPES.get(etype) if type(etype) is str else None
+    if entry is None:
+        if type(etype) is str:
+            shown = etype if len(etype) <= 64 else etype[:64] + "..."
+            raise _rejected(obj, f"type: unknown {shown!r}")
+        raise _bad(obj, "type", etype, "")
+
+    occurred_at = get("occurred_at")
+    if type(occurred_at) is not str:
+        raise _bad(obj, "occurred_at", occurred_at, _TS_RULE)
+    parsed = _TS_CACHE.get(occurred_at)
+    if parsed is None:
+        parsed = _parse_ts(occurred_at)
+    if parsed is None:
+        raise _rejected(obj, f"occurred_at: {_TS_RULE}")
+    if parsed[0] > now_us + MAX_FUTURE_US:
+        raise _rejected(obj, "occurred_at: more than 24h in the future")
+
+    org_id = get("org_id")
+    if not (
+        type(org_id) is str
+        and (org_id in _KNOWN_ORGS or _learn(_KNOWN_ORGS, _ORG_MATCH, org_id))
+    ):
+        raise _bad(obj, "org_id", org_id, _ORG_RULE)
+
+    sv = get("schema_version")
+    if sv is None:
+        sv = 1
+    elif type(sv) is not int:
+        raise _bad(obj, "schema_version", sv, "", expected="integer")
+    elif sv < 1:
+        raise _rejected(obj, "schema_version: must be >= 1")
+
+    # Event(...) through the dataclass __init__ costs about twice as much as filling the
+    # slots of a bare instance; this is the hot path, so fill them here.
+    ev: Event = _new_object(Event)
+    ev.event_id = event_id
+    ev.type, setter = entry
+    ev.org_id = org_id
+    ev.ts, ev.day = parsed
+    ev.schema_version = sv
+    ev.issuer_id = None
+    ev.badge_id = None
+    ev.award_id = None
+    ev.name = None
+    ev.skills = None
+    ev.visibility = None
+    ev.method = None
+    ev.channel = None
+    ev.source = None
+    ev.recipient_id = None
+    ev.reason = None
+    setter(obj, ev)
+    return ev
+
+
+def decode_event(raw: bytes, now_us: int) -> Event:
+    """orjson-decode `raw` (UTF-8 JSON) and validate it with parse_event."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise EventRejected("body: not valid JSON") from None
+    return parse_event(obj, now_us)
+
+
+def partition_key(ev: Event) -> bytes:
+    """The Kafka key of an event: award_id (award.*), badge_id (badge.*), issuer_id."""
+    t = ev.type
+    if t.startswith("award."):
+        key = ev.award_id
+    elif t.startswith("badge."):
+        key = ev.badge_id
+    else:
+        key = ev.issuer_id
+    if key is None:
+        raise ValueError(f"event {ev.event_id!r} of type {t!r} has no partition key")
+    return key.encode()
+
+
+_OPTIONAL_FIELDS = (
+    "issuer_id",
+    "badge_id",
+    "award_id",
+    "name",
+    "skills",
+    "visibility",
+    "method",
+    "channel",
+    "source",
+    "recipient_id",
+    "reason",
+)
+
+
+def to_json(ev: Event) -> bytes:
+    """The canonical JSON of an event: envelope first, then only the fields that are set.
+
+    `occurred_at` is rendered in UTC (`Z`), with 6 fractional digits when the microseconds are
+    not zero. decode_event(to_json(ev)) == ev.
+    """
+    out: dict[str, object] = {
+        "event_id": ev.event_id,
+        "type": ev.type,
+        "occurred_at": _render_ts(ev.ts),
+        "org_id": ev.org_id,
+        "schema_version": ev.schema_version,
+    }
+    for field in _OPTIONAL_FIELDS:
+        v = getattr(ev, field)
+        if v is not None:
+            out[field] = v
+    return orjson.dumps(out)

@@ -1,0 +1,170 @@
+"""The Redis key layout: the only place a key or a counter field is spelled.
+
+Counters live in hashes, one per (org, level, entity, time bucket):
+
+    {p}:c:{org}:{level}:{entity}:{bucket}
+
+* level ``o`` (entity ``-``), ``i`` (entity = issuer_id) or ``b`` (entity = ``issuer|badge``);
+* bucket ``dYYYYMMDD``, ``mYYYYMM``, ``yYYYY`` or ``all``. Every increment lands in the day,
+  its month, its year and ``all``, so any period of whole days is covered by at most
+  ~30 + 11 + years + 11 + 30 buckets, never one key per day.
+
+Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
+
+* cohort, by issue day and *current* status: ``aw.s`` awards, ``ac.s`` accepted ever,
+  ``sh.s`` shared ever, ``pu.s`` public now, ``me.<method>.s``, ``tt.<bucket index>.s``;
+* activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``;
+* ``bc``: badges created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+STATUSES = ("pending", "accepted", "declined", "revoked")
+STATUS_CODES = {"pending": "p", "accepted": "a", "declined": "d", "revoked": "r"}
+CODE_STATUS = {v: k for k, v in STATUS_CODES.items()}
+
+ORG_ENTITY = "-"
+PAIR_SEP = "|"  # identifiers never contain "|" (events.md: [A-Za-z0-9._:-])
+
+
+def pair(issuer_id: str, badge_id: str) -> str:
+    return f"{issuer_id}{PAIR_SEP}{badge_id}"
+
+
+def split_pair(p: str) -> tuple[str, str]:
+    issuer_id, _, badge_id = p.partition(PAIR_SEP)
+    return issuer_id, badge_id
+
+
+def day_bucket(day: str) -> str:
+    """'2026-04-13' -> 'd20260413'."""
+    return f"d{day[0:4]}{day[5:7]}{day[8:10]}"
+
+
+def buckets_of_day(day: str) -> tuple[str, str, str, str]:
+    """The four buckets an event of this UTC day increments."""
+    return (f"d{day[0:4]}{day[5:7]}{day[8:10]}", f"m{day[0:4]}{day[5:7]}", f"y{day[0:4]}", "all")
+
+
+def day_b(d: date) -> str:
+    return f"d{d.year:04d}{d.month:02d}{d.day:02d}"
+
+
+def month_b(year: int, month: int) -> str:
+    return f"m{year:04d}{month:02d}"
+
+
+def year_b(year: int) -> str:
+    return f"y{year:04d}"
+
+
+ALL_BUCKET = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Key builder bound to one prefix (tests give each run its own)."""
+
+    prefix: str = "bp"
+
+    # --- counters --------------------------------------------------------------------
+    def counter(self, org: str, level: str, entity: str, bucket: str) -> str:
+        return f"{self.prefix}:c:{org}:{level}:{entity}:{bucket}"
+
+    def counter_base(self, org: str, level: str, entity: str) -> str:
+        """Key without the bucket; the bucket is appended after a ':'."""
+        return f"{self.prefix}:c:{org}:{level}:{entity}"
+
+    # --- per-award state -----------------------------------------------------------
+    def award(self, org: str, award_id: str) -> str:
+        return f"{self.prefix}:a:{org}:{award_id}"
+
+    def activity_log(self, org: str, award_id: str) -> str:
+        return f"{self.prefix}:al:{org}:{award_id}"
+
+    def held(self, org: str, award_id: str) -> str:
+        return f"{self.prefix}:h:{org}:{award_id}"
+
+    def held_index(self, topic: str, partition: int) -> str:
+        return f"{self.prefix}:hi:{topic}:{partition}"
+
+    def dedup(self, org: str, day: str) -> str:
+        return f"{self.prefix}:dd:{org}:{day}"
+
+    # --- registry ------------------------------------------------------------------
+    def orgs(self) -> str:
+        return f"{self.prefix}:orgs"
+
+    def issuers(self, org: str) -> str:
+        return f"{self.prefix}:issuers:{org}"
+
+    def badges(self, org: str) -> str:
+        return f"{self.prefix}:badges:{org}"
+
+    def pairs(self, org: str) -> str:
+        return f"{self.prefix}:pairs:{org}"
+
+    def last_awarded(self, org: str) -> str:
+        return f"{self.prefix}:lastaw:{org}"
+
+    def first_day(self, org: str) -> str:
+        return f"{self.prefix}:first:{org}"
+
+    def coverage_config(self, org: str) -> str:
+        return f"{self.prefix}:covcfg:{org}"
+
+    # --- stream bookkeeping --------------------------------------------------------
+    def offsets(self) -> str:
+        return f"{self.prefix}:off"
+
+    def epochs(self) -> str:
+        return f"{self.prefix}:ep"
+
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+    def changes_channel(self) -> str:
+        return f"{self.prefix}:changes"
+
+    # --- API keys ------------------------------------------------------------------
+    def api_keys(self) -> str:
+        """Hash key_id -> key record (JSON, holds the key's hash, never the key)."""
+        return f"{self.prefix}:keys"
+
+    def api_key_hashes(self) -> str:
+        """Hash sha256(secret) -> key_id, for lookup on each request."""
+        return f"{self.prefix}:keyhash"
+
+
+def tp_field(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+def period_buckets(start: date, end: date) -> list[str]:
+    """The fewest day/month/year buckets that exactly cover [start, end] (inclusive).
+
+    At most ~30 + 11 + years + 11 + 30 buckets for any span: the read cost of a period
+    grows with the log of its length, not with its days.
+    """
+    out: list[str] = []
+    d = start
+    while d <= end:
+        if d.month == 1 and d.day == 1 and date(d.year, 12, 31) <= end:
+            out.append(year_b(d.year))
+            d = date(d.year + 1, 1, 1)
+            continue
+        if d.day == 1:
+            nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+            if nxt - _ONE_DAY <= end:
+                out.append(month_b(d.year, d.month))
+                d = nxt
+                continue
+        out.append(day_b(d))
+        d = d + _ONE_DAY
+    return out
+
+
+_ONE_DAY = timedelta(days=1)

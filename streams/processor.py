@@ -1,0 +1,410 @@
+"""Turn one partition's batch of records into one atomic Commit.
+
+Three steps with I/O between them (done by the agent): decode + say what to look up;
+say which activity logs are needed; fold every event into state and counters. Nothing
+here touches the network, so the whole of it is unit-testable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
+from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair
+from streams.state import (
+    KIND_OF_TYPE,
+    AwardState,
+    activity_field,
+    badge_meta_merge,
+    cohort,
+    cohort_delta,
+    insert_status,
+    log_entry,
+    parse_log,
+    rebucket,
+    status_at,
+)
+
+AwardRef = tuple[str, str]  # (org_id, award_id)
+
+
+@dataclass(slots=True)
+class Record:
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(slots=True)
+class Rejection:
+    key: bytes | None
+    value: bytes
+    reason: str
+    offset: int | None = None
+
+
+@dataclass
+class Commit:
+    """Every write of one batch; applied by streams/apply.lua in one atomic step."""
+
+    fine: defaultdict[tuple[str, str, str, str, str], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )  # (org, issuer, badge, day, field) -> delta
+    incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    sets: dict[str, bytes] = field(default_factory=dict)
+    hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
+    hsetnx: list[tuple[str, str]] = field(default_factory=list)
+    expire: dict[str, int] = field(default_factory=dict)
+    appends: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    rpush: list[tuple[str, bytes]] = field(default_factory=list)
+    dels: list[str] = field(default_factory=list)
+    zadd: list[tuple[str, float, str]] = field(default_factory=list)
+    zrem: list[tuple[str, str]] = field(default_factory=list)
+    sadd: set[tuple[str, str]] = field(default_factory=set)
+    hmin: dict[tuple[str, str], str] = field(default_factory=dict)
+    hmax: dict[tuple[str, str], int] = field(default_factory=dict)
+    publish: set[str] = field(default_factory=set)
+    dlq: list[Rejection] = field(default_factory=list)
+    applied: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    held_delta: int = 0
+
+    def min_(self, key: str, f: str, v: str) -> None:
+        cur = self.hmin.get((key, f))
+        if cur is None or v < cur:
+            self.hmin[(key, f)] = v
+
+    def max_(self, key: str, f: str, v: int) -> None:
+        cur = self.hmax.get((key, f))
+        if cur is None or v > cur:
+            self.hmax[(key, f)] = v
+
+    def argv(self, layout: Layout, header: Sequence[Any]) -> list[Any]:
+        """Flatten into the ARGV of apply.lua: header, then (op, count, args...) sections."""
+        incr = self.incr
+        for (org, issuer, badge, day, f), n in self.fine.items():
+            if not n:
+                continue
+            bases = (
+                layout.counter_base(org, "o", ORG_ENTITY),
+                layout.counter_base(org, "i", issuer),
+                layout.counter_base(org, "b", pair(issuer, badge)),
+            )
+            for bucket in buckets_of_day(day):
+                for base in bases:
+                    incr[(f"{base}:{bucket}", f)] += n
+        stats = layout.stats()
+        for name, n in (("applied", self.applied), ("rejected", self.rejected),
+                        ("duplicates", self.duplicates), ("held", self.held_delta)):
+            if n:
+                incr[(stats, name)] += n
+        out: list[Any] = list(header)
+
+        def section(op: str, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
+            flat: list[Any] = []
+            for row in rows:
+                flat.extend(row)
+            if flat:
+                out.extend((op, len(flat) // arity))
+                out.extend(flat)
+
+        section("I", ((k, f, n) for (k, f), n in incr.items() if n), 3)
+        section("S", self.sets.items(), 2)
+        section("H", ((k, f, v) for (k, f), v in self.hsets.items()), 3)
+        section("N", ((k, f, 1) for k, f in self.hsetnx), 3)
+        section("E", self.expire.items(), 2)
+        section("A", ((k, "".join(v)) for k, v in self.appends.items()), 2)
+        section("R", self.rpush, 2)
+        section("D", ((k,) for k in self.dels), 1)
+        section("Z", ((k, s, m) for k, s, m in self.zadd), 3)
+        section("X", self.zrem, 2)
+        section("U", self.sadd, 2)
+        section("<", ((k, f, v) for (k, f), v in self.hmin.items()), 3)
+        section(">", ((k, f, v) for (k, f), v in self.hmax.items()), 3)
+        section("P", ((layout.changes_channel(), org) for org in sorted(self.publish)), 2)
+        return out
+
+
+@dataclass
+class Lookups:
+    """What the batch needs read from Redis before it can be folded."""
+
+    dedup: dict[str, list[str]] = field(default_factory=dict)  # dedup key -> event ids
+    awards: list[AwardRef] = field(default_factory=list)
+    held: list[AwardRef] = field(default_factory=list)
+    badges: list[tuple[str, str]] = field(default_factory=list)
+    issuers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Fetched:
+    seen: set[tuple[str, str, str]] = field(default_factory=set)  # (org, day, event_id)
+    awards: dict[AwardRef, bytes | None] = field(default_factory=dict)
+    held: dict[AwardRef, list[bytes]] = field(default_factory=dict)
+    badges: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    issuers: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    logs: dict[AwardRef, str] = field(default_factory=dict)
+
+
+class PartitionBatch:
+    """One partition's records, folded into a Commit over the steps below."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        records: Sequence[Record],
+        now_us: int,
+        cache: dict[AwardRef, AwardState],
+        hold_index: str,
+        dedup_ttl: int,
+    ) -> None:
+        self.layout = layout
+        self.now_us = now_us
+        self.cache = cache
+        self.hold_index = hold_index
+        self.dedup_ttl = dedup_ttl
+        self.commit = Commit()
+        self.events: list[tuple[Record, Event]] = []
+        for rec in records:
+            try:
+                ev = decode_event(rec.value, now_us)
+            except EventRejected as err:
+                self._reject(rec.key, rec.value, err.reason, rec.offset)
+                continue
+            self.events.append((rec, ev))
+
+    def _reject(self, key: bytes | None, value: bytes, reason: str, offset: int | None) -> None:
+        self.commit.dlq.append(Rejection(key, value, reason, offset))
+        self.commit.rejected += 1
+
+    # --- step 1 ------------------------------------------------------------------------
+    def lookups(self) -> Lookups:
+        lk = Lookups()
+        dedup: defaultdict[str, list[str]] = defaultdict(list)
+        awards: set[AwardRef] = set()
+        held: set[AwardRef] = set()
+        badges: set[tuple[str, str]] = set()
+        issuers: set[tuple[str, str]] = set()
+        layout, cache = self.layout, self.cache
+        for _rec, ev in self.events:
+            dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
+            t = ev.type
+            if ev.award_id is not None:
+                ref = (ev.org_id, ev.award_id)
+                if ref not in cache:
+                    awards.add(ref)
+                if t == "award.issued":
+                    held.add(ref)
+            elif t == "issuer.created":
+                issuers.add((ev.org_id, ev.issuer_id or ""))
+            else:
+                badges.add((ev.org_id, ev.badge_id or ""))
+        lk.dedup = dict(dedup)
+        lk.awards = sorted(awards)
+        lk.held = sorted(held)
+        lk.badges = sorted(badges)
+        lk.issuers = sorted(issuers)
+        return lk
+
+    # --- step 2 ------------------------------------------------------------------------
+    def load(self, fetched: Fetched) -> list[AwardRef]:
+        """Adopt fetched state; return the awards whose activity log is needed."""
+        self.fetched = fetched
+        for ref, raw in fetched.awards.items():
+            if raw is not None:
+                self.cache[ref] = AwardState.loads(raw)
+        earliest_status: dict[AwardRef, int] = {}
+        for _rec, ev in self.events:
+            if ev.type in KIND_OF_TYPE:
+                ref = (ev.org_id, ev.award_id or "")
+                cur = earliest_status.get(ref)
+                if cur is None or ev.ts < cur:
+                    earliest_status[ref] = ev.ts
+        need = []
+        for ref, ts in earliest_status.items():
+            s = self.cache.get(ref)
+            if s is not None and s.la is not None and s.la >= ts:
+                need.append(ref)
+        return need
+
+    # --- step 3 ------------------------------------------------------------------------
+    def fold(self, logs: dict[AwardRef, str]) -> Commit:
+        c, layout, fetched = self.commit, self.layout, self.fetched
+        self.logs = logs
+        self.pending_log: defaultdict[AwardRef, list[tuple[int, str, str]]] = defaultdict(list)
+        self.pending_held: dict[AwardRef, list[tuple[Record | None, Event, bytes]]] = {}
+        self.dirty: set[AwardRef] = set()
+        self.badge_meta: dict[tuple[str, str], dict[str, Any]] = {}
+        self.issuer_meta: dict[tuple[str, str], dict[str, Any]] = {}
+        seen = fetched.seen
+        for rec, ev in self.events:
+            dk = (ev.org_id, ev.day, ev.event_id)
+            if dk in seen:
+                c.duplicates += 1
+                continue
+            seen.add(dk)
+            dkey = layout.dedup(ev.org_id, ev.day)
+            c.hsetnx.append((dkey, ev.event_id))
+            c.expire[dkey] = self.dedup_ttl
+            self._apply(rec.key, rec.value, ev, rec.offset)
+        for ref, items in self.pending_held.items():
+            key = layout.held(*ref)
+            for _rec, _ev, raw in items:
+                c.rpush.append((key, raw))
+            c.zadd.append((self.hold_index, self.now_us / 1e6, f"{ref[0]}|{ref[1]}"))
+            c.held_delta += len(items)
+        for ref in self.dirty:
+            c.sets[layout.award(*ref)] = self.cache[ref].dumps()
+        for ref, entries in self.pending_log.items():
+            c.appends[layout.activity_log(*ref)].extend(log_entry(*e) for e in entries)
+        for (org, badge), meta in self.badge_meta.items():
+            c.hsets[(layout.badges(org), badge)] = orjson.dumps(meta)
+        for (org, issuer), meta in self.issuer_meta.items():
+            c.hsets[(layout.issuers(org), issuer)] = orjson.dumps(meta)
+        return c
+
+    def _apply(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
+        t = ev.type
+        if t in AWARD_FOLLOWUP_TYPES:
+            self._followup(key, raw, ev, offset)
+        elif t == "award.issued":
+            self._issue(key, raw, ev, offset)
+        elif t == "badge.created" or t == "badge.updated":
+            self._badge(key, raw, ev, offset)
+        else:
+            self._issuer(ev)
+
+    def _applied(self, ev: Event) -> None:
+        c = self.commit
+        c.applied += 1
+        c.min_(self.layout.first_day(ev.org_id), ev.type, ev.day)
+        c.max_(self.layout.stats(), "as_of_us", ev.ts)
+        if ev.org_id not in c.publish:
+            c.publish.add(ev.org_id)
+            c.sadd.add((self.layout.orgs(), ev.org_id))
+
+    def _issuer(self, ev: Event) -> None:
+        ref = (ev.org_id, ev.issuer_id or "")
+        meta = self.issuer_meta.get(ref)
+        if meta is None:
+            raw = self.fetched.issuers.get(ref)
+            meta = orjson.loads(raw) if raw else {}
+        badge_meta_merge(meta, ev.ts, ev.event_id, {"name": ev.name})
+        self.issuer_meta[ref] = meta
+        self._applied(ev)
+
+    def _badge(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
+        ref = (ev.org_id, ev.badge_id or "")
+        meta = self.badge_meta.get(ref)
+        if meta is None:
+            stored = self.fetched.badges.get(ref)
+            meta = orjson.loads(stored) if stored else {}
+        values: dict[str, Any] = {}
+        if ev.type == "badge.created":
+            if meta.get("created"):
+                self._reject(key, raw, "badge_already_created", offset)
+                return
+            meta["created"] = [ev.ts, ev.event_id]
+            meta["issuer_id"] = ev.issuer_id
+            values = {"name": ev.name, "skills": ev.skills or [],
+                      "visibility": ev.visibility or "public"}
+            self.commit.sadd.add((self.layout.pairs(ev.org_id), pair(ev.issuer_id or "", ref[1])))
+            self.commit.fine[(ev.org_id, ev.issuer_id or "", ref[1], ev.day, "bc")] += 1
+        else:
+            for name in ("name", "skills", "visibility"):
+                v = getattr(ev, name)
+                if v is not None:
+                    values[name] = v
+        badge_meta_merge(meta, ev.ts, ev.event_id, values)
+        self.badge_meta[ref] = meta
+        self._applied(ev)
+
+    def _issue(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
+        ref = (ev.org_id, ev.award_id or "")
+        if ref in self.cache:
+            self._reject(key, raw, "award_already_issued", offset)
+            return
+        issuer, badge = ev.issuer_id or "", ev.badge_id or ""
+        s = AwardState(issuer, badge, ev.ts, ev.event_id, ev.method or "other", ev.day,
+                       (ev.ts, ev.event_id, ev.visibility or "private"))
+        self.cache[ref] = s
+        self.dirty.add(ref)
+        self._cohort_change(ref, None, s)
+        c, layout = self.commit, self.layout
+        c.sadd.add((layout.pairs(ev.org_id), pair(issuer, badge)))
+        c.max_(layout.last_awarded(ev.org_id), issuer, ev.ts)
+        self._applied(ev)
+        # Release what waited for this award: held in Redis, and held earlier in this batch.
+        stored = self.fetched.held.get(ref, [])
+        if stored:
+            c.dels.append(layout.held(*ref))
+            c.zrem.append((self.hold_index, f"{ref[0]}|{ref[1]}"))
+            c.held_delta -= len(stored)
+            for held_raw in stored:
+                try:
+                    hev = decode_event(held_raw, self.now_us)
+                except EventRejected as err:  # cannot happen for what was valid; be safe
+                    self._reject(None, held_raw, err.reason, None)
+                    continue
+                self._followup(None, held_raw, hev, None)
+        for hrec, hev, held_raw in self.pending_held.pop(ref, []):
+            self._followup(hrec.key if hrec else None, held_raw, hev,
+                           hrec.offset if hrec else None)
+
+    def _cohort_change(self, ref: AwardRef, before: Any, s: AwardState) -> None:
+        delta = cohort_delta(before, cohort(s))
+        if delta:
+            fine = self.commit.fine
+            for f, n in delta.items():
+                fine[(ref[0], s.issuer, s.badge, s.day, f)] += n
+
+    def _followup(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
+        ref = (ev.org_id, ev.award_id or "")
+        s = self.cache.get(ref)
+        if s is None:
+            rec = Record(offset, key, raw) if offset is not None else None
+            self.pending_held.setdefault(ref, []).append((rec, ev, raw))
+            return
+        if ev.issuer_id is not None and ev.issuer_id != s.issuer:
+            self._reject(key, raw, "issuer_id: does not match the award", offset)
+            return
+        if ev.badge_id is not None and ev.badge_id != s.badge:
+            self._reject(key, raw, "badge_id: does not match the award", offset)
+            return
+        t = ev.type
+        if t == "award.viewed" or t == "award.shared":
+            kind, chan = ("v", ev.source or "other") if t == "award.viewed" else (
+                "s", ev.channel or "other")
+            if kind == "s" and not s.shared:
+                before = cohort(s)
+                s.shared = True
+                self._cohort_change(ref, before, s)
+            self.commit.fine[(ref[0], s.issuer, s.badge, ev.day,
+                              activity_field(kind, chan, status_at(s.st, ev.ts)))] += 1
+            self.pending_log[ref].append((ev.ts, kind, chan))
+            if s.la is None or ev.ts > s.la:
+                s.la = ev.ts
+        elif t == "award.visibility_changed":
+            stamp = (ev.ts, ev.event_id)
+            if stamp > (s.vis[0], s.vis[1]):
+                before = cohort(s)
+                s.vis = (ev.ts, ev.event_id, ev.visibility or s.vis[2])
+                self._cohort_change(ref, before, s)
+        else:
+            before = cohort(s)
+            old_st = list(s.st)
+            insert_status(s, ev.ts, ev.event_id, KIND_OF_TYPE[t])
+            self._cohort_change(ref, before, s)
+            if s.la is not None and s.la >= ev.ts:
+                log = parse_log(self.logs.get(ref, "")) + self.pending_log.get(ref, [])
+                fine = self.commit.fine
+                for day, f, n in rebucket(old_st, s.st, ev.ts, log):
+                    fine[(ref[0], s.issuer, s.badge, day, f)] += n
+        self.dirty.add(ref)
+        self._applied(ev)

@@ -1,0 +1,94 @@
+"""Reads a batch needs, and the one atomic write that applies it (streams/apply.lua)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+
+from schemas.layout import Layout, tp_field
+from streams.processor import AwardRef, Commit, Fetched, Lookups
+
+APPLY_LUA = files("streams").joinpath("apply.lua").read_text()
+
+
+class Sink:
+    """Everything the worker reads from and writes to Redis."""
+
+    def __init__(self, redis: Redis, layout: Layout) -> None:
+        self.redis = redis
+        self.layout = layout
+        self.apply_script = redis.register_script(APPLY_LUA)
+
+    async def fetch(self, lk: Lookups) -> Fetched:
+        layout = self.layout
+        pipe = self.redis.pipeline(transaction=False)
+        dedup_keys = list(lk.dedup.items())
+        for key, ids in dedup_keys:
+            pipe.hmget(key, ids)
+        if lk.awards:
+            pipe.mget([layout.award(*ref) for ref in lk.awards])
+        for ref in lk.held:
+            pipe.lrange(layout.held(*ref), 0, -1)
+        for org, badge in lk.badges:
+            pipe.hget(layout.badges(org), badge)
+        for org, issuer in lk.issuers:
+            pipe.hget(layout.issuers(org), issuer)
+        res = await pipe.execute() if len(pipe) else []
+        out = Fetched()
+        i = 0
+        for key, ids in dedup_keys:
+            _p, _d, org, day = key.rsplit(":", 3)
+            for eid, hit in zip(ids, res[i], strict=True):
+                if hit is not None:
+                    out.seen.add((org, day, eid))
+            i += 1
+        if lk.awards:
+            out.awards = dict(zip(lk.awards, res[i], strict=True))
+            i += 1
+        for ref in lk.held:
+            if res[i]:
+                out.held[ref] = res[i]
+            i += 1
+        for ref in lk.badges:
+            out.badges[ref] = res[i]
+            i += 1
+        for ref in lk.issuers:
+            out.issuers[ref] = res[i]
+            i += 1
+        return out
+
+    async def fetch_logs(self, refs: list[AwardRef]) -> dict[AwardRef, str]:
+        if not refs:
+            return {}
+        raws = await self.redis.mget([self.layout.activity_log(*ref) for ref in refs])
+        return {ref: (raw.decode() if raw else "") for ref, raw in zip(refs, raws, strict=True)}
+
+    async def apply(
+        self,
+        commit: Commit,
+        topic: str,
+        partition: int,
+        epoch: int,
+        first: int,
+        nxt: int,
+        expected: int | None,
+    ) -> str:
+        """Apply atomically. Returns ok | stale | fenced | wiped (see apply.lua)."""
+        layout = self.layout
+        header: list[Any] = [
+            tp_field(topic, partition), epoch, first, nxt,
+            "" if expected is None else expected, layout.offsets(), layout.epochs(),
+        ]
+        res = await self.apply_script(keys=[], args=commit.argv(layout, header))
+        return res.decode() if isinstance(res, bytes) else str(res)
+
+    async def claim(self, topic: str, partition: int) -> tuple[int, int | None]:
+        """Take ownership of a partition: a new epoch, and the stored next offset."""
+        field = tp_field(topic, partition)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(self.layout.epochs(), field, 1)
+        pipe.hget(self.layout.offsets(), field)
+        epoch, stored = await pipe.execute()
+        return int(epoch), (None if stored is None else int(stored))

@@ -1,0 +1,170 @@
+"""The test session starts a real Tansu broker and a real Redis on free ports.
+
+Every test gets its own topic, consumer group and Redis key prefix, so tests never see
+each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from badgepulse.embedded import Embedded
+from badgepulse.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Embedded]:
+    emb = Embedded()
+    try:
+        emb.start_kafka()
+        emb.start_redis()
+        yield emb
+    finally:
+        emb.stop()
+
+
+@pytest.fixture
+def settings(infra: Embedded) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
+        redis_prefix=f"t{tag}", topic=f"ev-{tag}", dlq_topic=f"dlq-{tag}",
+        consumer_group=f"g-{tag}", partitions=4, batch_max=2000, batch_within_ms=20,
+        broker_session_timeout=6, broker_rebalance_timeout=3, broker_heartbeat_interval=1,
+    )
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEPULSE_")}
+    for name, value in s.model_dump().items():
+        env[f"BADGEPULSE_{name.upper()}"] = str(value)
+    return env
+
+
+@dataclass
+class WorkerProcs:
+    """`badgepulse worker` processes, started and killed as a user would."""
+
+    settings: Settings
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = open(ARTIFACTS / f"worker-{self.settings.redis_prefix}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"],
+                                env=settings_env(self.settings), stdout=log, stderr=log,
+                                cwd=ROOT)
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def workers(settings: Settings) -> Iterator[WorkerProcs]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    w = WorkerProcs(settings)
+    try:
+        yield w
+    finally:
+        w.stop_all()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    r = Redis.from_url(settings.redis_url)
+    try:
+        yield r
+    finally:
+        await r.aclose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    from api.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+
+async def publish(settings: Settings, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    from badgepulse.kafka import ensure_topics
+
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                linger_ms=5, max_batch_size=512 * 1024)
+    await producer.start()
+    n = 0
+    try:
+        futs = []
+        for key, value in records:
+            futs.append(await producer.send(settings.topic, value, key=key))
+            n += 1
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+    return n
+
+
+async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until every published event is applied; return the pipeline status."""
+    from api.routes.ops import read_status
+    from schemas.layout import Layout
+
+    r = Redis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = await read_status(settings, r, Layout(settings.redis_prefix))
+            if status["lag"] == 0:
+                return status
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"worker not caught up after {timeout}s: {status}")
+    finally:
+        await r.aclose()
+
+
+async def make_key(settings: Settings, org: str, role: str, issuers: tuple[str, ...] = ()) -> str:
+    from api.auth import create_key
+    from schemas.layout import Layout
+
+    r = Redis.from_url(settings.redis_url)
+    try:
+        _k, token = await create_key(r, Layout(settings.redis_prefix), org, role,  # type: ignore[arg-type]
+                                     issuers)
+        return token
+    finally:
+        await r.aclose()
