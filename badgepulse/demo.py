@@ -70,12 +70,12 @@ def events(org: str, n: int, seed: int = 7, days: int = 90,
             if rng.random() < 0.15:
                 out.append({"type": "award.visibility_changed", "award_id": aid,
                             "occurred_at": _ts(t + timedelta(minutes=5)), "visibility": "public"})
-            if rng.random() < 0.45:
-                for _ in range(rng.randint(1, 3)):
+            if rng.random() < 0.6:
+                for _ in range(rng.randint(1, 4)):
                     t = t + timedelta(hours=rng.expovariate(1 / 12))
                     out.append({"type": "award.shared", "occurred_at": _ts(t), "award_id": aid,
                                 "channel": _pick(rng, CHANNELS)})
-                for _ in range(int(rng.expovariate(1 / 8))):
+                for _ in range(int(rng.expovariate(1 / 12))):
                     v = t + timedelta(hours=rng.expovariate(1 / 48))
                     out.append({"type": "award.viewed", "occurred_at": _ts(v), "award_id": aid,
                                 "source": _pick(rng, SOURCES)})

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     partitions: int = Field(8, ge=1, description="partitions of the events topic when created")
     consumer_group: str = "badgepulse-aggregator"
 
-    batch_max: int = Field(5000, ge=1, description="events applied to Redis in one atomic step")
+    batch_max: int = Field(20_000, ge=1, description="most events taken from Kafka in one poll")
     batch_within_ms: int = Field(50, ge=1, description="longest wait to fill a batch")
     hold_seconds: int = Field(7 * 86400, ge=1, description="how long an orphan award event waits")
     dedup_days: int = Field(7, ge=1, description="window in which a repeated event_id is ignored")

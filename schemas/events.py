@@ -2,8 +2,10 @@
 
 Pure functions, no I/O. `parse_event` turns an already-decoded JSON value into an `Event` or
 raises `EventRejected` with a reason that names the offending field first. It runs in the
-worker's hot loop, so it is plain Python with precompiled regexes and a bounded cache for
-`occurred_at` strings (many events share a timestamp).
+worker's hot loop, so it is plain Python with precompiled regexes and small bounded caches
+(of parsed `occurred_at` strings and their parts, and of identifiers and tokens that already
+passed their regex); validity is a pure function of a string, so the caches never change an
+outcome.
 
 Choices where events.md leaves room (see also docs/semantics.md):
 
@@ -76,7 +78,6 @@ MAX_NAME_CHARS = 256
 MAX_SKILLS = 100
 MAX_SKILL_CHARS = 128
 MAX_REASON_CHARS = 1024
-VISIBILITIES = ("public", "private")
 
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # 719163
@@ -85,9 +86,10 @@ _MIN_DAYS = 1 - _EPOCH_ORDINAL  # 0001-01-01 relative to the epoch
 _ID_MATCH = re.compile(r"[A-Za-z0-9._:\-]{1,128}").fullmatch
 _ORG_MATCH = re.compile(r"[A-Za-z0-9._\-]{1,64}").fullmatch
 _TOKEN_MATCH = re.compile(r"[a-z0-9_]{1,32}").fullmatch
+# RFC 3339 date-time: the shape only (ranges are checked in code). ASCII digits, no `$`.
 _RFC3339_MATCH = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
-    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 ).fullmatch
 
 _ID_RULE = "must be 1-128 characters of [A-Za-z0-9._:-]"
@@ -115,6 +117,10 @@ class EventRejected(Exception):
 
 @dataclass(slots=True)
 class Event:
+    """A valid event. Only the fields of its type are set (follow-ups may carry issuer_id and
+    badge_id); the others are None. `skills` and `visibility` are None when absent: defaults
+    (award.issued -> "private", badge.created -> "public") are applied by consumers."""
+
     event_id: str
     type: str
     org_id: str
@@ -138,35 +144,93 @@ class Event:
 # occurred_at
 
 
+# The parts of occurred_at repeat even when whole strings do not (a replay of old data has
+# few distinct dates, times of day and offsets), so each part's value is remembered too. Only
+# valid parts are remembered; every cache is a dict emptied when it reaches _PART_CACHE_MAX.
+_PART_CACHE_MAX = 131072
+_DATE_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> days since the epoch
+_TIME_SECS: dict[str, int] = {}  # "HH:MM:SS" -> seconds into the day (60 for a leap second)
+_OFFSET_SECS: dict[str, int] = {}  # "Z", "+02:00" -> seconds to subtract to get UTC
+_DAY_NAMES: dict[int, str] = {}  # days since the epoch -> "YYYY-MM-DD"
+
+
+def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
+    if len(cache) >= _PART_CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
+def _date_days(d: str) -> int | None:
+    """Days since the epoch of a "YYYY-MM-DD" of 4-2-2 ASCII digits; None if no such day."""
+    try:
+        days = date(int(d[:4]), int(d[5:7]), int(d[8:])).toordinal() - _EPOCH_ORDINAL
+    except ValueError:  # month or day out of range, year 0000
+        return None
+    _remember(_DATE_DAYS, d, days)
+    return days
+
+
+def _time_secs(t: str) -> int | None:
+    """Seconds into the day of an "HH:MM:SS" of ASCII digits; None if out of range."""
+    h, m, sec = int(t[:2]), int(t[3:5]), int(t[6:])
+    if h > 23 or m > 59 or sec > 60:
+        return None
+    secs = h * 3600 + m * 60 + sec
+    _remember(_TIME_SECS, t, secs)
+    return secs
+
+
+def _offset_secs(off: str) -> int | None:
+    """Seconds east of UTC of "Z"/"z"/"+hh:mm"/"-hh:mm"; None if out of range."""
+    if off == "Z" or off == "z":
+        secs = 0
+    else:
+        h, m = int(off[1:3]), int(off[4:])
+        if h > 23 or m > 59:
+            return None
+        secs = h * 3600 + m * 60
+        if off[0] == "-":
+            secs = -secs
+    _remember(_OFFSET_SECS, off, secs)
+    return secs
+
+
+def _day_name(days: int) -> str:
+    name = _DAY_NAMES.get(days)
+    if name is None:
+        name = date.fromordinal(days + _EPOCH_ORDINAL).isoformat()
+        _remember(_DAY_NAMES, days, name)
+    return name
+
+
 def _parse_ts_uncached(s: str) -> tuple[int, str] | None:
-    """(epoch microseconds, UTC day) of an RFC 3339 date-time, or None if it is not one."""
+    """(epoch microseconds, UTC day) of an RFC 3339 date-time, or None if it is not one.
+
+    Fractions beyond the microsecond are truncated. A leap second (:60) counts as POSIX time
+    does (it equals the next minute's :00). Instants before 0001-01-01T00:00:00Z: None.
+    """
     m = _RFC3339_MATCH(s)
     if m is None:
         return None
-    year, month, mday, hour, minute, second, frac, sign, off_h, off_m = m.groups()
-    h, mi, sec = int(hour), int(minute), int(second)
-    if h > 23 or mi > 59 or sec > 60:
+    d, t, frac, off = m.groups()
+    days = _DATE_DAYS.get(d)
+    if days is None and (days := _date_days(d)) is None:
         return None
-    try:
-        ordinal = date(int(year), int(month), int(mday)).toordinal()
-    except ValueError:  # month/day out of range, year 0000
+    secs = _TIME_SECS.get(t)
+    if secs is None and (secs := _time_secs(t)) is None:
         return None
-    offset_s = 0
-    if sign is not None:
-        oh, om = int(off_h), int(off_m)
-        if oh > 23 or om > 59:
-            return None
-        offset_s = oh * 3600 + om * 60
-        if sign == "+":
-            offset_s = -offset_s
-    us = int(frac[:6].ljust(6, "0")) if frac is not None else 0
-    days = ordinal - _EPOCH_ORDINAL
-    ts = (days * 86_400 + h * 3600 + mi * 60 + sec + offset_s) * 1_000_000 + us
+    off_s = _OFFSET_SECS.get(off)
+    if off_s is None and (off_s := _offset_secs(off)) is None:
+        return None
+    local_s = secs - off_s
+    us = 0 if frac is None else int(frac[:6] if len(frac) >= 6 else frac.ljust(6, "0"))
+    ts = (days * 86_400 + local_s) * 1_000_000 + us
+    if 0 <= local_s < 86_400:
+        return ts, d  # same day in UTC
     utc_days = ts // _US_PER_DAY
     if utc_days < _MIN_DAYS:
         return None
-    day = s[:10] if utc_days == days else date.fromordinal(utc_days + _EPOCH_ORDINAL).isoformat()
-    return ts, day
+    return ts, _day_name(utc_days)
 
 
 # Many events share an occurred_at string: remember the parsed valid ones. A plain dict,

@@ -1,7 +1,9 @@
 -- Apply one batch atomically: fence by epoch, skip if already applied, then every write,
--- then the partition's next offset. ARGV layout is built by streams/sink.py (Commit.argv).
-local tp, epoch, first, nxt, expected = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local offkey, epkey = ARGV[6], ARGV[7]
+-- then the partition's next offset. ARGV[1] is a JSON list of strings built by
+-- streams/processor.py (Commit.argv): a header, then (op, count, args...) sections.
+local A = cjson.decode(ARGV[1])
+local tp, epoch, first, nxt, expected = A[1], A[2], tonumber(A[3]), tonumber(A[4]), A[5]
+local offkey, epkey = A[6], A[7]
 
 local cur_epoch = redis.call('HGET', epkey, tp)
 if not cur_epoch then return 'wiped' end
@@ -16,51 +18,75 @@ if first >= 0 then
 end
 
 local i = 8
-local n = #ARGV
+local n = #A
 while i <= n do
-  local op, cnt = ARGV[i], tonumber(ARGV[i + 1])
+  local op, cnt = A[i], tonumber(A[i + 1])
   i = i + 2
-  if op == 'I' then
-    for _ = 1, cnt do redis.call('HINCRBY', ARGV[i], ARGV[i + 1], ARGV[i + 2]); i = i + 3 end
+  if op == 'K' then
+    -- counters: key, field count, then (field, n) pairs, already rolled up by the worker
+    for _ = 1, cnt do
+      local key, nf = A[i], tonumber(A[i + 1])
+      i = i + 2
+      for j = 0, nf - 1 do
+        redis.call('HINCRBY', key, A[i + 2 * j], A[i + 2 * j + 1])
+      end
+      i = i + 2 * nf
+    end
+  elseif op == 'M' then
+    -- dedup marks: key, id count, ids; one variadic HSET per 2,000 ids
+    for _ = 1, cnt do
+      local key, nids = A[i], tonumber(A[i + 1])
+      i = i + 2
+      local args = {}
+      for j = 0, nids - 1 do
+        args[#args + 1] = A[i + j]
+        args[#args + 1] = '1'
+        if #args >= 4000 then redis.call('HSET', key, unpack(args)); args = {} end
+      end
+      if #args > 0 then redis.call('HSET', key, unpack(args)) end
+      i = i + nids
+    end
+  elseif op == 'I' then
+    for _ = 1, cnt do redis.call('HINCRBY', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == 'S' then
-    for _ = 1, cnt do redis.call('SET', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('SET', A[i], A[i + 1]); i = i + 2 end
   elseif op == 'H' then
-    for _ = 1, cnt do redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2]); i = i + 3 end
+    for _ = 1, cnt do redis.call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == 'N' then
-    for _ = 1, cnt do redis.call('HSETNX', ARGV[i], ARGV[i + 1], ARGV[i + 2]); i = i + 3 end
+    for _ = 1, cnt do redis.call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == 'E' then
-    for _ = 1, cnt do redis.call('EXPIRE', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('EXPIRE', A[i], A[i + 1]); i = i + 2 end
   elseif op == 'A' then
-    for _ = 1, cnt do redis.call('APPEND', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('APPEND', A[i], A[i + 1]); i = i + 2 end
   elseif op == 'R' then
-    for _ = 1, cnt do redis.call('RPUSH', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('RPUSH', A[i], A[i + 1]); i = i + 2 end
   elseif op == 'D' then
-    for _ = 1, cnt do redis.call('DEL', ARGV[i]); i = i + 1 end
+    for _ = 1, cnt do redis.call('DEL', A[i]); i = i + 1 end
   elseif op == 'Z' then
-    for _ = 1, cnt do redis.call('ZADD', ARGV[i], ARGV[i + 1], ARGV[i + 2]); i = i + 3 end
+    for _ = 1, cnt do redis.call('ZADD', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == 'X' then
-    for _ = 1, cnt do redis.call('ZREM', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('ZREM', A[i], A[i + 1]); i = i + 2 end
   elseif op == 'U' then
-    for _ = 1, cnt do redis.call('SADD', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('SADD', A[i], A[i + 1]); i = i + 2 end
   elseif op == '<' then
     for _ = 1, cnt do
-      local old = redis.call('HGET', ARGV[i], ARGV[i + 1])
-      if (not old) or ARGV[i + 2] < old then redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+      local old = redis.call('HGET', A[i], A[i + 1])
+      if (not old) or A[i + 2] < old then redis.call('HSET', A[i], A[i + 1], A[i + 2]) end
       i = i + 3
     end
   elseif op == '>' then
     for _ = 1, cnt do
-      local old = redis.call('HGET', ARGV[i], ARGV[i + 1])
-      if (not old) or tonumber(ARGV[i + 2]) > tonumber(old) then
-        redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2])
+      local old = redis.call('HGET', A[i], A[i + 1])
+      if (not old) or tonumber(A[i + 2]) > tonumber(old) then
+        redis.call('HSET', A[i], A[i + 1], A[i + 2])
       end
       i = i + 3
     end
   elseif op == 'P' then
-    for _ = 1, cnt do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]); i = i + 2 end
+    for _ = 1, cnt do redis.call('PUBLISH', A[i], A[i + 1]); i = i + 2 end
   else
     return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
-if nxt >= 0 then redis.call('HSET', offkey, tp, nxt) end
+if nxt >= 0 then redis.call('HSET', offkey, tp, A[4]) end
 return 'ok'

@@ -52,9 +52,9 @@ class Rejection:
 class Commit:
     """Every write of one batch; applied by streams/apply.lua in one atomic step."""
 
-    fine: defaultdict[tuple[str, str, str, str, str], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )  # (org, issuer, badge, day, field) -> delta
+    fine: dict[tuple[str, str, str, str], defaultdict[str, int]] = field(
+        default_factory=dict
+    )  # (org, issuer, badge, day) -> field -> delta; rolled up by apply.lua
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     sets: dict[str, bytes] = field(default_factory=dict)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
@@ -75,6 +75,12 @@ class Commit:
     duplicates: int = 0
     held_delta: int = 0
 
+    def count(self, org: str, issuer: str, badge: str, day: str, f: str, n: int = 1) -> None:
+        cell = self.fine.get((org, issuer, badge, day))
+        if cell is None:
+            cell = self.fine[(org, issuer, badge, day)] = defaultdict(int)
+        cell[f] += n
+
     def min_(self, key: str, f: str, v: str) -> None:
         cur = self.hmin.get((key, f))
         if cur is None or v < cur:
@@ -88,36 +94,64 @@ class Commit:
     def argv(self, layout: Layout, header: Sequence[Any]) -> list[Any]:
         """Flatten into the ARGV of apply.lua: header, then (op, count, args...) sections."""
         incr = self.incr
-        for (org, issuer, badge, day, f), n in self.fine.items():
-            if not n:
-                continue
-            bases = (
-                layout.counter_base(org, "o", ORG_ENTITY),
-                layout.counter_base(org, "i", issuer),
-                layout.counter_base(org, "b", pair(issuer, badge)),
-            )
-            for bucket in buckets_of_day(day):
-                for base in bases:
-                    incr[(f"{base}:{bucket}", f)] += n
         stats = layout.stats()
         for name, n in (("applied", self.applied), ("rejected", self.rejected),
                         ("duplicates", self.duplicates), ("held", self.held_delta)):
             if n:
                 incr[(stats, name)] += n
-        out: list[Any] = list(header)
+        out: list[str] = [str(h) for h in header]
 
         def section(op: str, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
-            flat: list[Any] = []
-            for row in rows:
-                flat.extend(row)
+            flat = [v if isinstance(v, str) else _text(v) for row in rows for v in row]
             if flat:
-                out.extend((op, len(flat) // arity))
+                out.append(op)
+                out.append(str(len(flat) // arity))
                 out.extend(flat)
 
+        # Roll each (pair, day) cell up into its 3 levels x 4 buckets here, so Redis gets
+        # one HINCRBY per distinct (key, field) of the batch, not twelve per event.
+        cells: dict[str, defaultdict[str, int]] = {}
+        bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        for (org, issuer, badge, day), cell in self.fine.items():
+            bases = bases_of.get((org, issuer, badge))
+            if bases is None:
+                bases = bases_of[(org, issuer, badge)] = (
+                    layout.counter_base(org, "o", ORG_ENTITY),
+                    layout.counter_base(org, "i", issuer),
+                    layout.counter_base(org, "b", pair(issuer, badge)))
+            items = [(f, n) for f, n in cell.items() if n]
+            for base in bases:
+                for bucket in buckets_of_day(day):
+                    key = f"{base}:{bucket}"
+                    tgt = cells.get(key)
+                    if tgt is None:
+                        tgt = cells[key] = defaultdict(int)
+                    for f, n in items:
+                        tgt[f] += n
+        nkeys = 0
+        flat: list[str] = []
+        for key, tgt in cells.items():
+            fields = [x for f, n in tgt.items() if n for x in (f, str(n))]
+            if fields:
+                nkeys += 1
+                flat.append(key)
+                flat.append(str(len(fields) // 2))
+                flat.extend(fields)
+        if nkeys:
+            out.extend(("K", str(nkeys)))
+            out.extend(flat)
+        dedup: defaultdict[str, list[str]] = defaultdict(list)
+        for key, f in self.hsetnx:
+            dedup[key].append(f)
+        if dedup:
+            out.extend(("M", str(len(dedup))))
+            for key, ids in dedup.items():
+                out.append(key)
+                out.append(str(len(ids)))
+                out.extend(ids)
         section("I", ((k, f, n) for (k, f), n in incr.items() if n), 3)
         section("S", self.sets.items(), 2)
         section("H", ((k, f, v) for (k, f), v in self.hsets.items()), 3)
-        section("N", ((k, f, 1) for k, f in self.hsetnx), 3)
         section("E", self.expire.items(), 2)
         section("A", ((k, "".join(v)) for k, v in self.appends.items()), 2)
         section("R", self.rpush, 2)
@@ -129,6 +163,22 @@ class Commit:
         section(">", ((k, f, v) for (k, f), v in self.hmax.items()), 3)
         section("P", ((layout.changes_channel(), org) for org in sorted(self.publish)), 2)
         return out
+
+    def payload(self, layout: Layout, header: Sequence[Any]) -> bytes:
+        """The one ARGV of apply.lua: the flat list as JSON (decoded there by cjson).
+
+        One argument instead of tens of thousands: redis-py encodes each argument in
+        Python, which cost more than the whole fold (profile in bench/README.md).
+        """
+        return orjson.dumps(self.argv(layout, header))
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
 
 
 @dataclass
@@ -219,19 +269,10 @@ class PartitionBatch:
         for ref, raw in fetched.awards.items():
             if raw is not None:
                 self.cache[ref] = AwardState.loads(raw)
-        earliest_status: dict[AwardRef, int] = {}
-        for _rec, ev in self.events:
-            if ev.type in KIND_OF_TYPE:
-                ref = (ev.org_id, ev.award_id or "")
-                cur = earliest_status.get(ref)
-                if cur is None or ev.ts < cur:
-                    earliest_status[ref] = ev.ts
-        need = []
-        for ref, ts in earliest_status.items():
-            s = self.cache.get(ref)
-            if s is not None and s.la is not None and s.la >= ts:
-                need.append(ref)
-        return need
+        # A status event may change the status-at-the-time of shares and views already
+        # counted (semantics.md), so awards that get one bring their activity log along.
+        return sorted({(ev.org_id, ev.award_id or "") for _rec, ev in self.events
+                       if ev.type in KIND_OF_TYPE and (ev.org_id, ev.award_id or "") in self.cache})
 
     # --- step 3 ------------------------------------------------------------------------
     def fold(self, logs: dict[AwardRef, str]) -> Commit:
@@ -315,7 +356,7 @@ class PartitionBatch:
             values = {"name": ev.name, "skills": ev.skills or [],
                       "visibility": ev.visibility or "public"}
             self.commit.sadd.add((self.layout.pairs(ev.org_id), pair(ev.issuer_id or "", ref[1])))
-            self.commit.fine[(ev.org_id, ev.issuer_id or "", ref[1], ev.day, "bc")] += 1
+            self.commit.count(ev.org_id, ev.issuer_id or "", ref[1], ev.day, "bc")
         else:
             for name in ("name", "skills", "visibility"):
                 v = getattr(ev, name)
@@ -360,9 +401,9 @@ class PartitionBatch:
     def _cohort_change(self, ref: AwardRef, before: Any, s: AwardState) -> None:
         delta = cohort_delta(before, cohort(s))
         if delta:
-            fine = self.commit.fine
+            count = self.commit.count
             for f, n in delta.items():
-                fine[(ref[0], s.issuer, s.badge, s.day, f)] += n
+                count(ref[0], s.issuer, s.badge, s.day, f, n)
 
     def _followup(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         ref = (ev.org_id, ev.award_id or "")
@@ -385,11 +426,12 @@ class PartitionBatch:
                 before = cohort(s)
                 s.shared = True
                 self._cohort_change(ref, before, s)
-            self.commit.fine[(ref[0], s.issuer, s.badge, ev.day,
-                              activity_field(kind, chan, status_at(s.st, ev.ts)))] += 1
+            self.commit.count(ref[0], s.issuer, s.badge, ev.day,
+                              activity_field(kind, chan, status_at(s.st, ev.ts)))
             self.pending_log[ref].append((ev.ts, kind, chan))
-            if s.la is None or ev.ts > s.la:
-                s.la = ev.ts
+            if kind == "v":
+                self._applied(ev)
+                return  # a view changes counters only, never the award's state
         elif t == "award.visibility_changed":
             stamp = (ev.ts, ev.event_id)
             if stamp > (s.vis[0], s.vis[1]):
@@ -401,10 +443,8 @@ class PartitionBatch:
             old_st = list(s.st)
             insert_status(s, ev.ts, ev.event_id, KIND_OF_TYPE[t])
             self._cohort_change(ref, before, s)
-            if s.la is not None and s.la >= ev.ts:
-                log = parse_log(self.logs.get(ref, "")) + self.pending_log.get(ref, [])
-                fine = self.commit.fine
-                for day, f, n in rebucket(old_st, s.st, ev.ts, log):
-                    fine[(ref[0], s.issuer, s.badge, day, f)] += n
+            log = parse_log(self.logs.get(ref, "")) + self.pending_log.get(ref, [])
+            for day, f, n in rebucket(old_st, s.st, ev.ts, log):
+                self.commit.count(ref[0], s.issuer, s.badge, day, f, n)
         self.dirty.add(ref)
         self._applied(ev)

@@ -21,7 +21,7 @@ class Sink:
         self.layout = layout
         self.apply_script = redis.register_script(APPLY_LUA)
 
-    async def fetch(self, lk: Lookups) -> Fetched:
+    async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
         pipe = self.redis.pipeline(transaction=False)
         dedup_keys = list(lk.dedup.items())
@@ -29,8 +29,9 @@ class Sink:
             pipe.hmget(key, ids)
         if lk.awards:
             pipe.mget([layout.award(*ref) for ref in lk.awards])
-        for ref in lk.held:
-            pipe.lrange(layout.held(*ref), 0, -1)
+        if lk.held:
+            # One ZMSCORE says which new awards have held events waiting; usually none.
+            pipe.zmscore(hold_index, [f"{org}|{award}" for org, award in lk.held])
         for org, badge in lk.badges:
             pipe.hget(layout.badges(org), badge)
         for org, issuer in lk.issuers:
@@ -47,9 +48,10 @@ class Sink:
         if lk.awards:
             out.awards = dict(zip(lk.awards, res[i], strict=True))
             i += 1
-        for ref in lk.held:
-            if res[i]:
-                out.held[ref] = res[i]
+        waiting: list[AwardRef] = []
+        if lk.held:
+            waiting = [ref for ref, score in zip(lk.held, res[i], strict=True)
+                       if score is not None]
             i += 1
         for ref in lk.badges:
             out.badges[ref] = res[i]
@@ -57,6 +59,13 @@ class Sink:
         for ref in lk.issuers:
             out.issuers[ref] = res[i]
             i += 1
+        if waiting:
+            pipe = self.redis.pipeline(transaction=False)
+            for ref in waiting:
+                pipe.lrange(layout.held(*ref), 0, -1)
+            for ref, raws in zip(waiting, await pipe.execute(), strict=True):
+                if raws:
+                    out.held[ref] = raws
         return out
 
     async def fetch_logs(self, refs: list[AwardRef]) -> dict[AwardRef, str]:
@@ -81,7 +90,7 @@ class Sink:
             tp_field(topic, partition), epoch, first, nxt,
             "" if expected is None else expected, layout.offsets(), layout.epochs(),
         ]
-        res = await self.apply_script(keys=[], args=commit.argv(layout, header))
+        res = await self.apply_script(keys=[], args=[commit.payload(layout, header)])
         return res.decode() if isinstance(res, bytes) else str(res)
 
     async def claim(self, topic: str, partition: int) -> tuple[int, int | None]:

@@ -36,19 +36,18 @@ class AwardState:
     vis: tuple[int, str, str]  # latest (ts, event_id, visibility)
     st: list[tuple[int, str, str]] = field(default_factory=list)  # sorted status events
     shared: bool = False
-    la: int | None = None  # latest share/view occurred_at applied
 
     def dumps(self) -> bytes:
         return orjson.dumps(
             [self.issuer, self.badge, self.ts, self.eid, self.method, self.day,
-             list(self.vis), [list(s) for s in self.st], self.shared, self.la]
+             list(self.vis), [list(s) for s in self.st], self.shared]
         )
 
     @classmethod
     def loads(cls, raw: bytes | str) -> AwardState:
-        i, b, ts, eid, m, day, vis, st, sh, la = orjson.loads(raw)
+        i, b, ts, eid, m, day, vis, st, sh = orjson.loads(raw)
         return cls(i, b, ts, eid, m, day, (vis[0], vis[1], vis[2]),
-                   [(s[0], s[1], s[2]) for s in st], sh, la)
+                   [(s[0], s[1], s[2]) for s in st], sh)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:

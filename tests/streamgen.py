@@ -460,7 +460,7 @@ def generate(
         fields = {k: orig.payload[k] for k in ("issuer_id", "badge_id", "award_id")}
         fields["method"] = _weighted(rng, METHODS)
         fields["visibility"] = rng.choice(["public", "private"])
-        t = g.when(orig.t + timedelta(minutes=rng.randint(1, 600)))
+        t = min(g.when(orig.t + timedelta(minutes=rng.randint(1, 600))), now)
         payload = g.payload("award.issued", t, **fields)
         rec = Rec(org=orig.org, key=orig.key, payload=payload, t=t, award_id=orig.award_id)
         rec.order = after(orig.order)

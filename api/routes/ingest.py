@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
-from api.responses import OrjsonResponse
 
 from api.deps import CallerDep, SettingsDep
 from api.models import IngestOut
 from api.producer import BrokerUnavailable
+from api.responses import OrjsonResponse
 from schemas.events import EventRejected, parse_event, partition_key
 
 router = APIRouter(tags=["ingest"])
