@@ -12,7 +12,7 @@ from streams.agents import Aggregator
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
-        "badgepulse-worker",
+        f"{settings.consumer_group}-host",
         broker=[f"kafka://{hp}" for hp in settings.kafka_bootstrap.split(",")],
         web_enabled=settings.worker_web_port > 0,
         web_port=settings.worker_web_port or 6066,
@@ -24,6 +24,9 @@ def create_app(settings: Settings) -> faust.App:
         datadir="/tmp/badgepulse-faust",
     )
 
+    # The aggregator owns the only consumer group; Faust itself needs no consumer (a second
+    # group would only add a rebalance to every start), so it runs in producer-only mode.
+    app.producer_only = True
     bound: dict[str, Any] = {"settings": settings}
     app.service(type("BoundAggregator", (Aggregator,), bound))
     return app
