@@ -1,0 +1,69 @@
+"""Per-award state: contributions depend on the set of events, never on their order."""
+
+from __future__ import annotations
+
+import itertools
+
+from streams.state import AwardState, cohort, cohort_delta, insert_status, rebucket, status_at
+
+H = 3_600_000_000  # one hour in microseconds
+
+
+def award() -> AwardState:
+    return AwardState("eng", "py", 0, "e0", "lms", "1970-01-01", (0, "e0", "private"))
+
+
+def test_status_follows_the_latest_accept_or_decline_and_revoke_is_final():
+    s = award()
+    insert_status(s, 2 * H, "e2", "a")
+    assert status_at(s.st, None) == "a" and status_at(s.st, H) == "p"
+    insert_status(s, 3 * H, "e3", "d")
+    assert status_at(s.st, None) == "d"
+    insert_status(s, 4 * H, "e4", "r")
+    insert_status(s, 5 * H, "e5", "a")
+    assert status_at(s.st, None) == "r" and status_at(s.st, 3 * H) == "d"
+
+
+def test_accepted_ever_survives_a_later_revoke_but_not_an_earlier_one():
+    s = award()
+    insert_status(s, 2 * H, "e2", "a")
+    insert_status(s, 9 * H, "e9", "r")
+    assert cohort(s)[:2] == ("r", True)
+    t = award()
+    insert_status(t, 2 * H, "e2", "r")
+    insert_status(t, 9 * H, "e9", "a")
+    assert cohort(t)[:2] == ("r", False)
+
+
+def test_the_final_cohort_is_the_same_in_every_arrival_order():
+    events = [(5 * H, "e5", "d"), (2 * H, "e2", "a"), (7 * H, "e7", "a")]
+    results = set()
+    for perm in itertools.permutations(events):
+        s = award()
+        for e in perm:
+            insert_status(s, *e)
+        results.add(cohort(s))
+    assert results == {("a", True, False, False, "lms", 1)}  # 2h to accept: bucket (1, 6] is #1
+
+
+def test_a_late_accept_moves_shares_that_happened_after_it():
+    old: list[tuple[int, str, str]] = []
+    new = [(2 * H, "e2", "a")]
+    log = [(1 * H, "s", "linkedin"), (3 * H, "v", "direct")]
+    moves = rebucket(old, new, 2 * H, log)
+    assert moves == [("1970-01-01", "vs.direct.p", -1), ("1970-01-01", "vs.direct.a", 1)]
+
+
+def test_cohort_delta_moves_an_award_between_statuses():
+    s = award()
+    before = cohort(s)
+    insert_status(s, H, "e1", "a")
+    assert cohort_delta(before, cohort(s)) == {
+        "aw.p": -1, "me.lms.p": -1, "aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.0.a": 1}
+
+
+def test_state_round_trips_through_its_stored_form():
+    s = award()
+    insert_status(s, H, "e1", "a")
+    s.shared = True
+    assert AwardState.loads(s.dumps()) == s
