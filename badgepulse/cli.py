@@ -197,7 +197,8 @@ async def _publish(settings: Settings, records, total: int, rate: float | None, 
 def simulate(
     org: Annotated[str, typer.Option(help="Organization to simulate")],
     events: Annotated[int, typer.Option(help="How many events")] = 10_000,
-    rate: Annotated[float | None, typer.Option(help="Events per second (default: flat out)")] = None,
+    rate: Annotated[float | None,
+                    typer.Option(help="Events per second (default: flat out)")] = None,
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
     """Publish realistic events to the topic, with a progress bar."""
@@ -221,7 +222,8 @@ def rebuild() -> None:
 def up(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    demo: Annotated[bool, typer.Option("--demo", help="Stream demo events, print a demo key")] = False,
+    demo: Annotated[bool, typer.Option("--demo",
+                                       help="Stream demo events, print a demo key")] = False,
 ) -> None:
     """The whole service on one machine; Ctrl-C stops everything it started."""
     from badgepulse.embedded import Embedded, wait_port

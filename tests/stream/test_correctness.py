@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import caught_up, make_key, publish
 from tests.oracle import Oracle
-from tests.streamgen import generate
 from tests.stream.compare import check_summary
+from tests.streamgen import generate
 
 ORGS = ["acme", "globex", "initech"]
 N_EVENTS = 21_000
