@@ -121,3 +121,72 @@ class RejectedOut(BaseModel):
 class IngestOut(BaseModel):
     accepted: int
     rejected: list[RejectedOut]
+
+
+class ChannelEntryOut(BaseModel):
+    key: str
+    count: int
+    pct: float
+    previous_count: int
+    change_pct: float | None
+
+
+class ChannelsOut(BaseModel):
+    period: PeriodOut
+    previous_period: PeriodOut
+    awarding: list[ChannelEntryOut]
+    sharing: list[ChannelEntryOut]
+    viewing: list[ChannelEntryOut]
+    coverage: CoverageOut
+
+
+class BadgeTrendsOut(BaseModel):
+    badges_awarded: TrendOut
+    learner_engagement_score: TrendOut
+
+
+class BadgeRowOut(MetricsOut):
+    rank: int = Field(description="Position in the ranking (overall_score order)")
+    badge_id: str
+    name: str | None
+    issuer_id: str | None
+    skills: list[str]
+    visibility: str | None
+    overall_score: float
+    trend: BadgeTrendsOut
+
+
+class BadgesOut(BaseModel):
+    period: PeriodOut
+    previous_period: PeriodOut
+    total: int = Field(description="Badges in the ranked set (before limit/offset)")
+    items: list[BadgeRowOut]
+    coverage: CoverageOut
+
+
+class PointOut(BaseModel):
+    start: str
+    value: int
+
+
+class TimeseriesOut(BaseModel):
+    metric: str
+    interval: Literal["day", "week", "month"]
+    period: PeriodOut
+    points: list[PointOut]
+    coverage: CoverageOut
+
+
+class IssuerItemOut(BaseModel):
+    issuer_id: str
+    name: str | None
+    badges_created: int
+    badges_awarded: TrendOut
+    methods: dict[str, int]
+    last_awarded_at: str | None
+
+
+class IssuerActivityOut(BaseModel):
+    period: PeriodOut
+    previous_period: PeriodOut
+    items: list[IssuerItemOut]

@@ -74,6 +74,12 @@ class Layout:
     def counter(self, org: str, level: str, entity: str, bucket: str) -> str:
         return f"{self.prefix}:c:{org}:{level}:{entity}:{bucket}"
 
+    def table(self, org: str, bucket: str) -> str:
+        """One hash per (org, bucket) with every badge's table counters: the badge table,
+        rankings and issuer activity read ~93 of these for any period, whatever the number
+        of badges. Fields: TABLE_FIELD (pair rows) and ISSUER_METHOD_FIELD."""
+        return f"{self.prefix}:t:{org}:{bucket}"
+
     def counter_base(self, org: str, level: str, entity: str) -> str:
         """Key without the bucket; the bucket is appended after a ':'."""
         return f"{self.prefix}:c:{org}:{level}:{entity}"
@@ -137,6 +143,29 @@ class Layout:
     def api_key_hashes(self) -> str:
         """Hash sha256(secret) -> key_id, for lookup on each request."""
         return f"{self.prefix}:keyhash"
+
+
+# Counter fields that the table hashes carry, and under which short name.
+TABLE_KINDS = ("aw", "ac", "sh", "pu", "sc", "vs")
+ANY_BADGE = "*"  # badge part of an issuer-level table field; no badge id contains "*"
+
+
+def table_field(field: str, issuer: str, badge: str) -> str | None:
+    """The table-hash field a counter field rolls into, or None if the table skips it.
+
+    ``aw.a`` -> ``iss|badge|aw.a``; ``sc.linkedin.a`` -> ``iss|badge|sc.a``;
+    ``me.lms.a`` -> ``iss|*|me.lms.a`` (issuer activity); ``bc`` -> ``iss|badge|bc``.
+    """
+    kind = field[:2]
+    if field == "bc":
+        return f"{issuer}|{badge}|bc"
+    if kind in ("aw", "ac", "sh", "pu"):
+        return f"{issuer}|{badge}|{field}"
+    if kind in ("sc", "vs"):
+        return f"{issuer}|{badge}|{kind}.{field.rpartition('.')[2]}"
+    if kind == "me":
+        return f"{issuer}|{ANY_BADGE}|{field}"
+    return None
 
 
 def tp_field(topic: str, partition: int) -> str:

@@ -168,3 +168,39 @@ def incomplete(
         if first is None or date.fromisoformat(first) > earliest:
             out.append(m)
     return sorted(out)
+
+
+DEPENDS_ON.update({
+    "sharing_methods": "award.shared",
+    "viewing_sources": "award.viewed",
+})
+
+BADGE_NUMERIC_COLUMNS = (
+    "rank", *COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS, "overall_score",
+)
+
+
+def rank_badges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overall score and order of metrics.md for a ranked set; sets `overall_score`, `rank`.
+
+    Each row needs `badge_id`, `badges_awarded`, `learner_engagement_score` and
+    `external_impact_score`.
+    """
+    eis = [r["external_impact_score"] or 0 for r in rows]
+    top = max(eis, default=0)
+    for r, e in zip(rows, eis, strict=True):
+        norm = 100 * e / top if top else 0.0
+        r["overall_score"] = 0.65 * (r["learner_engagement_score"] or 0) + 0.35 * norm
+    rows.sort(key=lambda r: (-r["overall_score"], -r["badges_awarded"], r["badge_id"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    return rows
+
+
+def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
+    """Sort by a numeric column; nulls last in either order; ties keep the ranking order."""
+    present = [r for r in rows if r[column] is not None]
+    missing = [r for r in rows if r[column] is None]
+    present.sort(key=lambda r: r["rank"])
+    present.sort(key=lambda r: r[column], reverse=descending)
+    return present + sorted(missing, key=lambda r: r["rank"])

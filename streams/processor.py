@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair
+from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair, table_field
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -120,13 +120,22 @@ class Commit:
                     layout.counter_base(org, "i", issuer),
                     layout.counter_base(org, "b", pair(issuer, badge)))
             items = [(f, n) for f, n in cell.items() if n]
-            for base in bases:
-                for bucket in buckets_of_day(day):
+            titems = [(tf, n) for f, n in items
+                      if (tf := table_field(f, issuer, badge)) is not None]
+            for bucket in buckets_of_day(day):
+                for base in bases:
                     key = f"{base}:{bucket}"
                     tgt = cells.get(key)
                     if tgt is None:
                         tgt = cells[key] = defaultdict(int)
                     for f, n in items:
+                        tgt[f] += n
+                if titems:
+                    key = layout.table(org, bucket)
+                    tgt = cells.get(key)
+                    if tgt is None:
+                        tgt = cells[key] = defaultdict(int)
+                    for f, n in titems:
                         tgt[f] += n
         nkeys = 0
         flat: list[str] = []

@@ -19,6 +19,21 @@ Decisions taken where neither the spec nor semantics.md says (see also the repor
   absent.
 * ``hold_expired=True`` means every event still held at the end went to the dead-letter
   topic (``unknown_award``): they count in ``rejected`` and ``held`` is 0.
+* Badge metadata: per field, the latest ``(occurred_at, event_id)`` of the badge's
+  ``badge.created`` / ``badge.updated`` events that set it.  ``badge.created`` sets all three
+  fields (``skills`` default [], ``visibility`` default public); ``badge.updated`` only the
+  ones it carries.  A badge never created still takes the fields its updates set.
+* Repeated ``issuer.created`` events are all applied; the latest gives the name.
+* Badge ranking: the row's ``issuer_id`` is its ``badge.created``'s issuer (even if the scope
+  only admits other issuers' awards of it); for a badge never created, the issuer of its
+  first ``award.issued`` (by ``(occurred_at, event_id)``) among the awards the scope and the
+  issuer/badge filters admit, over all time and ignoring the status filter.
+  ``min_awards=None`` means no threshold (any award, share or view in P); scores are not
+  rounded, so ties are exact float ties.
+* Time series: a metric outside ``TIMESERIES_METRICS`` or an unknown interval raises
+  ``ValueError``.
+* Issuer activity: ``last_awarded_at`` is truncated (not rounded) to milliseconds;
+  ``methods`` is ordered like a chart (count desc, key asc).
 """
 
 from __future__ import annotations
@@ -92,6 +107,17 @@ COVERAGE_DEPENDS = {
     "shared_awards": AWARD_SHARED,
     "share_rate": AWARD_SHARED,
 }
+# the count metrics of a badge row / a time series, in that order
+COUNT_NAMES = [
+    "badges_awarded",
+    "accepted_awards",
+    "shared_awards",
+    "public_awards",
+    "shares",
+    "views",
+]
+TIMESERIES_METRICS = ["badges_created", *COUNT_NAMES]
+INTERVALS = ("day", "week", "month")
 TTA_BOUNDS: list[int | None] = [1, 6, 24, 72, 168, 720, 2160, None]
 TTA_INF_AS = 4320
 
@@ -337,6 +363,10 @@ class OrgData:
     awards: dict[str, Award] = field(default_factory=dict)
     badges: dict[str, Ev] = field(default_factory=dict)  # badge_id -> applied badge.created
     first_day: dict[str, date] = field(default_factory=dict)
+    # badge_id -> applied badge.created / badge.updated events (metadata, any arrival order)
+    badge_meta: dict[str, list[Ev]] = field(default_factory=dict)
+    # issuer_id -> applied issuer.created events (a repeat is not rejected: latest name wins)
+    issuers: dict[str, list[Ev]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- query helpers
@@ -419,6 +449,71 @@ def trend(current: float | None, previous: float | None) -> dict[str, Any]:
     }
 
 
+def scores(c: dict[str, int]) -> dict[str, float | None]:
+    """Rates and scores of metrics.md from the six count metrics in ``c``."""
+    awarded = c["badges_awarded"]
+    acceptance_rate = ratio(c["accepted_awards"], awarded)
+    share_rate = ratio(c["shared_awards"], awarded)
+    if acceptance_rate is None or share_rate is None:
+        les = None
+    else:
+        les = (acceptance_rate * 0.60 + share_rate * 0.40) * 100
+    return {
+        "acceptance_rate": acceptance_rate,
+        "share_rate": share_rate,
+        "public_visibility_rate": ratio(c["public_awards"], awarded),
+        "learner_engagement_score": les,
+        "external_impact_score": ratio(c["views"], c["shares"]),
+    }
+
+
+def interval_start(day: date, interval: str) -> date:
+    """Start of the (unclipped) interval holding ``day``; weeks start on Monday."""
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    raise ValueError(f"unknown interval {interval!r}")
+
+
+def rfc3339_ms(t_us: int) -> str:
+    """Microseconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, truncated to ms)."""
+    dt = EPOCH + timedelta(microseconds=t_us)
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
+        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+    )
+
+
+def badge_metadata(events: list[Ev]) -> dict[str, Any]:
+    """name / skills / visibility of a badge: per field, the value of the latest event (by
+    ``(occurred_at, event_id)``) among its badge.created / badge.updated events that set it.
+    ``badge.created`` sets all three (skills default [], visibility default public);
+    ``badge.updated`` sets the fields it carries."""
+    latest: dict[str, tuple[tuple[int, str], Any]] = {}
+    for e in events:
+        if e.type == BADGE_CREATED:
+            values = {
+                "name": e.data["name"],
+                "skills": list(e.data.get("skills") or []),
+                "visibility": e.data.get("visibility") or "public",
+            }
+        else:
+            values = {
+                k: e.data[k] for k in ("name", "skills", "visibility") if e.data.get(k) is not None
+            }
+        for k, v in values.items():
+            if k not in latest or latest[k][0] < e.order:
+                latest[k] = (e.order, v)
+    return {
+        "name": latest["name"][1] if "name" in latest else None,
+        "skills": list(latest["skills"][1]) if "skills" in latest else [],
+        "visibility": latest["visibility"][1] if "visibility" in latest else None,
+    }
+
+
 def ordered_entries(counter: Counter[str]) -> list[tuple[str, int]]:
     items = [(k, c) for k, c in counter.items() if c > 0]
     items.sort(key=lambda kc: (-kc[1], kc[0]))
@@ -467,6 +562,7 @@ class Oracle:
                 self._reject("badge_already_created")
                 return
             od.badges[ev.data["badge_id"]] = ev
+            od.badge_meta.setdefault(ev.data["badge_id"], []).append(ev)
             self._apply(ev)
         elif ev.type == AWARD_ISSUED:
             aid = ev.data["award_id"]
@@ -486,6 +582,10 @@ class Oracle:
             else:
                 self._follow_up(ev, award)
         else:  # issuer.created, badge.updated: no metric effect, always applied
+            if ev.type == BADGE_UPDATED:
+                od.badge_meta.setdefault(ev.data["badge_id"], []).append(ev)
+            else:
+                od.issuers.setdefault(ev.data["issuer_id"], []).append(ev)
             self._apply(ev)
 
     def _follow_up(self, ev: Ev, award: Award) -> None:
@@ -535,47 +635,59 @@ class Oracle:
                     out.append(e)
         return out
 
-    def _badges_created(self, org: str, scope: Scope, flt: Filters, period: Period) -> int:
+    def _created(self, org: str, scope: Scope, flt: Filters, period: Period) -> list[Ev]:
+        """The applied badge.created events of the scope in the period (status ignored)."""
         od = self._orgs.get(org)
         if od is None:
-            return 0
-        n = 0
+            return []
+        out = []
         for ev in od.badges.values():
             iss, bid = ev.data["issuer_id"], ev.data["badge_id"]
             if scope.admits(iss, bid) and flt.admits(iss, bid) and in_period(ev.day, period):
-                n += 1
-        return n
+                out.append(ev)
+        return out
+
+    def _badges_created(self, org: str, scope: Scope, flt: Filters, period: Period) -> int:
+        return len(self._created(org, scope, flt, period))
 
     # ---- metrics
 
     def _metrics(self, org: str, scope: Scope, flt: Filters, period: Period) -> dict[str, Any]:
         cohort = self._cohort(org, scope, flt, period)
-        awarded = len(cohort)
-        accepted = sum(1 for a in cohort if a.accepted_ever())
-        shared = sum(1 for a in cohort if a.shared_ever())
-        public = sum(1 for a in cohort if a.public_now())
-        shares = len(self._activity(org, scope, flt, period, AWARD_SHARED))
-        views = len(self._activity(org, scope, flt, period, AWARD_VIEWED))
-        acceptance_rate = ratio(accepted, awarded)
-        share_rate = ratio(shared, awarded)
-        if acceptance_rate is None or share_rate is None:
-            les = None
-        else:
-            les = (acceptance_rate * 0.60 + share_rate * 0.40) * 100
-        return {
-            "badges_created": self._badges_created(org, scope, flt, period),
-            "badges_awarded": awarded,
-            "accepted_awards": accepted,
-            "shared_awards": shared,
-            "public_awards": public,
-            "acceptance_rate": acceptance_rate,
-            "share_rate": share_rate,
-            "public_visibility_rate": ratio(public, awarded),
-            "shares": shares,
-            "views": views,
-            "learner_engagement_score": les,
-            "external_impact_score": ratio(views, shares),
+        counts = {
+            "badges_awarded": len(cohort),
+            "accepted_awards": sum(1 for a in cohort if a.accepted_ever()),
+            "shared_awards": sum(1 for a in cohort if a.shared_ever()),
+            "public_awards": sum(1 for a in cohort if a.public_now()),
+            "shares": len(self._activity(org, scope, flt, period, AWARD_SHARED)),
+            "views": len(self._activity(org, scope, flt, period, AWARD_VIEWED)),
         }
+        out: dict[str, Any] = {"badges_created": self._badges_created(org, scope, flt, period)}
+        out.update(counts)
+        out.update(scores(counts))
+        return {name: out[name] for name in METRIC_NAMES}
+
+    def _badge_counts(
+        self, org: str, scope: Scope, flt: Filters, period: Period
+    ) -> dict[str, Counter[str]]:
+        """badge_id -> its six count metrics over the period, for the badges with at least
+        one cohort award, share or view in it (awards summed over all their issuer_ids)."""
+        out: dict[str, Counter[str]] = {}
+        for a in self._awards(org, scope, flt):
+            c: Counter[str] = Counter()
+            if in_period(a.issued.day, period) and flt.status_ok(a.status_at(None)):
+                c["badges_awarded"] += 1
+                c["accepted_awards"] += int(a.accepted_ever())
+                c["shared_awards"] += int(a.shared_ever())
+                c["public_awards"] += int(a.public_now())
+            for e in a.follow:
+                if e.type not in (AWARD_SHARED, AWARD_VIEWED) or not in_period(e.day, period):
+                    continue
+                if flt.status_ok(a.status_at(e.t)):
+                    c["shares" if e.type == AWARD_SHARED else "views"] += 1
+            if c:
+                out.setdefault(a.badge_id, Counter()).update(c)
+        return out
 
     def _time_to_accept(
         self, org: str, scope: Scope, flt: Filters, period: Period
@@ -747,3 +859,179 @@ class Oracle:
                 )
             out[chart] = entries
         return out
+
+    def badges(
+        self,
+        org_id: str,
+        *,
+        issuer_id: str | None = None,
+        badge_id: str | None = None,
+        period: tuple[date, date],
+        issuer_ids: Any = (),
+        badge_ids: Any = (),
+        statuses: Any = (),
+        key_issuers: Any = None,
+        min_awards: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The whole badge ranking (metrics.md "Badge ranking and overall score"), in order."""
+        scope, flt = self._args(issuer_id, badge_id, issuer_ids, badge_ids, statuses, key_issuers)
+        od = self._orgs.get(org_id)
+        if od is None:
+            return []
+        cur = self._badge_counts(org_id, scope, flt, period)
+        prev = self._badge_counts(org_id, scope, flt, previous_period(period))
+        # issuer of a badge never created: that of its first award (by (occurred_at,
+        # event_id)) among the awards the scope and the issuer/badge filters admit
+        first_award: dict[str, Award] = {}
+        for a in self._awards(org_id, scope, flt):
+            known = first_award.get(a.badge_id)
+            if known is None or a.issued.order < known.issued.order:
+                first_award[a.badge_id] = a
+        rows = []
+        for bid, c in cur.items():
+            counts = {name: c.get(name, 0) for name in COUNT_NAMES}
+            if min_awards is not None and counts["badges_awarded"] < min_awards:
+                continue
+            prev_counts = {name: prev.get(bid, Counter()).get(name, 0) for name in COUNT_NAMES}
+            cur_s, prev_s = scores(counts), scores(prev_counts)
+            created = od.badges.get(bid)
+            n_created = 0
+            if created is not None:
+                iss = created.data["issuer_id"]
+                if (
+                    scope.admits(iss, bid)
+                    and flt.admits(iss, bid)
+                    and in_period(created.day, period)
+                ):
+                    n_created = 1
+            row_issuer = (
+                created.data["issuer_id"] if created is not None else first_award[bid].issuer_id
+            )
+            meta = badge_metadata(od.badge_meta.get(bid, []))
+            rows.append(
+                {
+                    "badge_id": bid,
+                    "name": meta["name"],
+                    "issuer_id": row_issuer,
+                    "skills": meta["skills"],
+                    "visibility": meta["visibility"],
+                    "badges_created": n_created,
+                    **counts,
+                    **cur_s,
+                    "trend": {
+                        "badges_awarded": trend(
+                            counts["badges_awarded"], prev_counts["badges_awarded"]
+                        ),
+                        "learner_engagement_score": trend(
+                            cur_s["learner_engagement_score"], prev_s["learner_engagement_score"]
+                        ),
+                    },
+                }
+            )
+        # EIS_norm over the ranked set (after min_awards); a null EIS counts as 0
+        eis_max = max((r["external_impact_score"] or 0 for r in rows), default=0)
+        for r in rows:
+            eis = r["external_impact_score"] or 0
+            eis_norm = 0 if not eis_max else 100 * eis / eis_max
+            r["overall_score"] = 0.65 * (r["learner_engagement_score"] or 0) + 0.35 * eis_norm
+        rows.sort(key=lambda r: (-r["overall_score"], -r["badges_awarded"], r["badge_id"]))
+        return [{"rank": i, **r} for i, r in enumerate(rows, start=1)]
+
+    def timeseries(
+        self,
+        org_id: str,
+        *,
+        issuer_id: str | None = None,
+        badge_id: str | None = None,
+        period: tuple[date, date],
+        issuer_ids: Any = (),
+        badge_ids: Any = (),
+        statuses: Any = (),
+        key_issuers: Any = None,
+        metric: str,
+        interval: str,
+    ) -> list[dict[str, Any]]:
+        """One zero-filled point per interval meeting the period, starts clipped to it."""
+        if metric not in TIMESERIES_METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        if interval not in INTERVALS:
+            raise ValueError(f"unknown interval {interval!r}")
+        scope, flt = self._args(issuer_id, badge_id, issuer_ids, badge_ids, statuses, key_issuers)
+        per_day: Counter[date] = Counter()
+        if metric == "badges_created":
+            per_day.update(ev.day for ev in self._created(org_id, scope, flt, period))
+        elif metric in ("shares", "views"):
+            typ = AWARD_SHARED if metric == "shares" else AWARD_VIEWED
+            per_day.update(e.day for e in self._activity(org_id, scope, flt, period, typ))
+        else:  # cohort: by issue day
+            for a in self._cohort(org_id, scope, flt, period):
+                hit = {
+                    "badges_awarded": True,
+                    "accepted_awards": a.accepted_ever(),
+                    "shared_awards": a.shared_ever(),
+                    "public_awards": a.public_now(),
+                }[metric]
+                if hit:
+                    per_day[a.issued.day] += 1
+        points: dict[date, int] = {}
+        day = period[0]
+        while day <= period[1]:
+            start = max(interval_start(day, interval), period[0])
+            points[start] = points.get(start, 0) + per_day.get(day, 0)
+            day += timedelta(days=1)
+        return [{"start": start.isoformat(), "value": v} for start, v in points.items()]
+
+    def issuer_activity(
+        self,
+        org_id: str,
+        *,
+        issuer_id: str | None = None,
+        period: tuple[date, date],
+        issuer_ids: Any = (),
+        badge_ids: Any = (),
+        statuses: Any = (),
+        key_issuers: Any = None,
+    ) -> list[dict[str, Any]]:
+        """One item per issuer of the scope, busiest (cohort awards in P) first."""
+        scope, flt = self._args(issuer_id, None, issuer_ids, badge_ids, statuses, key_issuers)
+        od = self._orgs.get(org_id)
+        if od is None:
+            return []
+        known = set(od.issuers)
+        known.update(ev.data["issuer_id"] for ev in od.badges.values())
+        known.update(a.issuer_id for a in od.awards.values())
+        issuers = [
+            i
+            for i in known
+            if (scope.issuer_id is None or i == scope.issuer_id)
+            and (scope.key_issuers is None or i in scope.key_issuers)
+            and (not flt.issuer_ids or i in flt.issuer_ids)
+        ]
+        created = Counter(ev.data["issuer_id"] for ev in self._created(org_id, scope, flt, period))
+        cur_cohort = self._cohort(org_id, scope, flt, period)
+        cur = Counter(a.issuer_id for a in cur_cohort)
+        prev = Counter(
+            a.issuer_id for a in self._cohort(org_id, scope, flt, previous_period(period))
+        )
+        methods: dict[str, Counter[str]] = {}
+        for a in cur_cohort:
+            methods.setdefault(a.issuer_id, Counter())[a.method] += 1
+        last: dict[str, int] = {}  # all time, no filters
+        for a in od.awards.values():
+            if a.issuer_id not in last or a.issued.t > last[a.issuer_id]:
+                last[a.issuer_id] = a.issued.t
+        items = []
+        for i in sorted(issuers, key=lambda i: (-cur[i], i)):
+            names = od.issuers.get(i, [])
+            name = max(names, key=lambda e: e.order).data["name"] if names else None
+            items.append(
+                {
+                    "issuer_id": i,
+                    "name": name,
+                    "badges_created": created[i],
+                    "badges_awarded": trend(cur[i], prev[i]),
+                    "methods": dict(ordered_entries(methods.get(i, Counter()))),
+                    "last_awarded_at": rfc3339_ms(last[i]) if i in last else None,
+                }
+            )
+        return items

@@ -1,45 +1,124 @@
-"""Read routes: parse a query, call a reader, return its answer."""
+"""Read routes: parse a query, call a reader, return its answer. Each read exists for the
+three scopes of api.md: the org, an issuer in it, a badge in it."""
 
-from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import LayoutDep, PeriodDep, ReaderDep, RedisDep
-from api.models import SummaryOut
-from api.readers.scope import NotFound, Query
+from api.models import (
+    BadgesOut,
+    ChannelsOut,
+    IssuerActivityOut,
+    SummaryOut,
+    TimeseriesOut,
+)
+from api.readers.scope import NotFound
+from api.readers.scope import Query as ReadQuery
+from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
+from api.readers.table import read_badges, read_issuer_activity
+from schemas.metrics import BADGE_NUMERIC_COLUMNS, COUNT_METRICS
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"])
 
-
-def scoped(q: Query, issuer_id: str | None = None, badge_id: str | None = None) -> Query:
-    return Query(q.org_id, q.start, q.end, issuer_id, badge_id,
-                 q.issuer_filter, q.badge_filter, q.status_filter)
+SortColumn = Literal[BADGE_NUMERIC_COLUMNS]  # type: ignore[valid-type]
+CountMetric = Literal[COUNT_METRICS]  # type: ignore[valid-type]
 
 
-async def _summary(redis: Any, layout: Any, caller: Any, q: Query) -> dict[str, Any]:
+def scoped(q: ReadQuery, issuer_id: str | None = None,
+           badge_id: str | None = None) -> ReadQuery:
+    return ReadQuery(q.org_id, q.start, q.end, issuer_id, badge_id,
+                     q.issuer_filter, q.badge_filter, q.status_filter)
+
+
+def org_scope(q: PeriodDep) -> ReadQuery:
+    return q
+
+
+def issuer_scope(scope_issuer_id: str, q: PeriodDep) -> ReadQuery:
+    return scoped(q, issuer_id=scope_issuer_id)
+
+
+def badge_scope(scope_badge_id: str, q: PeriodDep) -> ReadQuery:
+    return scoped(q, badge_id=scope_badge_id)
+
+
+SCOPES: dict[str, tuple[str, Callable[..., ReadQuery]]] = {
+    "org": ("", org_scope),
+    "issuer": ("/issuers/{scope_issuer_id}", issuer_scope),
+    "badge": ("/badges/{scope_badge_id}", badge_scope),
+}
+
+
+async def answer(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     try:
-        return await read_summary(redis, layout, caller, q)
+        return await call
     except NotFound as err:
         raise HTTPException(404, "not found") from err
 
 
-@router.get("/summary", response_model=SummaryOut, summary="Organization summary")
-async def read_org_summary(caller: ReaderDep, q: PeriodDep, redis: RedisDep,
-                           layout: LayoutDep) -> dict[str, Any]:
-    return await _summary(redis, layout, caller, q)
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+MinAwards = Annotated[int | None, Query(ge=0, description="Keep badges with at least this "
+                                                          "many awards in the period")]
 
 
-@router.get("/issuers/{scope_issuer_id}/summary", response_model=SummaryOut,
-            summary="Issuer summary")
-async def read_issuer_summary(scope_issuer_id: str, caller: ReaderDep, q: PeriodDep,
-                              redis: RedisDep, layout: LayoutDep) -> dict[str, Any]:
-    return await _summary(redis, layout, caller, scoped(q, issuer_id=scope_issuer_id))
+def add_scope(kind: str) -> None:
+    prefix, dep = SCOPES[kind]
+    ScopedQ = Annotated[ReadQuery, Depends(dep)]  # noqa: N806 - a type alias
+
+    @router.get(f"{prefix}/summary", response_model=SummaryOut,
+                summary=f"KPI tiles, metrics, highlights, time to accept ({kind})")
+    async def read_summary_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                                 layout: LayoutDep) -> dict[str, Any]:
+        return await answer(read_summary(redis, layout, caller, q))
+
+    @router.get(f"{prefix}/channels", response_model=ChannelsOut,
+                summary=f"Awarding methods, sharing methods, viewing sources ({kind})")
+    async def read_channels_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                                  layout: LayoutDep) -> dict[str, Any]:
+        return await answer(read_channels(redis, layout, caller, q))
+
+    @router.get(f"{prefix}/badges", response_model=BadgesOut,
+                summary=f"The badge table, ranked by overall score ({kind})")
+    async def read_badges_route(
+        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        sort: Annotated[SortColumn, Query(description="Any numeric column")] = "overall_score",
+        order: Annotated[Literal["desc", "asc"], Query()] = "desc",
+        limit: Limit = 50, offset: Offset = 0, min_awards: MinAwards = None,
+    ) -> dict[str, Any]:
+        return await answer(read_badges(redis, layout, caller, q, sort=sort,
+                                        descending=order == "desc", limit=limit,
+                                        offset=offset, min_awards=min_awards))
+
+    @router.get(f"{prefix}/top-badges", response_model=BadgesOut,
+                summary=f"The first badges of the ranking ({kind})")
+    async def read_top_badges_route(
+        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        limit: Limit = 5, min_awards: MinAwards = None,
+    ) -> dict[str, Any]:
+        return await answer(read_badges(redis, layout, caller, q, limit=limit,
+                                        min_awards=min_awards))
+
+    @router.get(f"{prefix}/timeseries", response_model=TimeseriesOut,
+                summary=f"A count metric per day, ISO week or month ({kind})")
+    async def read_timeseries_route(
+        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        metric: Annotated[CountMetric, Query(description="A count metric")] = "badges_awarded",
+        interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
+    ) -> dict[str, Any]:
+        return await answer(read_timeseries(redis, layout, caller, q, metric, interval))
+
+    if kind != "badge":
+        @router.get(f"{prefix}/issuer-activity", response_model=IssuerActivityOut,
+                    summary=f"Issuer awarding performance ({kind})")
+        async def read_issuer_activity_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                                             layout: LayoutDep) -> dict[str, Any]:
+            return await answer(read_issuer_activity(redis, layout, caller, q))
 
 
-@router.get("/badges/{scope_badge_id}/summary", response_model=SummaryOut, summary="Badge summary")
-async def read_badge_summary(scope_badge_id: str, caller: ReaderDep, q: PeriodDep,
-                             redis: RedisDep, layout: LayoutDep) -> dict[str, Any]:
-    return await _summary(redis, layout, caller, scoped(q, badge_id=scope_badge_id))
+for _kind in SCOPES:
+    add_scope(_kind)

@@ -67,3 +67,77 @@ async def check_summary(
     for part in SUMMARY_PARTS:
         diffs += [f"{path} {params} {d}" for d in same(got[part], want[part], part)]
     return diffs
+
+
+def _params(period: tuple[date, date], issuer_ids: tuple[str, ...] = (),
+            badge_ids: tuple[str, ...] = (), statuses: tuple[str, ...] = (),
+            **extra: object) -> list[tuple[str, str]]:
+    out = [("from", period[0].isoformat()), ("to", period[1].isoformat())]
+    out += [("issuer_id", i) for i in issuer_ids]
+    out += [("badge_id", b) for b in badge_ids]
+    out += [("status", s) for s in statuses]
+    out += [(k, str(v)) for k, v in extra.items()]
+    return out
+
+
+def _scope_path(org: str, issuer_id: str | None, badge_id: str | None) -> str:
+    path = f"/v1/orgs/{org}"
+    if issuer_id:
+        path += f"/issuers/{issuer_id}"
+    if badge_id:
+        path += f"/badges/{badge_id}"
+    return path
+
+
+async def check_analytics(
+    client: httpx.AsyncClient, oracle: Oracle, token: str, org: str, *,
+    period: tuple[date, date], issuer_id: str | None = None, badge_id: str | None = None,
+    issuer_ids: tuple[str, ...] = (), badge_ids: tuple[str, ...] = (),
+    statuses: tuple[str, ...] = (), key_issuers: list[str] | None = None,
+) -> list[str]:
+    """channels, the full badge table, top badges, three time series, issuer activity."""
+    path = _scope_path(org, issuer_id, badge_id)
+    h = {"Authorization": f"Bearer {token}"}
+    kw = {"issuer_id": issuer_id, "badge_id": badge_id, "period": period,
+          "issuer_ids": list(issuer_ids), "badge_ids": list(badge_ids),
+          "statuses": list(statuses), "key_issuers": key_issuers}
+    params = _params(period, issuer_ids, badge_ids, statuses)
+    diffs: list[str] = []
+
+    async def get(suffix: str, extra: list[tuple[str, str]]) -> Any:
+        r = await client.get(f"{path}/{suffix}", params=params + extra, headers=h)
+        if r.status_code != 200:
+            diffs.append(f"{path}/{suffix} {params + extra}: HTTP {r.status_code} {r.text[:200]}")
+            return None
+        return r.json()
+
+    got = await get("channels", [])
+    if got is not None:
+        want = oracle.channels(org, **kw)
+        for part in ("awarding", "sharing", "viewing"):
+            diffs += [f"{path}/channels {params} {d}" for d in same(got[part], want[part], part)]
+    got = await get("badges", [("limit", "1000")])
+    if got is not None:
+        want_rows = oracle.badges(org, **kw)
+        diffs += [f"{path}/badges {params} {d}"
+                  for d in same(got["items"], want_rows, "items")]
+        if got["total"] != len(want_rows):
+            diffs.append(f"{path}/badges total {got['total']} != {len(want_rows)}")
+        top = await get("top-badges", [])
+        if top is not None:
+            diffs += [f"{path}/top-badges {d}" for d in same(top["items"], want_rows[:5], "")]
+    for metric, interval in (("badges_awarded", "week"), ("views", "day"),
+                             ("accepted_awards", "month"), ("shares", "week")):
+        got = await get("timeseries", [("metric", metric), ("interval", interval)])
+        if got is not None:
+            want_pts = oracle.timeseries(org, metric=metric, interval=interval, **kw)
+            diffs += [f"{path}/timeseries {metric}/{interval} {d}"
+                      for d in same(got["points"], want_pts, "points")]
+    if badge_id is None:
+        got = await get("issuer-activity", [])
+        if got is not None:
+            kw2 = {k: v for k, v in kw.items() if k != "badge_id"}
+            want_items = oracle.issuer_activity(org, **kw2)
+            diffs += [f"{path}/issuer-activity {d}"
+                      for d in same(got["items"], want_items, "items")]
+    return diffs

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import caught_up, make_key, publish
 from tests.oracle import Oracle
-from tests.stream.compare import check_summary
+from tests.stream.compare import check_analytics, check_summary
 from tests.streamgen import generate
 
 ORGS = ["acme", "globex", "initech"]
@@ -93,6 +93,30 @@ async def compare_everything(client, oracle: Oracle, settings, now: datetime, se
     assert not diffs, f"{len(diffs)} differences, first ones:\n" + "\n".join(diffs[:25])
 
 
+async def compare_analytics(client, oracle: Oracle, settings, now: datetime, seed: int) -> None:
+    """Every other read endpoint, for each scope, some filters and an issuer key."""
+    rng = random.Random(seed)
+    diffs: list[str] = []
+    ps = periods(now)
+    for org in ORGS:
+        token = await make_key(settings, org, "org_admin")
+        od = oracle._orgs[org]
+        issuers = sorted({a.issuer_id for a in od.awards.values()})
+        badges = sorted({a.badge_id for a in od.awards.values()})
+        for scope in scopes(oracle, org, rng)[:4]:
+            diffs += await check_analytics(client, oracle, token, org, period=ps[0], **scope)
+        diffs += await check_analytics(client, oracle, token, org, period=ps[3])
+        diffs += await check_analytics(client, oracle, token, org, period=ps[1],
+                                       statuses=("accepted", "revoked"))
+        diffs += await check_analytics(client, oracle, token, org, period=ps[1],
+                                       badge_ids=tuple(rng.sample(badges, 3)),
+                                       issuer_ids=(issuers[0], issuers[1]))
+        itoken = await make_key(settings, org, "issuer", (issuers[0],))
+        diffs += await check_analytics(client, oracle, itoken, org, period=ps[0],
+                                       key_issuers=[issuers[0]])
+    assert not diffs, f"{len(diffs)} differences, first ones:\n" + "\n".join(diffs[:25])
+
+
 async def dlq_messages(settings, expected: int, timeout: float = 20) -> list[tuple[bytes, str]]:
     consumer = AIOKafkaConsumer(settings.dlq_topic, bootstrap_servers=settings.kafka_bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
@@ -121,6 +145,7 @@ async def test_every_summary_number_equals_a_brute_force_count(settings, workers
     assert (status["applied"], status["rejected"], status["held"]) == (
         oracle.applied, oracle.rejected, oracle.held)
     await compare_everything(client, oracle, settings, now, seed=1)
+    await compare_analytics(client, oracle, settings, now, seed=1)
     # every rejection is in the dead-letter topic with its original bytes and a reason
     dlq = await dlq_messages(settings, oracle.rejected)
     assert len(dlq) >= oracle.rejected
@@ -175,6 +200,7 @@ async def test_counts_rebuild_themselves_after_redis_is_flushed(
     assert (status["applied"], status["rejected"], status["held"]) == (
         oracle.applied, oracle.rejected, oracle.held)
     await compare_everything(client, oracle, settings, now, seed=3)
+    await compare_analytics(client, oracle, settings, now, seed=3)
 
 
 def test_the_stream_is_realistic(stream):

@@ -32,7 +32,9 @@ def ev(typ: str, at: str, org: str = "acme", eid: str | None = None, **fields: A
     return json.dumps(payload).encode()
 
 
-def issued(aid: str, at: str, method: str = "lms", issuer: str = "i1", badge: str = "b1", **kw):
+def issued(
+    aid: str, at: str, method: str = "lms", issuer: str = "i1", badge: str = "b1", **kw: Any
+) -> bytes:
     return ev(
         "award.issued", at, issuer_id=issuer, badge_id=badge, award_id=aid, method=method, **kw
     )
@@ -513,3 +515,371 @@ def test_streamgen_deterministic_and_consistent() -> None:
     assert (o1.applied, o1.rejected, o1.held) == (o2.applied, o2.rejected, o2.held)
     assert o1.summary("acme", period=period) == o2.summary("acme", period=period)
     assert o1.channels("acme", period=period) == o2.channels("acme", period=period)
+
+
+# ----------------------------------------------------------------------------- badge ranking
+
+
+def ranking_stream() -> list[bytes]:
+    return [
+        ev("badge.created", "2026-04-01T00:00:00Z", issuer_id="i1", badge_id="bA", name="Alpha",
+           skills=["python"]),
+        ev("badge.updated", "2026-04-05T00:00:00Z", badge_id="bA", name="Alpha II"),
+        # occurred before the creation (arrives after it): the creation's default public wins
+        ev("badge.updated", "2026-03-30T00:00:00Z", badge_id="bA", visibility="private"),
+        ev("badge.updated", "2026-04-06T00:00:00Z", badge_id="bA", skills=["python", "sql"]),
+        ev("badge.created", "2026-03-01T00:00:00Z", issuer_id="i2", badge_id="bB", name="Beta",
+           visibility="private"),
+        # bA: two awards, both accepted, never shared
+        issued("a1", "2026-04-02T00:00:00Z", issuer="i1", badge="bA"),
+        follow("award.accepted", "a1", "2026-04-02T01:00:00Z"),
+        issued("a2", "2026-04-03T00:00:00Z", issuer="i1", badge="bA"),
+        follow("award.accepted", "a2", "2026-04-03T01:00:00Z"),
+        # bB, bC: one accepted award each (bC never created)
+        issued("b1", "2026-04-04T00:00:00Z", issuer="i2", badge="bB"),
+        follow("award.accepted", "b1", "2026-04-04T01:00:00Z"),
+        issued("c1", "2026-04-04T00:00:00Z", issuer="i3", badge="bC", method="api"),
+        follow("award.accepted", "c1", "2026-04-04T01:00:00Z"),
+        # bD: pending, shared once, viewed twice; bE: pending, shared once, viewed once
+        issued("d1", "2026-04-05T00:00:00Z", issuer="i1", badge="bD"),
+        follow("award.shared", "d1", "2026-04-05T01:00:00Z", channel="linkedin"),
+        follow("award.viewed", "d1", "2026-04-06T00:00:00Z", source="linkedin"),
+        follow("award.viewed", "d1", "2026-04-06T01:00:00Z", source="direct"),
+        issued("e1", "2026-04-05T00:00:00Z", issuer="i1", badge="bE"),
+        follow("award.shared", "e1", "2026-04-05T01:00:00Z", channel="x"),
+        follow("award.viewed", "e1", "2026-04-06T00:00:00Z", source="direct"),
+        # bF: its award is in P' (accepted there); only a view in P
+        issued("f1", "2026-03-25T00:00:00Z", issuer="i1", badge="bF"),
+        follow("award.accepted", "f1", "2026-03-26T00:00:00Z"),
+        follow("award.viewed", "f1", "2026-04-07T00:00:00Z", source="direct"),
+    ]  # fmt: skip
+
+
+def test_badges_ranking_ties_and_eis_normalisation() -> None:
+    o = Oracle(ranking_stream(), NOW_US)
+    rows = o.badges("acme", period=P)
+    # LES: bA, bB, bC (1.0 * 0.6 + 0 * 0.4) * 100 = 60; bD, bE (0 * 0.6 + 1 * 0.4) * 100 = 40;
+    #      bF no cohort award -> null -> 0.
+    # EIS: bD 2 / 1 = 2, bE 1 / 1 = 1, the others null (no shares) -> 0; max = 2.
+    # overall: bD 0.65 * 40 + 0.35 * 100 = 61; bE 26 + 0.35 * 50 = 43.5;
+    #          bA, bB, bC 0.65 * 60 = 39 (tie: bA has 2 awards, then bB < bC); bF 0.
+    assert [r["badge_id"] for r in rows] == ["bD", "bE", "bA", "bB", "bC", "bF"]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["overall_score"] for r in rows] == [
+        pytest.approx(61.0), pytest.approx(43.5), pytest.approx(39.0), pytest.approx(39.0),
+        pytest.approx(39.0), 0,
+    ]  # fmt: skip
+    by_id = {r["badge_id"]: r for r in rows}
+    assert by_id["bA"] == {
+        "rank": 3,
+        "badge_id": "bA",
+        "name": "Alpha II",  # 04-05 update is later than the creation
+        "issuer_id": "i1",
+        "skills": ["python", "sql"],  # 04-06 update
+        "visibility": "public",  # creation default; the 03-30 update is older
+        "badges_created": 1,  # created 04-01, in P
+        "badges_awarded": 2,
+        "accepted_awards": 2,
+        "shared_awards": 0,
+        "public_awards": 0,
+        "shares": 0,
+        "views": 0,
+        "acceptance_rate": 1.0,
+        "share_rate": 0.0,
+        "public_visibility_rate": 0.0,
+        "learner_engagement_score": pytest.approx(60.0),
+        "external_impact_score": None,
+        "overall_score": pytest.approx(39.0),
+        "trend": {
+            # nothing in P'
+            "badges_awarded": {"current": 2, "previous": 0, "change": 2, "change_pct": None,
+                               "direction": "up"},
+            "learner_engagement_score": {"current": pytest.approx(60.0), "previous": None,
+                                         "change": None, "change_pct": None,
+                                         "direction": "flat"},
+        },
+    }  # fmt: skip
+    # bB created before P by i2, private; bC never created: issuer of its award, no metadata
+    assert {k: by_id["bB"][k] for k in ("name", "issuer_id", "visibility", "badges_created")} == {
+        "name": "Beta", "issuer_id": "i2", "visibility": "private", "badges_created": 0,
+    }  # fmt: skip
+    assert {k: by_id["bC"][k] for k in ("name", "issuer_id", "skills", "visibility")} == {
+        "name": None, "issuer_id": "i3", "skills": [], "visibility": None,
+    }  # fmt: skip
+    d = by_id["bD"]
+    assert (d["shares"], d["views"], d["shared_awards"], d["external_impact_score"]) == (1, 2, 1, 2)
+    assert d["learner_engagement_score"] == pytest.approx(40.0)
+    # bF: 0 awards now, 1 in P' (accepted: LES 60 there)
+    f = by_id["bF"]
+    assert (f["badges_awarded"], f["views"], f["learner_engagement_score"]) == (0, 1, None)
+    assert f["acceptance_rate"] is None and f["external_impact_score"] is None
+    assert f["trend"] == {
+        "badges_awarded": {"current": 0, "previous": 1, "change": -1, "change_pct": -100.0,
+                           "direction": "down"},
+        "learner_engagement_score": {"current": None, "previous": pytest.approx(60.0),
+                                     "change": None, "change_pct": None, "direction": "flat"},
+    }  # fmt: skip
+
+
+def test_badges_min_awards_and_filters() -> None:
+    o = Oracle(ranking_stream(), NOW_US)
+    # min_awards=1 drops bF only; max EIS is still bD's 2 -> same scores
+    rows = o.badges("acme", period=P, min_awards=1)
+    assert [r["badge_id"] for r in rows] == ["bD", "bE", "bA", "bB", "bC"]
+    assert rows[1]["overall_score"] == pytest.approx(43.5)
+    # min_awards=2: only bA; its EIS is null, so the max EIS is 0 and every EIS_norm 0:
+    # overall = 0.65 * 60 + 0 = 39
+    rows = o.badges("acme", period=P, min_awards=2)
+    assert [(r["rank"], r["badge_id"]) for r in rows] == [(1, "bA")]
+    assert rows[0]["overall_score"] == pytest.approx(39.0)
+    # min_awards=0 keeps badges with only activity
+    assert len(o.badges("acme", period=P, min_awards=0)) == 6
+    # status pending: d1, e1 are pending now, and were when shared/viewed; f1's view was
+    # while accepted.  bD 0.4 * 100 * 0.65 + 35 = 61, bE 26 + 17.5 = 43.5
+    rows = o.badges("acme", period=P, statuses=["pending"])
+    assert [(r["badge_id"], r["overall_score"]) for r in rows] == [
+        ("bD", pytest.approx(61.0)), ("bE", pytest.approx(43.5)),
+    ]  # fmt: skip
+    # an issuer's key sees its issuers' badges only
+    assert [r["badge_id"] for r in o.badges("acme", period=P, key_issuers=["i2"])] == ["bB"]
+    assert [r["badge_id"] for r in o.badges("acme", badge_id="bE", period=P)] == ["bE"]
+    # bE alone: its EIS 1 is the max -> EIS_norm 100: 26 + 35 = 61
+    assert o.badges("acme", badge_id="bE", period=P)[0]["overall_score"] == pytest.approx(61.0)
+    assert o.badges("nobody", period=P) == []
+
+
+def test_badges_row_sums_issuers_and_first_award_issuer() -> None:
+    raw = [
+        # bX is never created; awarded by i2 first, then by i1
+        issued("x1", "2026-04-02T00:00:00Z", issuer="i2", badge="bX"),
+        issued("x2", "2026-04-03T00:00:00Z", issuer="i1", badge="bX"),
+        follow("award.accepted", "x2", "2026-04-03T01:00:00Z"),
+        issued("x0", "2026-03-01T00:00:00Z", issuer="i1", badge="bX"),  # long before P
+        ev("badge.updated", "2026-04-01T00:00:00Z", badge_id="bX", name="Orphan"),
+    ]
+    o = Oracle(raw, NOW_US)
+    rows = o.badges("acme", period=P)
+    assert len(rows) == 1
+    r = rows[0]
+    # one row for both issuers; first award (x0, 03-01) is i1's.  LES = 0.5 * 0.6 * 100 = 30
+    assert (r["badge_id"], r["issuer_id"], r["badges_awarded"], r["accepted_awards"]) == (
+        "bX", "i1", 2, 1,
+    )  # fmt: skip
+    assert r["learner_engagement_score"] == pytest.approx(30.0)
+    assert (r["name"], r["skills"], r["visibility"], r["badges_created"]) == (
+        "Orphan", [], None, 0,
+    )  # fmt: skip
+    # 0.65 * 30, no shares -> EIS null -> 0
+    assert r["overall_score"] == pytest.approx(19.5)
+    # filtered to i2: only x1 counts, and the first award admitted is x1
+    r = o.badges("acme", period=P, issuer_ids=["i2"])[0]
+    assert (r["issuer_id"], r["badges_awarded"], r["accepted_awards"]) == ("i2", 1, 0)
+
+
+# ----------------------------------------------------------------------------- timeseries
+
+
+def test_timeseries_week_crossing_month_clipped_both_ends() -> None:
+    raw = [
+        issued("a0", "2026-03-25T12:00:00Z"),  # before P
+        issued("a1", "2026-03-26T00:00:00Z"),
+        issued("a2", "2026-03-31T23:59:59Z"),
+        issued("a3", "2026-04-02T00:00:00Z"),
+        issued("a4", "2026-04-01T22:00:00-05:00"),  # 04-02 03:00 UTC
+        issued("a5", "2026-04-08T10:00:00Z"),
+        issued("a6", "2026-04-09T00:00:00Z"),  # after P
+        follow("award.accepted", "a3", "2026-04-12T00:00:00Z"),  # after P: counts on 04-02
+    ]
+    o = Oracle(raw, NOW_US)
+    period = (date(2026, 3, 26), date(2026, 4, 8))  # Thursday .. Wednesday
+    # weeks: Mon 03-23 (clipped to Thu 03-26) .. 03-29: a1;  Mon 03-30 .. Sun 04-05, across
+    # the month end: a2, a3, a4;  Mon 04-06 .. 04-12 (clipped to 04-08): a5
+    assert o.timeseries("acme", period=period, metric="badges_awarded", interval="week") == [
+        {"start": "2026-03-26", "value": 1},
+        {"start": "2026-03-30", "value": 3},
+        {"start": "2026-04-06", "value": 1},
+    ]
+    # cohort metric by issue day, zero-filled
+    days = o.timeseries("acme", period=(date(2026, 4, 1), date(2026, 4, 3)),
+                        metric="accepted_awards", interval="day")  # fmt: skip
+    assert days == [
+        {"start": "2026-04-01", "value": 0},
+        {"start": "2026-04-02", "value": 1},
+        {"start": "2026-04-03", "value": 0},
+    ]
+    # status filter: the pending ones only (a3 is accepted)
+    weeks = o.timeseries("acme", period=period, metric="badges_awarded", interval="week",
+                         statuses=["pending"])  # fmt: skip
+    assert [p["value"] for p in weeks] == [1, 2, 1]
+    # a period inside one week: a single point, clipped at both ends
+    assert o.timeseries("acme", period=(date(2026, 4, 1), date(2026, 4, 2)),
+                        metric="badges_awarded", interval="week") == [
+        {"start": "2026-04-01", "value": 2},
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        o.timeseries("acme", period=period, metric="acceptance_rate", interval="week")
+    with pytest.raises(ValueError):
+        o.timeseries("acme", period=period, metric="views", interval="year")
+
+
+def test_timeseries_month_crossing_year_activity_by_event_day() -> None:
+    raw = [
+        ev("badge.created", "2025-12-20T00:00:00Z", issuer_id="i1", badge_id="b1", name="x"),
+        ev("badge.created", "2026-02-11T00:00:00Z", issuer_id="i1", badge_id="b2", name="y"),
+        issued("a", "2025-11-01T00:00:00Z"),  # issued before P
+        follow("award.shared", "a", "2025-12-14T23:59:59Z", channel="x"),  # before P
+        follow("award.shared", "a", "2025-12-15T00:00:00Z", channel="x"),
+        follow("award.shared", "a", "2025-12-31T23:59:59Z", channel="x"),
+        follow("award.shared", "a", "2026-01-01T00:30:00+02:00", channel="x"),  # 12-31 22:30 UTC
+        follow("award.shared", "a", "2026-01-01T00:00:00Z", channel="x"),
+        follow("award.shared", "a", "2026-02-10T23:00:00Z", channel="x"),
+        follow("award.shared", "a", "2026-02-11T00:00:00Z", channel="x"),  # after P
+    ]
+    o = Oracle(raw, NOW_US)
+    period = (date(2025, 12, 15), date(2026, 2, 10))
+    # December (clipped to 12-15): 12-15, 12-31, 12-31 22:30 -> 3; January: 01-01 -> 1;
+    # February (clipped to 02-10 at the end): 02-10 -> 1
+    assert o.timeseries("acme", period=period, metric="shares", interval="month") == [
+        {"start": "2025-12-15", "value": 3},
+        {"start": "2026-01-01", "value": 1},
+        {"start": "2026-02-01", "value": 1},
+    ]
+    # the award was issued before P, so its cohort metrics are 0 everywhere
+    assert [p["value"] for p in o.timeseries("acme", period=period, metric="shared_awards",
+                                             interval="month")] == [0, 0, 0]  # fmt: skip
+    # badges_created by creation day: b1 in December, b2 after P
+    assert [p["value"] for p in o.timeseries("acme", period=period, metric="badges_created",
+                                             interval="month")] == [1, 0, 0]  # fmt: skip
+    assert [p["value"] for p in o.timeseries("acme", period=period, metric="badges_created",
+                                             interval="month", statuses=["revoked"])] == [
+        1, 0, 0,
+    ]  # status ignored  # fmt: skip
+    # one point per day, all 58 of them
+    assert len(o.timeseries("acme", period=period, metric="views", interval="day")) == 58
+
+
+# ----------------------------------------------------------------------------- issuer activity
+
+
+def issuer_stream() -> list[bytes]:
+    return [
+        ev("issuer.created", "2026-03-10T00:00:00Z", issuer_id="i1", name="Engineering"),
+        # older, published later: loses
+        ev("issuer.created", "2026-03-01T00:00:00Z", issuer_id="i1", name="Eng"),
+        # i3: no badges, no awards
+        ev("issuer.created", "2026-03-01T00:00:00Z", issuer_id="i3", name="Ops"),
+        ev("badge.created", "2026-03-25T00:00:00Z", issuer_id="i1", badge_id="b1", name="Py"),
+        ev("badge.created", "2026-04-02T00:00:00Z", issuer_id="i2", badge_id="b2", name="SQL"),
+        ev("badge.created", "2026-04-03T00:00:00Z", issuer_id="i1", badge_id="b3", name="Go"),
+        issued("x1", "2026-04-01T00:00:00Z", issuer="i1", badge="b1"),
+        follow("award.accepted", "x1", "2026-04-01T01:00:00Z"),
+        issued("x2", "2026-04-02T00:00:00Z", issuer="i1", badge="b1"),
+        issued("x3", "2026-04-03T00:00:00Z", issuer="i1", badge="b3", method="api"),
+        issued("x4", "2026-03-28T00:00:00Z", issuer="i1", badge="b1", method="manual"),
+        # after P: the latest award of i1, 09:30:00.123456 UTC
+        issued("x5", "2026-04-12T11:30:00.123456+02:00", issuer="i1", badge="b1"),
+        issued("y1", "2026-04-05T08:00:00Z", issuer="i0", badge="b0", method="manual"),
+        issued("z1", "2026-04-04T00:00:00Z", issuer="i2", badge="b2", method="bulk"),
+        follow("award.accepted", "z1", "2026-04-04T01:00:00Z"),
+        issued("z2", "2026-03-23T00:00:00Z", issuer="i2", badge="b2", method="bulk"),
+        issued("z3", "2026-03-23T00:00:00Z", issuer="i2", badge="b2", method="bulk"),
+    ]
+
+
+def test_issuer_activity() -> None:
+    o = Oracle(issuer_stream(), NOW_US)
+    items = o.issuer_activity("acme", period=P)
+    # i1: 3 in P (x1, x2, x3), 1 in P' (x4); i0: 1 vs 0; i2: 1 vs 2 (z2, z3); i3: 0 vs 0.
+    # i0 and i2 tie at 1 -> issuer_id ascending
+    assert items == [
+        {"issuer_id": "i1", "name": "Engineering", "badges_created": 1,  # b3 (b1 is in P')
+         "badges_awarded": {"current": 3, "previous": 1, "change": 2, "change_pct": 200.0,
+                            "direction": "up"},
+         "methods": {"lms": 2, "api": 1},
+         "last_awarded_at": "2026-04-12T09:30:00.123Z"},
+        {"issuer_id": "i0", "name": None, "badges_created": 0,
+         "badges_awarded": {"current": 1, "previous": 0, "change": 1, "change_pct": None,
+                            "direction": "up"},
+         "methods": {"manual": 1},
+         "last_awarded_at": "2026-04-05T08:00:00.000Z"},
+        {"issuer_id": "i2", "name": None, "badges_created": 1,
+         "badges_awarded": {"current": 1, "previous": 2, "change": -1, "change_pct": -50.0,
+                            "direction": "down"},
+         "methods": {"bulk": 1},
+         "last_awarded_at": "2026-04-04T00:00:00.000Z"},
+        {"issuer_id": "i3", "name": "Ops", "badges_created": 0,
+         "badges_awarded": {"current": 0, "previous": 0, "change": 0, "change_pct": None,
+                            "direction": "flat"},
+         "methods": {},
+         "last_awarded_at": None},
+    ]  # fmt: skip
+
+
+def test_issuer_activity_filters_and_scope() -> None:
+    o = Oracle(issuer_stream(), NOW_US)
+
+    def summary(items: list[dict[str, Any]]) -> list[tuple[str, int, int, dict[str, int]]]:
+        return [(i["issuer_id"], i["badges_created"], i["badges_awarded"]["current"],
+                 i["methods"]) for i in items]  # fmt: skip
+
+    # accepted now: x1 (i1) and z1 (i2); tie at 1 -> i1, i2; then i0, i3 at 0.
+    # badges_created ignores status; last_awarded_at ignores every filter
+    items = o.issuer_activity("acme", period=P, statuses=["accepted"])
+    assert summary(items) == [
+        ("i1", 1, 1, {"lms": 1}), ("i2", 1, 1, {"bulk": 1}), ("i0", 0, 0, {}), ("i3", 0, 0, {}),
+    ]  # fmt: skip
+    assert items[0]["badges_awarded"]["previous"] == 0  # x4 is pending
+    assert items[0]["last_awarded_at"] == "2026-04-12T09:30:00.123Z"
+    # badge filter b2: counts only b2, every issuer still listed
+    assert summary(o.issuer_activity("acme", period=P, badge_ids=["b2"])) == [
+        ("i2", 1, 1, {"bulk": 1}), ("i0", 0, 0, {}), ("i1", 0, 0, {}), ("i3", 0, 0, {}),
+    ]  # fmt: skip
+    assert [i["issuer_id"] for i in o.issuer_activity("acme", issuer_id="i2", period=P)] == ["i2"]
+    assert [
+        i["issuer_id"] for i in o.issuer_activity("acme", period=P, key_issuers=["i3", "i2"])
+    ] == ["i2", "i3"]
+    assert [
+        i["issuer_id"]
+        for i in o.issuer_activity("acme", period=P, issuer_ids=["i1", "i3"], key_issuers=["i1"])
+    ] == ["i1"]
+    assert o.issuer_activity("acme", issuer_id="i9", period=P) == []
+    assert o.issuer_activity("nobody", period=P) == []
+
+
+def test_new_methods_fast_and_order_independent() -> None:
+    """The generated stream: badges / timeseries / issuer activity agree with summary, and
+    do not depend on arrival order."""
+    stream, issued_ids = [], set()
+    for _, v in generate(11, 2000, ["acme"], now=NOW, dup_rate=0, invalid_rate=0):
+        d = json.loads(v)
+        if d["type"] == "award.issued":  # a second award.issued would make order matter
+            if d["award_id"] in issued_ids:
+                continue
+            issued_ids.add(d["award_id"])
+        stream.append(v)
+    o = Oracle(stream, NOW_US)
+    period = (date(2026, 3, 1), date(2026, 4, 13))
+    m = o.summary("acme", period=period)["metrics"]
+    rows = o.badges("acme", period=period)
+    for name in ("badges_awarded", "accepted_awards", "shared_awards", "public_awards",
+                 "shares", "views"):  # fmt: skip
+        assert sum(r[name] for r in rows) == m[name]
+        for interval in ("day", "week", "month"):
+            series = o.timeseries("acme", period=period, metric=name, interval=interval)
+            assert sum(p["value"] for p in series) == m[name]
+    assert (
+        sum(
+            p["value"]
+            for p in o.timeseries("acme", period=period, metric="badges_created", interval="week")
+        )
+        == m["badges_created"]
+    )
+    keys = [(-r["overall_score"], -r["badges_awarded"], r["badge_id"]) for r in rows]
+    assert keys == sorted(keys)
+    items = o.issuer_activity("acme", period=period)
+    assert sum(i["badges_awarded"]["current"] for i in items) == m["badges_awarded"]
+    assert sum(i["badges_created"] for i in items) == m["badges_created"]
+    assert sum(sum(i["methods"].values()) for i in items) == m["badges_awarded"]
+    backwards = Oracle(list(reversed(stream)), NOW_US)
+    assert backwards.badges("acme", period=period) == rows
+    assert backwards.issuer_activity("acme", period=period) == items

@@ -1,0 +1,70 @@
+"""Channels and time series, from the scope's counter hashes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from api.auth import ApiKey
+from api.readers.counters import CounterReader, fold
+from api.readers.scope import Query, resolve
+from api.readers.summary import period_out, read_coverage
+from schemas.metrics import channel_entries, incomplete, previous_period
+
+Interval = Literal["day", "week", "month"]
+
+
+async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: Query) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q)
+    pstart, pend = previous_period(q.start, q.end)
+    reader = CounterReader(redis)
+    i_cur = reader.want(res.bases, q.start, q.end)
+    i_prev = reader.want(res.bases, pstart, pend)
+    hashes = await reader.run()
+    cur, prev = fold(hashes[i_cur], q.status_codes), fold(hashes[i_prev], q.status_codes)
+    first_day = await read_coverage(redis, layout, q.org_id)
+    return {
+        "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
+        "awarding": channel_entries(cur.methods, prev.methods),
+        "sharing": channel_entries(cur.channels, prev.channels),
+        "viewing": channel_entries(cur.sources, prev.sources),
+        "coverage": {"first_day": first_day,
+                     "incomplete": incomplete(["sharing_methods", "viewing_sources"],
+                                              first_day, pstart)},
+    }
+
+
+def intervals(start: date, end: date, interval: Interval) -> list[tuple[date, date]]:
+    """Consecutive intervals covering [start, end], the first and last clipped to it."""
+    out = []
+    d = start
+    while d <= end:
+        if interval == "day":
+            nxt = d + timedelta(days=1)
+        elif interval == "week":
+            nxt = d + timedelta(days=7 - d.weekday())  # weeks start on Monday
+        else:
+            nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        last = min(nxt - timedelta(days=1), end)
+        out.append((d, last))
+        d = last + timedelta(days=1)
+    return out
+
+
+async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: Query, metric: str,
+                          interval: Interval) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q)
+    spans = intervals(q.start, q.end, interval)
+    reader = CounterReader(redis)
+    idx = [reader.want(res.bases, a, b) for a, b in spans]
+    hashes = await reader.run()
+    points = [{"start": a.isoformat(),
+               "value": fold(hashes[i], q.status_codes).as_dict()[metric]}
+              for (a, _b), i in zip(spans, idx, strict=True)]
+    first_day = await read_coverage(redis, layout, q.org_id)
+    return {"metric": metric, "interval": interval, "period": period_out(q.start, q.end),
+            "points": points,
+            "coverage": {"first_day": first_day,
+                         "incomplete": incomplete([metric], first_day, q.start)}}
