@@ -60,7 +60,7 @@ async def create_key(
     return key, token
 
 
-def _load(raw: bytes) -> ApiKey:
+def _load(raw: bytes | str) -> ApiKey:
     d = orjson.loads(raw)
     d["issuers"] = tuple(d.get("issuers", ()))
     return ApiKey(**d)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from api.producer import Publisher
@@ -52,6 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    "type": e.get("type", "")} for e in exc.errors()]
         return OrjsonResponse({"detail": errors}, status_code=422)
 
+    dashboard = Path(__file__).parent / "dashboard"
+
+    @app.get("/", include_in_schema=False)
+    async def read_dashboard() -> FileResponse:
+        return FileResponse(dashboard / "index.html")
+
+    app.mount("/dashboard", StaticFiles(directory=dashboard), name="dashboard")
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(reads.router)

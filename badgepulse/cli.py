@@ -8,14 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from badgepulse.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from api.auth import ApiKey
 
 cli = typer.Typer(help="Badgepulse: real-time badge analytics.", no_args_is_help=True,
                   add_completion=False)
@@ -26,7 +32,7 @@ cli.add_typer(coverage_cli, name="coverage")
 err = Console(stderr=True)
 
 
-def _redis(settings: Settings):  # type: ignore[no-untyped-def]
+def _redis(settings: Settings) -> Redis:
     from redis.asyncio import Redis
 
     return Redis.from_url(settings.redis_url)
@@ -51,7 +57,7 @@ def keys_create(
     async def run() -> str:
         redis = _redis(settings)
         try:
-            _key, token = await create_key(redis, Layout(settings.redis_prefix), org, role,  # type: ignore[arg-type]
+            _key, token = await create_key(redis, Layout(settings.redis_prefix), org, role,
                                            tuple(issuer or ()), name)
             return token
         finally:
@@ -73,7 +79,7 @@ def keys_list() -> None:
 
     settings = get_settings()
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run() -> list[ApiKey]:
         redis = _redis(settings)
         try:
             return await list_keys(redis, Layout(settings.redis_prefix))
@@ -155,8 +161,8 @@ def api(host: Annotated[str | None, typer.Option()] = None,
                 port=port or settings.api_port, log_level="warning")
 
 
-async def _publish(settings: Settings, records, total: int, rate: float | None,  # type: ignore[no-untyped-def]
-                   progress: bool = True) -> int:
+async def _publish(settings: Settings, records: Iterable[tuple[bytes, bytes]], total: int,
+                   rate: float | None, progress: bool = True) -> int:
     from aiokafka import AIOKafkaProducer
 
     from badgepulse.kafka import ensure_topics

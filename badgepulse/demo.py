@@ -60,6 +60,7 @@ def events(org: str, n: int, seed: int = 7, days: int = 90,
         iss, bid = rng.choice(badges)
         aid = f"{org}-aw-{seed}-{award}"
         issued = start + timedelta(seconds=rng.uniform(0, (now - start).total_seconds()))
+        out: list[dict[str, object]]
         out = [{"type": "award.issued", "occurred_at": _ts(issued), "issuer_id": iss,
                 "badge_id": bid, "award_id": aid, "method": _pick(rng, METHODS),
                 "visibility": "public" if rng.random() < 0.3 else "private"}]

@@ -127,7 +127,7 @@ def channel_entries(
 ) -> list[dict[str, Any]]:
     """One chart of metrics.md: zero entries hidden, count desc then key asc."""
     total = sum(current.values())
-    entries = []
+    entries: list[dict[str, Any]] = []
     for key, count in current.items():
         if count <= 0:
             continue

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
@@ -222,14 +223,15 @@ class Aggregator(Service):
         cutoff = time.time() - self.settings.hold_seconds
         for p, owned in list(self.owned.items()):
             index = self.layout.held_index(self.settings.topic, p)
-            members = await self.redis.zrangebyscore(index, "-inf", cutoff, start=0, num=500)
+            members = cast(list[bytes], await self.redis.zrangebyscore(index, "-inf", cutoff,
+                                                                         start=0, num=500))
             if not members:
                 continue
             commit = Commit()
             for member in members:
                 org, award = member.decode().split("|", 1)
                 key = self.layout.held(org, award)
-                for raw in await self.redis.lrange(key, 0, -1):
+                for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
                     commit.dlq.append(Rejection(award.encode(), raw, "unknown_award"))
                     commit.rejected += 1
                     commit.held_delta -= 1

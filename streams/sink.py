@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -71,7 +71,8 @@ class Sink:
     async def fetch_logs(self, refs: list[AwardRef]) -> dict[AwardRef, str]:
         if not refs:
             return {}
-        raws = await self.redis.mget([self.layout.activity_log(*ref) for ref in refs])
+        raws = cast(list[bytes | None],
+                    await self.redis.mget([self.layout.activity_log(*ref) for ref in refs]))
         return {ref: (raw.decode() if raw else "") for ref, raw in zip(refs, raws, strict=True)}
 
     async def apply(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -50,7 +51,7 @@ class Resolved:
 
 
 async def org_pairs(redis: Redis, layout: Layout, org_id: str) -> list[tuple[str, str]]:
-    raw = await redis.smembers(layout.pairs(org_id))
+    raw = cast(set[bytes], await redis.smembers(layout.pairs(org_id)))
     return sorted(split_pair(p.decode()) for p in raw)
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -184,7 +184,7 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
     visible = set(caller.issuers) if caller.role == "issuer" else None
-    known = {k.decode() for k in await redis.hkeys(layout.issuers(q.org_id))}
+    known = {k.decode() for k in cast(list[bytes], await redis.hkeys(layout.issuers(q.org_id)))}
     known |= {i for i, _b in await _all_pairs(redis, layout, q.org_id)}
     issuers = {i for i in known if visible is None or i in visible}
     if q.issuer_id is not None:
@@ -225,7 +225,7 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
             "badges_created": created, "badges_awarded": trend(aw_cur, aw_prev),
             "methods": dict(sorted(((m, n) for m, n in methods[i].items() if n),
                                    key=lambda kv: (-kv[1], kv[0]))),
-            "last_awarded_at": iso_us(int(last[i])) if last[i] is not None else None,
+            "last_awarded_at": iso_us(int(ts)) if (ts := last[i]) is not None else None,
         })
     items.sort(key=lambda it: (-it["badges_awarded"]["current"], it["issuer_id"]))
     return {"period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
@@ -233,7 +233,7 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
 
 
 async def _all_pairs(redis: Redis, layout: Layout, org: str) -> list[Pair]:
-    raw = await redis.smembers(layout.pairs(org))
+    raw = cast(set[bytes], await redis.smembers(layout.pairs(org)))
     out = []
     for p in raw:
         i, _, b = p.decode().partition("|")

@@ -64,7 +64,7 @@ async def summaries(request: Request, redis: Redis, layout: Layout, caller: ApiK
     finally:
         with contextlib.suppress(Exception):
             await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
 
 def add_scope(kind: str) -> None:

@@ -69,7 +69,7 @@ async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None
         if not parts:
             return None
         tps = [TopicPartition(settings.topic, p) for p in sorted(parts)]
-        ends = await asyncio.wait_for(consumer.end_offsets(tps), 3)
+        ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(tps), 3)
         stored = await redis.hgetall(layout.offsets())
         applied = {k.decode(): int(v) for k, v in stored.items()}
         return sum(max(0, ends[tp] - applied.get(f"{tp.topic}:{tp.partition}", 0))
@@ -119,6 +119,12 @@ async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep,
         if status["lag"] is not None:
             metrics.lag.set(status["lag"])
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/me", summary="The caller's key: org, role and issuers")
+async def read_me(caller: CallerDep) -> OrjsonResponse:
+    return OrjsonResponse({"org_id": caller.org_id, "role": caller.role,
+                           "issuer_ids": list(caller.issuers), "key_id": caller.key_id})
 
 
 @router.get("/v1/status", response_model=StatusOut, summary="Pipeline status")
