@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from api.producer import Publisher
 from api.responses import OrjsonResponse
-from api.routes import ingest, live, ops, reads
+from api.routes import exports, ingest, live, ops, reads
 from api.routes.ops import Metrics
 from badgepulse.settings import Settings, get_settings
 from schemas.layout import Layout
@@ -65,5 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(reads.router)
+    app.include_router(exports.router)
     app.include_router(live.router)
     return app

@@ -75,10 +75,14 @@ class Layout:
         return f"{self.prefix}:c:{org}:{level}:{entity}:{bucket}"
 
     def table(self, org: str, bucket: str) -> str:
-        """One hash per (org, bucket) with every badge's table counters: the badge table,
-        rankings and issuer activity read ~93 of these for any period, whatever the number
-        of badges. Fields: TABLE_FIELD (pair rows) and ISSUER_METHOD_FIELD."""
+        """One hash per (org, bucket): field ``issuer|badge``, value the badge's table
+        vector (TABLE_VECTOR int32s). The badge table, rankings and issuer activity read
+        ~93 of these for any period, one field per badge, whatever the history."""
         return f"{self.prefix}:t:{org}:{bucket}"
+
+    def table_methods(self, org: str, bucket: str) -> str:
+        """Awarding-method counts per issuer: field ``issuer|method.status``."""
+        return f"{self.prefix}:tm:{org}:{bucket}"
 
     def counter_base(self, org: str, level: str, entity: str) -> str:
         """Key without the bucket; the bucket is appended after a ':'."""
@@ -145,27 +149,29 @@ class Layout:
         return f"{self.prefix}:keyhash"
 
 
-# Counter fields that the table hashes carry, and under which short name.
+# The badge-table vector: for each kind, one int32 per status code (p, a, d, r), then
+# badges created. Stored packed (little-endian int32) and updated by apply.lua.
 TABLE_KINDS = ("aw", "ac", "sh", "pu", "sc", "vs")
-ANY_BADGE = "*"  # badge part of an issuer-level table field; no badge id contains "*"
+TABLE_STATUS = ("p", "a", "d", "r")
+TABLE_BC = len(TABLE_KINDS) * len(TABLE_STATUS)
+TABLE_VECTOR = TABLE_BC + 1
 
 
-def table_field(field: str, issuer: str, badge: str) -> str | None:
-    """The table-hash field a counter field rolls into, or None if the table skips it.
+def table_index(field: str) -> int | None:
+    """Position of a counter field in the badge-table vector, or None if it has none.
 
-    ``aw.a`` -> ``iss|badge|aw.a``; ``sc.linkedin.a`` -> ``iss|badge|sc.a``;
-    ``me.lms.a`` -> ``iss|*|me.lms.a`` (issuer activity); ``bc`` -> ``iss|badge|bc``.
+    ``aw.a`` -> 1; ``sc.linkedin.a`` -> 17 (shares, any channel); ``bc`` -> 24.
     """
-    kind = field[:2]
     if field == "bc":
-        return f"{issuer}|{badge}|bc"
-    if kind in ("aw", "ac", "sh", "pu"):
-        return f"{issuer}|{badge}|{field}"
-    if kind in ("sc", "vs"):
-        return f"{issuer}|{badge}|{kind}.{field.rpartition('.')[2]}"
-    if kind == "me":
-        return f"{issuer}|{ANY_BADGE}|{field}"
-    return None
+        return TABLE_BC
+    kind = field[:2]
+    if kind not in _KIND_POS:
+        return None
+    return _KIND_POS[kind] * len(TABLE_STATUS) + _STATUS_POS[field.rpartition(".")[2]]
+
+
+_KIND_POS = {k: i for i, k in enumerate(TABLE_KINDS)}
+_STATUS_POS = {s: i for i, s in enumerate(TABLE_STATUS)}
 
 
 def tp_field(topic: str, partition: int) -> str:

@@ -17,6 +17,10 @@ if first >= 0 then
   end
 end
 
+-- badge-table vectors: TABLE_VECTOR little-endian int32s (schemas/layout.py)
+local VLEN = 25
+local VFMT = '<' .. string.rep('i4', VLEN)
+
 local i = 8
 local n = #A
 while i <= n do
@@ -31,6 +35,27 @@ while i <= n do
         redis.call('HINCRBY', key, A[i + 2 * j], A[i + 2 * j + 1])
       end
       i = i + 2 * nf
+    end
+  elseif op == 'T' then
+    -- badge-table vectors: key, field, nonzero count, then (index, delta) pairs
+    for _ = 1, cnt do
+      local key, f, nz = A[i], A[i + 1], tonumber(A[i + 2])
+      i = i + 3
+      local old = redis.call('HGET', key, f)
+      local v
+      if old then
+        v = {struct.unpack(VFMT, old)}
+        v[VLEN + 1] = nil
+      else
+        v = {}
+        for j = 1, VLEN do v[j] = 0 end
+      end
+      for j = 0, nz - 1 do
+        local idx = tonumber(A[i + 2 * j]) + 1
+        v[idx] = v[idx] + tonumber(A[i + 2 * j + 1])
+      end
+      redis.call('HSET', key, f, struct.pack(VFMT, unpack(v)))
+      i = i + 2 * nz
     end
   elseif op == 'M' then
     -- dedup marks: key, id count, ids; one variadic HSET per 2,000 ids

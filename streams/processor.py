@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair, table_field
+from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair, table_index
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -111,6 +111,7 @@ class Commit:
         # Roll each (pair, day) cell up into its 3 levels x 4 buckets here, so Redis gets
         # one HINCRBY per distinct (key, field) of the batch, not twelve per event.
         cells: dict[str, defaultdict[str, int]] = {}
+        table: dict[tuple[str, str, str], defaultdict[int, int]] = {}
         bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for (org, issuer, badge, day), cell in self.fine.items():
             bases = bases_of.get((org, issuer, badge))
@@ -120,8 +121,15 @@ class Commit:
                     layout.counter_base(org, "i", issuer),
                     layout.counter_base(org, "b", pair(issuer, badge)))
             items = [(f, n) for f, n in cell.items() if n]
-            titems = [(tf, n) for f, n in items
-                      if (tf := table_field(f, issuer, badge)) is not None]
+            vec: dict[int, int] = {}
+            methods: list[tuple[str, int]] = []
+            for f, n in items:
+                idx = table_index(f)
+                if idx is not None:
+                    vec[idx] = vec.get(idx, 0) + n
+                elif f.startswith("me."):
+                    methods.append((f"{issuer}|{f[3:]}", n))
+            pair_field = pair(issuer, badge)
             for bucket in buckets_of_day(day):
                 for base in bases:
                     key = f"{base}:{bucket}"
@@ -130,12 +138,18 @@ class Commit:
                         tgt = cells[key] = defaultdict(int)
                     for f, n in items:
                         tgt[f] += n
-                if titems:
-                    key = layout.table(org, bucket)
+                if vec:
+                    tv = table.get((org, bucket, pair_field))
+                    if tv is None:
+                        tv = table[(org, bucket, pair_field)] = defaultdict(int)
+                    for idx, n in vec.items():
+                        tv[idx] += n
+                if methods:
+                    key = layout.table_methods(org, bucket)
                     tgt = cells.get(key)
                     if tgt is None:
                         tgt = cells[key] = defaultdict(int)
-                    for f, n in titems:
+                    for f, n in methods:
                         tgt[f] += n
         nkeys = 0
         flat: list[str] = []
@@ -149,6 +163,17 @@ class Commit:
         if nkeys:
             out.extend(("K", str(nkeys)))
             out.extend(flat)
+        tflat: list[str] = []
+        ntable = 0
+        for (org, bucket, pf), tv in table.items():
+            nz = [x for idx, n in tv.items() if n for x in (str(idx), str(n))]
+            if nz:
+                ntable += 1
+                tflat.extend((layout.table(org, bucket), pf, str(len(nz) // 2)))
+                tflat.extend(nz)
+        if ntable:
+            out.extend(("T", str(ntable)))
+            out.extend(tflat)
         dedup: defaultdict[str, list[str]] = defaultdict(list)
         for key, f in self.hsetnx:
             dedup[key].append(f)

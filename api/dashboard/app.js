@@ -128,6 +128,18 @@ function renderIssuers(a) {
     : `<tr><td colspan="6" class="empty">No issuers yet.</td></tr>`;
 }
 
+function renderSeries(ts) {
+  const pts = ts.points, W = 800, H = 220, pad = 28, max = Math.max(1, ...pts.map((p) => p.value));
+  const bw = (W - pad) / Math.max(1, pts.length);
+  const bars = pts.map((p, i) => { const h = ((H - 2 * pad) * p.value) / max;
+    return `<rect class="pt" x="${pad + i * bw + 1}" y="${H - pad - h}" width="${Math.max(1, bw - 2)}" height="${h}" data-tip="${p.start}: ${nf.format(p.value)}"></rect>`; }).join("");
+  const step = Math.max(1, Math.ceil(pts.length / 8));
+  const labels = pts.map((p, i) => i % step ? "" : `<text class="axis" x="${pad + i * bw}" y="${H - 8}">${p.start.slice(5)}</text>`).join("");
+  $("#series .plot").innerHTML = `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${ts.metric} by ${ts.interval}">
+    <text class="axis" x="0" y="12">${nf.format(max)}</text><line x1="${pad}" x2="${W}" y1="${H - pad}" y2="${H - pad}" stroke="#e5e7eb"></line>${bars}${labels}</svg>`;
+}
+function seriesParams() { return { metric: $("#s-metric").value, interval: $("#s-interval").value }; }
+
 async function loadSummary() { renderTiles(await api(`${base()}/summary`, params())); }
 async function loadBadges() {
   const p = params({ sort: state.sort, order: state.order, limit: state.limit, offset: state.offset });
@@ -135,8 +147,9 @@ async function loadBadges() {
 }
 async function loadAll() {
   const p = params();
-  const [s, c, t] = await Promise.all([api(`${base()}/summary`, p), api(`${base()}/channels`, p), api(`${base()}/top-badges`, p)]);
-  renderTiles(s); renderChart($("#c-awarding"), c.awarding); renderChart($("#c-sharing"), c.sharing); renderChart($("#c-viewing"), c.viewing);
+  const [s, c, t, ts] = await Promise.all([api(`${base()}/summary`, p), api(`${base()}/channels`, p),
+    api(`${base()}/top-badges`, p), api(`${base()}/timeseries`, params(seriesParams()))]);
+  renderTiles(s); renderSeries(ts); renderChart($("#c-awarding"), c.awarding); renderChart($("#c-sharing"), c.sharing); renderChart($("#c-viewing"), c.viewing);
   renderTop(t); await loadBadges();
   if (state.tab === "issuers") renderIssuers(await api(`${base()}/issuer-activity`, p));
   document.body.dataset.loaded = String(Date.now());
@@ -180,7 +193,7 @@ function addExportMenus() {
     $(".export-btn", wrap).onclick = (e) => { e.stopPropagation(); $$(".export-menu").forEach((m) => m !== menu && (m.hidden = true)); menu.hidden = !menu.hidden; };
     menu.onclick = async (e) => {
       const f = e.target.dataset.format; if (!f) return; menu.hidden = true;
-      const extra = comp === "badges" ? { sort: state.sort, order: state.order, limit: 1000 } : comp === "timeseries" ? { metric: "badges_awarded", interval: "week" } : {};
+      const extra = comp === "badges" ? { sort: state.sort, order: state.order, limit: 1000 } : comp === "timeseries" ? seriesParams() : {};
       const r = await fetch(`${base()}/export/${comp}.${f}?${params(extra)}`, { headers: { Authorization: "Bearer " + state.key } });
       if (!r.ok) { alert(`Export failed: ${r.status}`); return; }
       const name = (r.headers.get("content-disposition") || "").match(/filename="?([^"]+)"?/)?.[1] || `${comp}.${f}`;
@@ -218,6 +231,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#preset").onchange = () => { $$(".custom").forEach((l) => (l.hidden = $("#preset").value !== "custom")); if ($("#preset").value === "custom") { $("#from").value ||= addDays(today(), -29); $("#to").value ||= today(); } state.offset = 0; reloadSoon(); startLive(); };
   ["#from", "#to", "#f-issuer", "#f-badge"].forEach((s) => $(s).onchange = () => { state.offset = 0; reloadSoon(); startLive(); });
   $$("input[name=status]").forEach((c) => c.onchange = () => { state.offset = 0; reloadSoon(); startLive(); });
+  ["#s-metric", "#s-interval"].forEach((s) => $(s).onchange = () => api(`${base()}/timeseries`, params(seriesParams())).then(renderSeries));
   $("#prev").onclick = () => { state.offset = Math.max(0, state.offset - state.limit); loadBadges(); };
   $("#next").onclick = () => { state.offset += state.limit; loadBadges(); };
   $$(".tab").forEach((b) => b.onclick = () => {
@@ -226,7 +240,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const tip = $("#tooltip");
   document.addEventListener("mousemove", (e) => {
-    const row = e.target.closest("[data-tip]");
+    const row = e.target.closest ? e.target.closest("[data-tip]") : null;
     if (!row) { tip.hidden = true; return; }
     tip.textContent = row.dataset.tip; tip.hidden = false; tip.style.left = e.clientX + 12 + "px"; tip.style.top = e.clientY + 12 + "px";
   });
