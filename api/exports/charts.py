@@ -68,7 +68,12 @@ def no_data_spec(ctx: ExportContext, heading: str) -> dict[str, Any]:
     }
 
 
-COUNT_AXIS = {"tickMinStep": 1, "format": "d"}  # counts: whole-number ticks
+def count_axis(values: list[Any]) -> dict[str, Any]:
+    """Whole-number ticks for counts (Vega's tickMinStep is not honoured here)."""
+    top = max((v for v in values if isinstance(v, int | float)), default=0)
+    if top <= 10:
+        return {"values": list(range(int(top) + 1)), "format": "d"}
+    return {"format": "d"}
 
 
 def hbar_spec(ctx: ExportContext, heading: str, rows: list[dict[str, Any]], category: str,
@@ -81,7 +86,7 @@ def hbar_spec(ctx: ExportContext, heading: str, rows: list[dict[str, Any]], cate
     if domain is not None:
         x["scale"] = {"domain": domain}
     else:
-        x["axis"] = COUNT_AXIS
+        x["axis"] = count_axis([r["value"] for r in rows])
     y = {"field": "label", "type": "nominal", "title": category, "sort": None,
          "axis": {"labelLimit": 240}}
     return {
@@ -122,7 +127,7 @@ def timeseries_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any
     x = {"field": "start", "type": "ordinal", "title": INTERVAL_AXIS[interval], "sort": None,
          "axis": {"labelAngle": -45 if len(rows) > 8 else 0, "labelOverlap": True}}
     y = {"field": "value", "type": "quantitative", "title": humanize(metric),
-         "axis": COUNT_AXIS}
+         "axis": count_axis([r["value"] for r in rows])}
     layers: list[dict[str, Any]] = [
         {"mark": {"type": "bar", "color": BAR_COLOR}, "encoding": {"x": x, "y": y}},
     ]

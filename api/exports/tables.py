@@ -76,10 +76,12 @@ def summary_table(answer: dict[str, Any]) -> Table:
                            tile["change"], tile["change_pct"], tile["direction"]])
     tta = answer["time_to_accept"]
     t.rows.append(["time_to_accept_median_hours", tta["median_hours"], *[None] * 5])
+    last = None  # bucket rows: time_to_accept_le_1h ... time_to_accept_le_2160h, _gt_2160h
     for bucket in tta["buckets"]:
         le = bucket["le"]
-        bound = "inf" if le is None else f"{le:g}"
-        t.rows.append([f"time_to_accept_le_{bound}h", bucket["count"], *[None] * 5])
+        name = f"le_{le:g}h" if le is not None else f"gt_{last:g}h" if last else "all"
+        last = le
+        t.rows.append([f"time_to_accept_{name}", bucket["count"], *[None] * 5])
     for name, value in answer["highlights"].items():
         t.rows.append([name, value, *[None] * 5])
     return t

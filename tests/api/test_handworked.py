@@ -278,6 +278,9 @@ async def world(settings: Settings) -> AsyncIterator[dict[str, Any]]:
         procs.start()
         events = acme_events() + globex_events()
         await publish(settings, [(record_key(e), orjson.dumps(e)) for e in events])
+        await caught_up(settings)
+        # read_status takes `applied` before it measures the lag, so the status that first
+        # sees lag 0 can carry an older `applied`: read it again once the lag is known 0
         status = await caught_up(settings)
         keys = {
             "admin": await make_key(settings, "acme", "org_admin"),
