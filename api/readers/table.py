@@ -58,11 +58,14 @@ def fold_vectors(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str],
     if not names:
         return {}
     index: dict[bytes, int] = {}
-    rows_of = np.fromiter((index.setdefault(n, len(index)) for n in names), dtype=np.int64,
+    rows_of = np.fromiter([index.setdefault(n, len(index)) for n in names], dtype=np.int64,
                           count=len(names))
     vectors = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, TABLE_VECTOR)
-    total = np.zeros((len(index), TABLE_VECTOR), dtype=np.int64)
-    np.add.at(total, rows_of, vectors)
+    # Sum the vectors of each badge: sort by badge, then add up each run (np.add.at is
+    # an order of magnitude slower on this shape).
+    order = np.argsort(rows_of, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(rows_of[order]) != 0])
+    total = np.add.reduceat(vectors[order].astype(np.int64), starts, axis=0)
     cols = [i for i, st in enumerate(TABLE_STATUS) if st in statuses]
     width = len(TABLE_STATUS)
     by_kind = [total[:, [k * width + c for c in cols]].sum(axis=1) for k in range(BC)]
@@ -133,6 +136,21 @@ def _by_badge(rows: dict[Pair, list[int]]) -> dict[str, list[int]]:
     return out
 
 
+_META_CACHE: dict[bytes, dict[str, Any]] = {}
+
+
+def _meta(raw: bytes | None) -> dict[str, Any]:
+    """Decoded badge metadata; the same stored bytes decode once per process."""
+    if not raw:
+        return {}
+    meta = _META_CACHE.get(raw)
+    if meta is None:
+        if len(_META_CACHE) > 100_000:
+            _META_CACHE.clear()
+        meta = _META_CACHE[raw] = orjson.loads(raw)
+    return meta
+
+
 def _meta_value(meta: dict[str, Any], name: str) -> Any:
     v = meta.get(name)
     return v[2] if isinstance(v, list) and len(v) == 3 else None
@@ -149,8 +167,7 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
     prev = _by_badge(fold_vectors(prev_h, q.status_codes, pairs))
     badge_issuer = {b: i for i, b in sorted(pairs, reverse=True)}
     metas_raw = await redis.hmget(layout.badges(q.org_id), sorted(cur)) if cur else []
-    metas = {b: (orjson.loads(m) if m else {}) for b, m in zip(sorted(cur), metas_raw,
-                                                                strict=True)}
+    metas = {b: _meta(m) for b, m in zip(sorted(cur), metas_raw, strict=True)}
     rows = []
     for badge, vec in cur.items():
         if vec[0] + vec[4] + vec[5] == 0:
