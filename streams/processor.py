@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import ORG_ENTITY, Layout, buckets_of_day, pair, table_index
+from schemas.layout import (
+    ALL_BUCKET,
+    ORG_ENTITY,
+    Layout,
+    buckets_of_day,
+    pair,
+    table_index,
+)
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -138,6 +145,8 @@ class Commit:
                         tgt = cells[key] = defaultdict(int)
                     for f, n in items:
                         tgt[f] += n
+                if bucket == ALL_BUCKET:
+                    continue  # tables are read by period only, never all time
                 if vec:
                     tv = table.get((org, bucket, pair_field))
                     if tv is None:

@@ -73,6 +73,11 @@ async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> Res
     if any(not visible(i) for i in q.issuer_filter):
         raise NotFound
     scope_pairs = [p for p in pairs if visible(p[0])]
+    if allowed is not None and q.badge_filter:
+        # an issuer key may only name its own badges; others look like unknown ones
+        own = {b for _i, b in scope_pairs}
+        if any(b not in own for b in q.badge_filter):
+            raise NotFound
     if q.issuer_id is not None:
         if not visible(q.issuer_id) or q.issuer_id not in known_issuers:
             raise NotFound

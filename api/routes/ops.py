@@ -82,10 +82,12 @@ async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None
 
 
 async def read_status(settings: Settings, redis: Any, layout: Layout) -> dict[str, Any]:
+    # Lag first, totals after: when the lag reads 0, the totals include every event.
+    lag = await read_lag(settings, redis, layout)
     stats = {k.decode(): int(v) for k, v in (await redis.hgetall(layout.stats())).items()}
     return {
         "as_of": iso_us(stats.get("as_of_us")),
-        "lag": await read_lag(settings, redis, layout),
+        "lag": lag,
         "applied": stats.get("applied", 0),
         "rejected": stats.get("rejected", 0),
         "held": stats.get("held", 0),
