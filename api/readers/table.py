@@ -136,10 +136,10 @@ def _by_badge(rows: dict[Pair, list[int]]) -> dict[str, list[int]]:
     return out
 
 
-_META_CACHE: dict[bytes, dict[str, Any]] = {}
+_META_CACHE: dict[bytes | str, dict[str, Any]] = {}
 
 
-def _meta(raw: bytes | None) -> dict[str, Any]:
+def _meta(raw: bytes | str | None) -> dict[str, Any]:
     """Decoded badge metadata; the same stored bytes decode once per process."""
     if not raw:
         return {}
