@@ -7,6 +7,7 @@ each other's data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -168,3 +169,22 @@ async def make_key(settings: Settings, org: str, role: str, issuers: tuple[str, 
         return token
     finally:
         await r.aclose()
+
+
+@contextlib.contextmanager
+def api_server(settings: Settings) -> Iterator[str]:
+    """`badgepulse api` as a real uvicorn process on a free port; yields its base URL."""
+    from badgepulse.embedded import free_port, wait_port
+
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / f"api-{settings.redis_prefix}.log", "wb") as log:
+        api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port",
+                                str(port)], env=settings_env(settings), cwd=ROOT, stdout=log,
+                               stderr=log)
+        try:
+            wait_port(port, 30, api)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            api.terminate()
+            api.wait(timeout=10)

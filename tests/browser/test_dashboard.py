@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from badgepulse.embedded import free_port, wait_port
-from tests.conftest import ARTIFACTS, ROOT, caught_up, make_key, publish, settings_env
+from tests.conftest import ARTIFACTS, api_server, caught_up, make_key, publish
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,17 +70,8 @@ async def served(settings, workers):
     workers.start()
     await publish(settings, dataset())
     await caught_up(settings)
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"api-{settings.redis_prefix}.log", "wb")  # noqa: SIM115
-    api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
-                           env=settings_env(settings), cwd=ROOT, stdout=log, stderr=log)
-    try:
-        wait_port(port, 30, api)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        api.terminate()
-        api.wait(timeout=10)
+    with api_server(settings) as url:
+        yield url
 
 
 @pytest.fixture

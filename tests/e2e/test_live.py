@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import httpx
 import orjson
 
-from badgepulse.embedded import free_port, wait_port
-from tests.conftest import ARTIFACTS, ROOT, caught_up, make_key, publish, settings_env
+from tests.conftest import api_server, caught_up, make_key, publish
 
 
 def award(i: int, issuer: str = "eng") -> tuple[bytes, bytes]:
@@ -39,16 +36,10 @@ async def test_an_open_live_stream_sees_a_new_award_within_seconds(settings, wor
     workers.start()
     await publish(settings, [award(0), award(1, "ops")])
     await caught_up(settings)
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"api-{settings.redis_prefix}.log", "wb")  # noqa: SIM115
-    api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
-                           env=settings_env(settings), cwd=ROOT, stdout=log, stderr=log)
-    try:
-        wait_port(port, 30, api)
+    with api_server(settings) as url:
         admin = await make_key(settings, "acme", "org_admin")
         eng = await make_key(settings, "acme", "issuer", ("eng",))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
             r = await c.get("/v1/orgs/acme/issuers/ops/live",
                             headers={"Authorization": f"Bearer {eng}"})
             assert r.status_code == 404
@@ -66,6 +57,3 @@ async def test_an_open_live_stream_sees_a_new_award_within_seconds(settings, wor
                 assert second["kpis"]["badges_awarded"]["value"] == 3
                 print(f"publish-to-live latency: {latency:.3f} s")
                 assert latency < 5
-    finally:
-        api.terminate()
-        api.wait(timeout=10)
