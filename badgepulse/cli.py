@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -211,7 +212,7 @@ def simulate(
     from badgepulse import demo
 
     settings = get_settings()
-    records = demo.events(org, events, seed=seed)
+    records = itertools.islice(demo.events(org, events, seed=seed), events)
     sent = asyncio.run(_publish(settings, records, events, rate))
     err.print(f"published {sent} events for {org}")
 
@@ -254,6 +255,9 @@ def up(
                 child.kill()
         emb.stop()
 
+    # Ctrl-C and `kill` both stop everything, even when started in the background (where a
+    # shell makes SIGINT ignored by default).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         if "BADGEPULSE_KAFKA_BOOTSTRAP" not in env:
@@ -284,8 +288,8 @@ def up(
             err.print(f"demo: published {sent} events; streaming more, Ctrl-C to stop")
             seed = 8
             while all(c.poll() is None for c in children):
-                asyncio.run(_publish(settings, demo_events.events("demo", 50, seed=seed),
-                                     50, 10, progress=False))
+                fresh = demo_events.events("demo", 50, seed=seed, days=1, catalog=False)
+                asyncio.run(_publish(settings, fresh, 50, 10, progress=False))
                 seed += 1
         else:
             while all(c.poll() is None for c in children):

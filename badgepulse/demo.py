@@ -25,9 +25,12 @@ def _ts(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def events(org: str, n: int, seed: int = 7, days: int = 90,
-           now: datetime | None = None) -> Iterator[tuple[bytes, bytes]]:
-    """About n (key, value) records for one org, in a plausible publish order."""
+def events(org: str, n: int, seed: int = 7, days: int = 90, now: datetime | None = None,
+           catalog: bool = True) -> Iterator[tuple[bytes, bytes]]:
+    """About n (key, value) records for one org, in a plausible publish order.
+
+    With catalog=False the issuers and badges are assumed to exist already (a stream that
+    continues an earlier one): only awards and what follows them are published."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     start = now - timedelta(days=days)
@@ -43,17 +46,20 @@ def events(org: str, n: int, seed: int = 7, days: int = 90,
     issuers = [f"{org}-iss-{i}" for i in range(4)]
     badges: list[tuple[str, str]] = []
     for i, iss in enumerate(issuers):
-        yield emit(iss, {"type": "issuer.created", "occurred_at": _ts(start),
-                         "issuer_id": iss, "name": f"School of {SKILLS[i].title()}"})
+        if catalog:
+            yield emit(iss, {"type": "issuer.created", "occurred_at": _ts(start),
+                             "issuer_id": iss, "name": f"School of {SKILLS[i].title()}"})
         for b in range(5):
             bid = f"{iss}-b{b}"
             badges.append((iss, bid))
+            if not catalog:
+                continue
             yield emit(bid, {"type": "badge.created", "occurred_at": _ts(start),
                              "issuer_id": iss, "badge_id": bid,
                              "name": f"{SKILLS[(i + b) % len(SKILLS)].title()} {b + 1}",
                              "skills": rng.sample(SKILLS, 2),
                              "visibility": "public" if b % 4 else "private"})
-    produced = len(issuers) * 6
+    produced = len(issuers) * 6 if catalog else 0
     award = 0
     while produced < n:
         award += 1
