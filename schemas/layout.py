@@ -80,6 +80,11 @@ class Layout:
         ~93 of these for any period, one field per badge, whatever the history."""
         return f"{self.prefix}:t:{org}:{bucket}"
 
+    def table_versions(self, org: str) -> str:
+        """Hash bucket -> a counter bumped by every write to that table hash, and ``_gen``,
+        set once per Redis lifetime, so readers can cache table buckets that did not change."""
+        return f"{self.prefix}:tv:{org}"
+
     def table_methods(self, org: str, bucket: str) -> str:
         """Awarding-method counts per issuer: field ``issuer|method.status``."""
         return f"{self.prefix}:tm:{org}:{bucket}"

@@ -7,6 +7,7 @@ here touches the network, so the whole of it is unit-testable.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Commit:
     sets: dict[str, bytes] = field(default_factory=dict)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
     hsetnx: list[tuple[str, str]] = field(default_factory=list)
+    hsetnx_values: dict[tuple[str, str], str] = field(default_factory=dict)
     expire: dict[str, int] = field(default_factory=dict)
     appends: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rpush: list[tuple[str, bytes]] = field(default_factory=list)
@@ -183,6 +185,10 @@ class Commit:
         if ntable:
             out.extend(("T", str(ntable)))
             out.extend(tflat)
+            gen = uuid.uuid4().hex
+            for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
+                incr[(layout.table_versions(org), bucket)] += 1
+                self.hsetnx_values[(layout.table_versions(org), "_gen")] = gen
         dedup: defaultdict[str, list[str]] = defaultdict(list)
         for key, f in self.hsetnx:
             dedup[key].append(f)
@@ -193,6 +199,7 @@ class Commit:
                 out.append(str(len(ids)))
                 out.extend(ids)
         section("I", ((k, f, n) for (k, f), n in incr.items() if n), 3)
+        section("N", ((k, f, v) for (k, f), v in self.hsetnx_values.items()), 3)
         section("S", self.sets.items(), 2)
         section("H", ((k, f, v) for (k, f), v in self.hsets.items()), 3)
         section("E", self.expire.items(), 2)

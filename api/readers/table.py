@@ -16,11 +16,11 @@ from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import Query, Resolved, resolve
 from api.readers.summary import iso_us, period_out, read_coverage
+from api.readers.vectors import CACHE
 from schemas.layout import (
     TABLE_BC,
     TABLE_KINDS,
     TABLE_STATUS,
-    TABLE_VECTOR,
     Layout,
     period_buckets,
 )
@@ -47,31 +47,17 @@ class TableCounts:
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
 
-def fold_vectors(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str],
+def fold_vectors(names: list[bytes], total: np.ndarray, statuses: frozenset[str],
                  pairs: set[Pair] | None) -> dict[Pair, list[int]]:
-    """Sum the packed badge vectors of many buckets (numpy: one pass, no per-field Python)."""
-    names: list[bytes] = []
-    blobs: list[bytes] = []
-    for h in hashes:
-        names.extend(h.keys())
-        blobs.extend(h.values())
+    """Rows [aw, ac, sh, pu, sc, vs, bc] of the pairs, summed over the chosen statuses."""
     if not names:
         return {}
-    index: dict[bytes, int] = {}
-    rows_of = np.fromiter([index.setdefault(n, len(index)) for n in names], dtype=np.int64,
-                          count=len(names))
-    vectors = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, TABLE_VECTOR)
-    # Sum the vectors of each badge: sort by badge, then add up each run (np.add.at is
-    # an order of magnitude slower on this shape).
-    order = np.argsort(rows_of, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(rows_of[order]) != 0])
-    total = np.add.reduceat(vectors[order].astype(np.int64), starts, axis=0)
     cols = [i for i, st in enumerate(TABLE_STATUS) if st in statuses]
     width = len(TABLE_STATUS)
     by_kind = [total[:, [k * width + c for c in cols]].sum(axis=1) for k in range(BC)]
     summed = np.column_stack([*by_kind, total[:, TABLE_BC]]).tolist()
     out: dict[Pair, list[int]] = {}
-    for name, row in zip(index, summed, strict=True):
+    for name, row in zip(names, summed, strict=True):
         i, _, b = name.decode().partition("|")
         if pairs is None or (i, b) in pairs:
             out[(i, b)] = row
@@ -90,32 +76,12 @@ def fold_methods(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str],
     return out
 
 
-async def read_table_hashes(
-    redis: Redis, layout: Layout, org: str, periods: list[tuple[date, date]],
-    methods: bool = False,
-) -> list[tuple[list[dict[bytes, bytes]], list[dict[bytes, bytes]]]]:
-    """(vector hashes, method hashes) of each period, in one MULTI/EXEC snapshot."""
+async def read_methods(redis: Redis, layout: Layout, org: str,
+                       start: date, end: date) -> list[dict[bytes, bytes]]:
     pipe = redis.pipeline(transaction=True)
-    sizes = []
-    for start, end in periods:
-        buckets = period_buckets(start, end)
-        sizes.append(len(buckets))
-        for b in buckets:
-            pipe.hgetall(layout.table(org, b))
-        if methods:
-            for b in buckets:
-                pipe.hgetall(layout.table_methods(org, b))
-    res = await pipe.execute()
-    out, i = [], 0
-    for n in sizes:
-        vec = res[i:i + n]
-        i += n
-        meth: list[dict[bytes, bytes]] = []
-        if methods:
-            meth = res[i:i + n]
-            i += n
-        out.append((vec, meth))
-    return out
+    for b in period_buckets(start, end):
+        pipe.hgetall(layout.table_methods(org, b))
+    return cast(list[dict[bytes, bytes]], await pipe.execute())
 
 
 def _counts(vec: list[int]) -> dict[str, int]:
@@ -160,11 +126,11 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
                       min_awards: int | None) -> tuple[Resolved, list[dict[str, Any]]]:
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
-    (cur_h, _), (prev_h, _) = await read_table_hashes(redis, layout, q.org_id,
-                                                      [(q.start, q.end), (pstart, pend)])
+    names, (cur_t, prev_t) = await CACHE.period_totals(redis, layout, q.org_id,
+                                                       [(q.start, q.end), (pstart, pend)])
     pairs = set(res.pairs)
-    cur = _by_badge(fold_vectors(cur_h, q.status_codes, pairs))
-    prev = _by_badge(fold_vectors(prev_h, q.status_codes, pairs))
+    cur = _by_badge(fold_vectors(names, cur_t, q.status_codes, pairs))
+    prev = _by_badge(fold_vectors(names, prev_t, q.status_codes, pairs))
     badge_issuer = {b: i for i, b in sorted(pairs, reverse=True)}
     metas_raw = await redis.hmget(layout.badges(q.org_id), sorted(cur)) if cur else []
     metas = {b: _meta(m) for b, m in zip(sorted(cur), metas_raw, strict=True)}
@@ -220,11 +186,12 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     if q.issuer_filter:
         issuers &= set(q.issuer_filter)
     pairs = set(res.pairs)
-    (cur_h, cur_m), (prev_h, _) = await read_table_hashes(
-        redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)], methods=True)
-    cur = TableCounts(fold_vectors(cur_h, q.status_codes, pairs),
+    pair_names, (cur_t, prev_t) = await CACHE.period_totals(
+        redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
+    cur_m = await read_methods(redis, layout, q.org_id, q.start, q.end)
+    cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),
                       fold_methods(cur_m, q.status_codes, issuers))
-    prev = TableCounts(fold_vectors(prev_h, q.status_codes, pairs))
+    prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs))
     methods: dict[str, dict[str, int]] = {i: dict(cur.methods.get(i, {})) for i in issuers}
     if q.badge_filter or q.badge_id is not None:
         # methods per issuer are kept per issuer only; a badge filter reads its pairs' keys
@@ -244,14 +211,19 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     last_raw = await redis.hmget(layout.last_awarded(q.org_id), sorted(issuers)) if issuers \
         else []
     last = dict(zip(sorted(issuers), last_raw, strict=True))
+    created: defaultdict[str, int] = defaultdict(int)
+    aw_cur: defaultdict[str, int] = defaultdict(int)
+    aw_prev: defaultdict[str, int] = defaultdict(int)
+    for (i, _b), v in cur.rows.items():
+        created[i] += v[BC]
+        aw_cur[i] += v[0]
+    for (i, _b), v in prev.rows.items():
+        aw_prev[i] += v[0]
     items = []
     for i in issuers:
-        created = sum(v[BC] for p, v in cur.rows.items() if p[0] == i)
-        aw_cur = sum(v[0] for p, v in cur.rows.items() if p[0] == i)
-        aw_prev = sum(v[0] for p, v in prev.rows.items() if p[0] == i)
         items.append({
             "issuer_id": i, "name": _meta_value(names[i], "name"),
-            "badges_created": created, "badges_awarded": trend(aw_cur, aw_prev),
+            "badges_created": created[i], "badges_awarded": trend(aw_cur[i], aw_prev[i]),
             "methods": dict(sorted(((m, n) for m, n in methods[i].items() if n),
                                    key=lambda kv: (-kv[1], kv[0]))),
             "last_awarded_at": iso_us(int(ts)) if (ts := last[i]) is not None else None,
