@@ -28,8 +28,10 @@ from schemas.metrics import (
     ALL_METRICS,
     derive,
     incomplete,
+    learner_engagement_score,
     previous_period,
     rank_badges,
+    ratio,
     sort_rows,
     trend,
 )
@@ -95,7 +97,7 @@ def _by_badge(rows: dict[Pair, list[int]]) -> dict[str, list[int]]:
     for (_issuer, badge), vec in rows.items():
         cur = out.get(badge)
         if cur is None:
-            out[badge] = list(vec)
+            out[badge] = vec  # rows are fresh lists from fold_vectors: ours to add into
         else:
             for i, n in enumerate(vec):
                 cur[i] += n
@@ -132,8 +134,9 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
     cur = _by_badge(fold_vectors(names, cur_t, q.status_codes, pairs))
     prev = _by_badge(fold_vectors(names, prev_t, q.status_codes, pairs))
     badge_issuer = {b: i for i, b in sorted(pairs, reverse=True)}
-    metas_raw = await redis.hmget(layout.badges(q.org_id), sorted(cur)) if cur else []
-    metas = {b: _meta(m) for b, m in zip(sorted(cur), metas_raw, strict=True)}
+    # the whole hash: one argument-less HGETALL beats an HMGET of every badge id
+    stored = cast(dict[bytes, bytes], await redis.hgetall(layout.badges(q.org_id)))
+    metas = {b.decode(): _meta(m) for b, m in stored.items()}
     rows = []
     for badge, vec in cur.items():
         if vec[0] + vec[4] + vec[5] == 0:
@@ -141,17 +144,20 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
         if min_awards is not None and vec[0] < min_awards:
             continue
         m = derive(_counts(vec))
-        p = derive(_counts(prev.get(badge, [0] * (BC + 1))))
+        pv = prev.get(badge)
+        p_aw = pv[0] if pv else 0
+        p_les = learner_engagement_score(ratio(pv[1], p_aw), ratio(pv[2], p_aw)) \
+            if pv else None
         meta = metas.get(badge, {})
         row: dict[str, Any] = {
             "rank": 0, "badge_id": badge, "name": _meta_value(meta, "name"),
             "issuer_id": meta.get("issuer_id") or badge_issuer.get(badge),
             "skills": _meta_value(meta, "skills") or [],
             "visibility": _meta_value(meta, "visibility"),
-            **{k: m[k] for k in ALL_METRICS}, "overall_score": 0.0,
-            "trend": {"badges_awarded": trend(m["badges_awarded"], p["badges_awarded"]),
+            **m, "overall_score": 0.0,
+            "trend": {"badges_awarded": trend(m["badges_awarded"], p_aw),
                       "learner_engagement_score": trend(m["learner_engagement_score"],
-                                                        p["learner_engagement_score"])},
+                                                        p_les)},
         }
         rows.append(row)
     return res, rank_badges(rows)
