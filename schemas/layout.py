@@ -141,6 +141,10 @@ class Layout:
     def stats(self) -> str:
         return f"{self.prefix}:stats"
 
+    def org_stats(self, org: str) -> str:
+        """The stats of one org (applied, rejected, held, as_of_us): what /v1/status shows."""
+        return f"{self.prefix}:stats:{org}"
+
     def changes_channel(self) -> str:
         return f"{self.prefix}:changes"
 

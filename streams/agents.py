@@ -233,8 +233,8 @@ class Aggregator(Service):
                 key = self.layout.held(org, award)
                 for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
                     commit.dlq.append(Rejection(award.encode(), raw, "unknown_award"))
-                    commit.rejected += 1
-                    commit.held_delta -= 1
+                    commit.stat(org, "rejected")
+                    commit.stat(org, "held", -1)
                 commit.dels.append(key)
                 commit.zrem.append((index, member.decode()))
             tp = TopicPartition(self.settings.topic, p)

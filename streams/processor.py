@@ -83,6 +83,20 @@ class Commit:
     rejected: int = 0
     duplicates: int = 0
     held_delta: int = 0
+    per_org: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def stat(self, org: str | None, name: str, n: int = 1) -> None:
+        """Count an outcome for the whole pipeline and, where the org is known, for it."""
+        if name == "applied":
+            self.applied += n
+        elif name == "rejected":
+            self.rejected += n
+        elif name == "held":
+            self.held_delta += n
+        else:
+            self.duplicates += n
+        if org is not None:
+            self.per_org[(org, name)] += n
 
     def count(self, org: str, issuer: str, badge: str, day: str, f: str, n: int = 1) -> None:
         cell = self.fine.get((org, issuer, badge, day))
@@ -108,6 +122,9 @@ class Commit:
                         ("duplicates", self.duplicates), ("held", self.held_delta)):
             if n:
                 incr[(stats, name)] += n
+        for (org, name), n in self.per_org.items():
+            if n:
+                incr[(layout.org_stats(org), name)] += n
         out: list[str] = [str(h) for h in header]
 
         def section(op: str, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
@@ -275,13 +292,14 @@ class PartitionBatch:
             try:
                 ev = decode_event(rec.value, now_us)
             except EventRejected as err:
-                self._reject(rec.key, rec.value, err.reason, rec.offset)
+                self._reject(rec.key, rec.value, err.reason, rec.offset, err.org_id)
                 continue
             self.events.append((rec, ev))
 
-    def _reject(self, key: bytes | None, value: bytes, reason: str, offset: int | None) -> None:
+    def _reject(self, key: bytes | None, value: bytes, reason: str, offset: int | None,
+                org: str | None = None) -> None:
         self.commit.dlq.append(Rejection(key, value, reason, offset))
-        self.commit.rejected += 1
+        self.commit.stat(org, "rejected")
 
     # --- step 1 ------------------------------------------------------------------------
     def lookups(self) -> Lookups:
@@ -337,7 +355,7 @@ class PartitionBatch:
         for rec, ev in self.events:
             dk = (ev.org_id, ev.day, ev.event_id)
             if dk in seen:
-                c.duplicates += 1
+                c.stat(ev.org_id, "duplicates")
                 continue
             seen.add(dk)
             dkey = layout.dedup(ev.org_id, ev.day)
@@ -349,7 +367,7 @@ class PartitionBatch:
             for _rec, _ev, raw in items:
                 c.rpush.append((key, raw))
             c.zadd.append((self.hold_index, self.now_us / 1e6, f"{ref[0]}|{ref[1]}"))
-            c.held_delta += len(items)
+            c.stat(ref[0], "held", len(items))
         for ref in self.dirty:
             c.sets[layout.award(*ref)] = self.cache[ref].dumps()
         for ref, entries in self.pending_log.items():
@@ -373,9 +391,10 @@ class PartitionBatch:
 
     def _applied(self, ev: Event) -> None:
         c = self.commit
-        c.applied += 1
+        c.stat(ev.org_id, "applied")
         c.min_(self.layout.first_day(ev.org_id), ev.type, ev.day)
         c.max_(self.layout.stats(), "as_of_us", ev.ts)
+        c.max_(self.layout.org_stats(ev.org_id), "as_of_us", ev.ts)
         if ev.org_id not in c.publish:
             c.publish.add(ev.org_id)
             c.sadd.add((self.layout.orgs(), ev.org_id))
@@ -399,7 +418,7 @@ class PartitionBatch:
         values: dict[str, Any] = {}
         if ev.type == "badge.created":
             if meta.get("created"):
-                self._reject(key, raw, "badge_already_created", offset)
+                self._reject(key, raw, "badge_already_created", offset, ev.org_id)
                 return
             meta["created"] = [ev.ts, ev.event_id]
             meta["issuer_id"] = ev.issuer_id
@@ -419,7 +438,7 @@ class PartitionBatch:
     def _issue(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         ref = (ev.org_id, ev.award_id or "")
         if ref in self.cache:
-            self._reject(key, raw, "award_already_issued", offset)
+            self._reject(key, raw, "award_already_issued", offset, ev.org_id)
             return
         issuer, badge = ev.issuer_id or "", ev.badge_id or ""
         s = AwardState(issuer, badge, ev.ts, ev.event_id, ev.method or "other", ev.day,
@@ -436,12 +455,12 @@ class PartitionBatch:
         if stored:
             c.dels.append(layout.held(*ref))
             c.zrem.append((self.hold_index, f"{ref[0]}|{ref[1]}"))
-            c.held_delta -= len(stored)
+            c.stat(ref[0], "held", -len(stored))
             for held_raw in stored:
                 try:
                     hev = decode_event(held_raw, self.now_us)
                 except EventRejected as err:  # cannot happen for what was valid; be safe
-                    self._reject(None, held_raw, err.reason, None)
+                    self._reject(None, held_raw, err.reason, None, ref[0])
                     continue
                 self._followup(None, held_raw, hev, None)
         for hrec, hev, held_raw in self.pending_held.pop(ref, []):
@@ -463,10 +482,12 @@ class PartitionBatch:
             self.pending_held.setdefault(ref, []).append((rec, ev, raw))
             return
         if ev.issuer_id is not None and ev.issuer_id != s.issuer:
-            self._reject(key, raw, "issuer_id: does not match the award", offset)
+            self._reject(key, raw, "issuer_id: does not match the award", offset,
+                         ev.org_id)
             return
         if ev.badge_id is not None and ev.badge_id != s.badge:
-            self._reject(key, raw, "badge_id: does not match the award", offset)
+            self._reject(key, raw, "badge_id: does not match the award", offset,
+                         ev.org_id)
             return
         t = ev.type
         if t == "award.viewed" or t == "award.shared":

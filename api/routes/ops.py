@@ -81,10 +81,13 @@ async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None
             await consumer.stop()
 
 
-async def read_status(settings: Settings, redis: Any, layout: Layout) -> dict[str, Any]:
+async def read_status(settings: Settings, redis: Any, layout: Layout,
+                      org_id: str | None = None) -> dict[str, Any]:
+    """Pipeline status: for one org (what its keys see), or for the whole pipeline."""
     # Lag first, totals after: when the lag reads 0, the totals include every event.
     lag = await read_lag(settings, redis, layout)
-    stats = {k.decode(): int(v) for k, v in (await redis.hgetall(layout.stats())).items()}
+    key = layout.stats() if org_id is None else layout.org_stats(org_id)
+    stats = {k.decode(): int(v) for k, v in (await redis.hgetall(key)).items()}
     return {
         "as_of": iso_us(stats.get("as_of_us")),
         "lag": lag,
@@ -129,7 +132,9 @@ async def read_me(caller: CallerDep) -> OrjsonResponse:
                            "issuer_ids": list(caller.issuers), "key_id": caller.key_id})
 
 
-@router.get("/v1/status", response_model=StatusOut, summary="Pipeline status")
+@router.get("/v1/status", response_model=StatusOut, summary="Pipeline status",
+            description="`as_of`, `applied`, `rejected` and `held` are the caller's org's "
+                        "(nothing of another tenant is visible); `lag` is the pipeline's.")
 async def read_pipeline_status(caller: CallerDep, settings: SettingsDep, redis: RedisDep,
                                layout: LayoutDep) -> dict[str, Any]:
-    return await read_status(settings, redis, layout)
+    return await read_status(settings, redis, layout, caller.org_id)

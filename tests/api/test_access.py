@@ -144,3 +144,11 @@ async def test_bad_parameters_are_422_naming_the_parameter(world, client, query,
     r = await client.get(f"/v1/orgs/acme/summary?{query}", headers=auth(world["acme_admin"]))
     assert r.status_code == 422, r.text
     assert any(param in d["loc"] for d in r.json()["detail"]), r.json()
+
+
+async def test_status_shows_only_the_callers_org(world, client):
+    acme = (await client.get("/v1/status", headers=auth(world["acme_admin"]))).json()
+    globex = (await client.get("/v1/status", headers=auth(world["globex_admin"]))).json()
+    assert (acme["applied"], globex["applied"]) == (4, 1)  # DATA: four acme events, one globex
+    assert acme["lag"] == 0 and acme["rejected"] == 0 and acme["held"] == 0
+    assert acme["as_of"] == globex["as_of"] == "2026-04-13T09:30:00.000Z"
