@@ -50,9 +50,21 @@ class Resolved:
     pairs: tuple[tuple[str, str], ...]  # (issuer, badge) pairs in the filtered scope
 
 
+_PAIRS: dict[bytes, tuple[str, str]] = {}
+
+
 async def org_pairs(redis: Redis, layout: Layout, org_id: str) -> list[tuple[str, str]]:
+    """The org's (issuer, badge) pairs; each stored member is split once per process."""
     raw = cast(set[bytes], await redis.smembers(layout.pairs(org_id)))
-    return sorted(split_pair(p.decode()) for p in raw)
+    if len(_PAIRS) > 200_000:
+        _PAIRS.clear()
+    out = []
+    for p in raw:
+        hit = _PAIRS.get(p)
+        if hit is None:
+            hit = _PAIRS[p] = split_pair(p.decode())
+        out.append(hit)
+    return out
 
 
 async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> Resolved:
