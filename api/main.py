@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from api.producer import Publisher
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
-from api.routes.ops import Metrics
+from api.routes.ops import Metrics, MetricsMiddleware
 from badgepulse.settings import Settings, get_settings
 from schemas.layout import Layout
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.layout = Layout(settings.redis_prefix)
     app.state.metrics = Metrics()
-    app.middleware("http")(app.state.metrics.middleware())
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> OrjsonResponse:

@@ -152,3 +152,13 @@ async def test_status_shows_only_the_callers_org(world, client):
     assert (acme["applied"], globex["applied"]) == (4, 1)  # DATA: four acme events, one globex
     assert acme["lag"] == 0 and acme["rejected"] == 0 and acme["held"] == 0
     assert acme["as_of"] == globex["as_of"] == "2026-04-13T09:30:00.000Z"
+
+
+async def test_metrics_count_requests_by_route_and_show_the_workers_totals(world, client):
+    await client.get(f"/v1/orgs/acme/summary?{Q}", headers=auth(world["acme_admin"]))
+    text = (await client.get("/metrics")).text
+    assert ('badgepulse_http_requests_total{method="GET",route="/v1/orgs/{org_id}/summary",'
+            'status="200"} 1.0') in text
+    assert 'badgepulse_http_request_seconds_count{method="GET",' in text
+    assert 'badgepulse_worker_events{kind="applied"} 5.0' in text  # all five DATA events
+    assert "badgepulse_consumer_lag 0.0" in text
