@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_gen0_threshold:
+            # A 2,000-row badge table allocates tens of thousands of small objects; with
+            # CPython's default (700) they trigger full collections that doubled the p99
+            # (bench/README.md). Objects from start-up are frozen out of collection.
+            gc.freeze()
+            gc.set_threshold(settings.gc_gen0_threshold, 50, 100)
         app.state.redis = Redis.from_url(settings.redis_url)
         app.state.publisher = Publisher(settings)
         try:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     broker_rebalance_timeout: float = 3.0
     broker_heartbeat_interval: float = 1.0
 
+    gc_gen0_threshold: int = Field(
+        20_000, ge=0, description="API process: allocations between young-generation "
+                                  "collections (0 keeps CPython's default)")
+
     ingest_max_events: int = 10_000
     ingest_max_bytes: int = 5 * 1024 * 1024
 
