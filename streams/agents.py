@@ -63,11 +63,9 @@ class Aggregator(Service):
         self.layout = Layout(s.redis_prefix)
         self.owned: dict[int, Owned] = {}
         self.lock = asyncio.Lock()
-        self.applied_total = 0
         self.redis: Redis | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
-        self.ready = asyncio.Event()
         self.timings: dict[str, float] = {"decode": 0.0, "fetch": 0.0, "fold": 0.0,
                                           "dlq": 0.0, "apply": 0.0}
         self.events_seen = 0
@@ -117,6 +115,7 @@ class Aggregator(Service):
         assert self.consumer is not None
         s = self.settings
         last_sweep = 0.0
+        logged = 0
         while not self.should_stop:
             data = await self.consumer.getmany(timeout_ms=s.batch_within_ms,
                                                max_records=s.batch_max)
@@ -136,12 +135,12 @@ class Aggregator(Service):
                 now = time.monotonic()
                 if now - last_sweep >= 1.0:
                     last_sweep = now
-                    log.info("events %d, seconds by phase %s", self.events_seen,
-                             {k: round(v, 2) for k, v in self.timings.items()})
+                    if self.events_seen != logged:
+                        logged = self.events_seen
+                        log.info("events %d, seconds by phase %s", self.events_seen,
+                                 {k: round(v, 2) for k, v in self.timings.items()})
                     await self.check_wiped()
                     await self.sweep_held()
-            if not data:
-                self.ready.set()
 
     async def apply_batch(self, tp: TopicPartition, owned: Owned, recs: list[Record]) -> None:
         s, sink = self.settings, self.sink
@@ -176,7 +175,6 @@ class Aggregator(Service):
         if res == "ok":
             if nxt >= 0:
                 owned.next = nxt
-            self.applied_total += commit.applied
             return
         owned.cache.clear()
         if res == "fenced":
