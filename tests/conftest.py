@@ -42,8 +42,8 @@ def infra() -> Iterator[Embedded]:
         emb.stop()
 
 
-@pytest.fixture
-def settings(infra: Embedded) -> Settings:
+def isolated_settings(infra: Embedded) -> Settings:
+    """Settings with a topic, group and key prefix of their own, and quick group joins."""
     tag = uuid.uuid4().hex[:8]
     return Settings(
         kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
@@ -51,6 +51,22 @@ def settings(infra: Embedded) -> Settings:
         consumer_group=f"g-{tag}", partitions=4, batch_max=2000, batch_within_ms=20,
         broker_session_timeout=6, broker_rebalance_timeout=3, broker_heartbeat_interval=1,
     )
+
+
+@pytest.fixture
+def settings(infra: Embedded) -> Settings:
+    return isolated_settings(infra)
+
+
+async def asgi_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the app itself, with its lifespan (Redis, publisher) running."""
+    from api.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
 
 
 def settings_env(s: Settings) -> dict[str, str]:
@@ -112,13 +128,8 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    from api.main import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async for c in asgi_client(settings):
+        yield c
 
 
 async def publish(settings: Settings, records: Iterable[tuple[bytes | None, bytes]]) -> int:

@@ -82,7 +82,6 @@ All time (org): 170 awards, 91 accepted, 38 shared, 55 public, 38 shares, 58 vie
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -92,7 +91,15 @@ import orjson
 import pytest
 
 from badgepulse.settings import Settings
-from tests.conftest import ARTIFACTS, WorkerProcs, caught_up, make_key, publish
+from tests.conftest import (
+    ARTIFACTS,
+    WorkerProcs,
+    asgi_client,
+    caught_up,
+    isolated_settings,
+    make_key,
+    publish,
+)
 
 # ------------------------------------------------------------------------------ data set
 
@@ -250,24 +257,13 @@ def record_key(e: dict[str, Any]) -> bytes:
 @pytest.fixture(scope="module")
 def settings(infra: Any) -> Settings:
     """Overrides conftest's: one data set (one worker start) serves the whole module."""
-    tag = uuid.uuid4().hex[:8]
-    return Settings(
-        kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
-        redis_prefix=f"t{tag}", topic=f"ev-{tag}", dlq_topic=f"dlq-{tag}",
-        consumer_group=f"g-{tag}", partitions=4, batch_max=2000, batch_within_ms=20,
-        broker_session_timeout=6, broker_rebalance_timeout=3, broker_heartbeat_interval=1,
-    )
+    return isolated_settings(infra)
 
 
 @pytest.fixture(scope="module")
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    from api.main import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async for c in asgi_client(settings):
+        yield c
 
 
 @pytest.fixture(scope="module")
