@@ -22,9 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-STATUSES = ("pending", "accepted", "declined", "revoked")
 STATUS_CODES = {"pending": "p", "accepted": "a", "declined": "d", "revoked": "r"}
-CODE_STATUS = {v: k for k, v in STATUS_CODES.items()}
 
 ORG_ENTITY = "-"
 PAIR_SEP = "|"  # identifiers never contain "|" (events.md: [A-Za-z0-9._:-])
@@ -37,11 +35,6 @@ def pair(issuer_id: str, badge_id: str) -> str:
 def split_pair(p: str) -> tuple[str, str]:
     issuer_id, _, badge_id = p.partition(PAIR_SEP)
     return issuer_id, badge_id
-
-
-def day_bucket(day: str) -> str:
-    """'2026-04-13' -> 'd20260413'."""
-    return f"d{day[0:4]}{day[5:7]}{day[8:10]}"
 
 
 def buckets_of_day(day: str) -> tuple[str, str, str, str]:
@@ -71,9 +64,6 @@ class Layout:
     prefix: str = "bp"
 
     # --- counters --------------------------------------------------------------------
-    def counter(self, org: str, level: str, entity: str, bucket: str) -> str:
-        return f"{self.prefix}:c:{org}:{level}:{entity}:{bucket}"
-
     def table(self, org: str, bucket: str) -> str:
         """One hash per (org, bucket): field ``issuer|badge``, value the badge's table
         vector (TABLE_VECTOR int32s). The badge table, rankings and issuer activity read

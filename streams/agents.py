@@ -245,9 +245,3 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def dlq_reason(headers: Iterable[tuple[str, bytes]]) -> str | None:
-    for k, v in headers:
-        if k == "reason":
-            return v.decode()
-    return None
-

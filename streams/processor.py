@@ -66,8 +66,8 @@ class Commit:
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     sets: dict[str, bytes] = field(default_factory=dict)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
-    hsetnx: list[tuple[str, str]] = field(default_factory=list)
-    hsetnx_values: dict[tuple[str, str], str] = field(default_factory=dict)
+    dedup_marks: list[tuple[str, str]] = field(default_factory=list)  # (key, event id)
+    hsetnx: dict[tuple[str, str], str] = field(default_factory=dict)
     expire: dict[str, int] = field(default_factory=dict)
     appends: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rpush: list[tuple[str, bytes]] = field(default_factory=list)
@@ -205,9 +205,9 @@ class Commit:
             gen = uuid.uuid4().hex
             for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
                 incr[(layout.table_versions(org), bucket)] += 1
-                self.hsetnx_values[(layout.table_versions(org), "_gen")] = gen
+                self.hsetnx[(layout.table_versions(org), "_gen")] = gen
         dedup: defaultdict[str, list[str]] = defaultdict(list)
-        for key, f in self.hsetnx:
+        for key, f in self.dedup_marks:
             dedup[key].append(f)
         if dedup:
             out.extend(("M", str(len(dedup))))
@@ -216,7 +216,7 @@ class Commit:
                 out.append(str(len(ids)))
                 out.extend(ids)
         section("I", ((k, f, n) for (k, f), n in incr.items() if n), 3)
-        section("N", ((k, f, v) for (k, f), v in self.hsetnx_values.items()), 3)
+        section("N", ((k, f, v) for (k, f), v in self.hsetnx.items()), 3)
         section("S", self.sets.items(), 2)
         section("H", ((k, f, v) for (k, f), v in self.hsets.items()), 3)
         section("E", self.expire.items(), 2)
@@ -359,7 +359,7 @@ class PartitionBatch:
                 continue
             seen.add(dk)
             dkey = layout.dedup(ev.org_id, ev.day)
-            c.hsetnx.append((dkey, ev.event_id))
+            c.dedup_marks.append((dkey, ev.event_id))
             c.expire[dkey] = self.dedup_ttl
             self._apply(rec.key, rec.value, ev, rec.offset)
         for ref, items in self.pending_held.items():

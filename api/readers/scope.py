@@ -35,9 +35,6 @@ class Query:
             return frozenset(STATUS_CODES.values())
         return frozenset(STATUS_CODES[s] for s in self.status_filter)
 
-    @property
-    def filtered(self) -> bool:
-        return bool(self.issuer_filter or self.badge_filter or self.status_filter)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
-from api.readers.scope import Query, Resolved, resolve
+from api.readers.scope import Query, Resolved, org_pairs, resolve
 from api.readers.summary import iso_us, period_out, read_coverage
 from api.readers.vectors import CACHE
 from schemas.layout import (
@@ -185,7 +185,7 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     pstart, pend = previous_period(q.start, q.end)
     visible = set(caller.issuers) if caller.role == "issuer" else None
     known = {k.decode() for k in cast(list[bytes], await redis.hkeys(layout.issuers(q.org_id)))}
-    known |= {i for i, _b in await _all_pairs(redis, layout, q.org_id)}
+    known |= {i for i, _b in await org_pairs(redis, layout, q.org_id)}
     issuers = {i for i in known if visible is None or i in visible}
     if q.issuer_id is not None:
         issuers &= {q.issuer_id}
@@ -237,13 +237,3 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     items.sort(key=lambda it: (-it["badges_awarded"]["current"], it["issuer_id"]))
     return {"period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
             "items": items}
-
-
-async def _all_pairs(redis: Redis, layout: Layout, org: str) -> list[Pair]:
-    raw = cast(set[bytes], await redis.smembers(layout.pairs(org)))
-    out = []
-    for p in raw:
-        i, _, b = p.decode().partition("|")
-        out.append((i, b))
-    return out
-
