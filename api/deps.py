@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey, lookup
 from api.readers.scope import Query as ReadQuery
+from badgepulse.generations import GenerationCache
 from badgepulse.settings import Settings
 from schemas.layout import Layout
 
@@ -28,9 +29,11 @@ def get_redis(request: Request) -> Redis:
     return redis
 
 
-def get_layout(request: Request) -> Layout:
-    layout: Layout = request.app.state.layout
-    return layout
+async def get_layout(request: Request, redis: Annotated[Redis, Depends(get_redis)]) -> Layout:
+    """The key layout of the generation serving now (badgepulse/generations.py); re-read
+    at most every GENERATION_TTL, so a rebuild's switch reaches every reader quickly."""
+    cache: GenerationCache = request.app.state.generation
+    return await cache.get(redis)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

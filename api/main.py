@@ -17,6 +17,7 @@ from api.producer import Publisher
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
+from badgepulse.generations import GenerationCache
 from badgepulse.settings import Settings, get_settings
 from schemas.layout import Layout
 
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Badgepulse", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=OrjsonResponse)
     app.state.settings = settings
-    app.state.layout = Layout(settings.redis_prefix)
+    app.state.layout = Layout(settings.redis_prefix)  # control keys (API keys, coverage)
+    app.state.generation = GenerationCache(settings.redis_prefix)
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 

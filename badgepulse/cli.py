@@ -218,11 +218,21 @@ def simulate(
 
 
 @cli.command()
-def rebuild() -> None:
-    """Recompute every aggregate from the topic, with a progress bar."""
-    from badgepulse.ops import rebuild as do_rebuild
+def rebuild(
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rebuild even though the topic lost events the numbers hold "
+                        "(they would be dropped)")] = False,
+) -> None:
+    """Recompute every aggregate from the topic beside the serving ones, with a progress
+    bar; readers switch over in one step once it has caught up."""
+    from badgepulse.rebuild import RebuildRefused
+    from badgepulse.rebuild import rebuild as do_rebuild
 
-    asyncio.run(do_rebuild(get_settings(), err))
+    try:
+        asyncio.run(do_rebuild(get_settings(), err, force=force))
+    except RebuildRefused as e:
+        err.print(f"rebuild refused: {e}")
+        raise typer.Exit(1) from e
 
 
 @cli.command()

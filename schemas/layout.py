@@ -19,7 +19,7 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 STATUS_CODES = {"pending": "p", "accepted": "a", "declined": "d", "revoked": "r"}
@@ -59,81 +59,111 @@ ALL_BUCKET = "all"
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """Key builder bound to one prefix (tests give each run its own)."""
+    """Key builder bound to one prefix (tests give each run its own) and one generation.
+
+    Control keys (API keys, coverage settings, the generation pointer, the change channel)
+    live under ``{prefix}``; every aggregate, award state and stream offset lives under
+    ``{prefix}:g{gen}``. A rebuild fills generation N+1 beside the serving N and switches
+    readers over in one step (streams/generations.py), so they never see a half-built state.
+    """
 
     prefix: str = "bp"
+    gen: int = 1
+    data: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", f"{self.prefix}:g{self.gen}")
+
+    def at(self, gen: int) -> Layout:
+        """The same prefix at another generation."""
+        return self if gen == self.gen else Layout(self.prefix, gen)
+
+    def generation_pattern(self) -> str:
+        """SCAN pattern matching every key of this generation (to drop a retired one)."""
+        return f"{self.data}:*"
+
+    # --- control keys (not per generation) ------------------------------------------
+    def generations(self) -> str:
+        """Hash: ``serving`` (absent = 1), ``building`` (during a rebuild), ``last``
+        (highest generation ever started), ``retired:{n}`` (unix time it stopped serving)."""
+        return f"{self.prefix}:gen"
+
+    def history_gaps(self) -> str:
+        """Hash ``topic:partition`` -> JSON: the broker came back without the events the
+        aggregates were built from (memory-only broker restarted). A rebuild would lose them."""
+        return f"{self.prefix}:gaps"
 
     # --- counters --------------------------------------------------------------------
     def table(self, org: str, bucket: str) -> str:
         """One hash per (org, bucket): field ``issuer|badge``, value the badge's table
         vector (TABLE_VECTOR int32s). The badge table, rankings and issuer activity read
         ~93 of these for any period, one field per badge, whatever the history."""
-        return f"{self.prefix}:t:{org}:{bucket}"
+        return f"{self.data}:t:{org}:{bucket}"
 
     def table_versions(self, org: str) -> str:
         """Hash bucket -> a counter bumped by every write to that table hash, and ``_gen``,
         set once per Redis lifetime, so readers can cache table buckets that did not change."""
-        return f"{self.prefix}:tv:{org}"
+        return f"{self.data}:tv:{org}"
 
     def table_methods(self, org: str, bucket: str) -> str:
         """Awarding-method counts per issuer: field ``issuer|method.status``."""
-        return f"{self.prefix}:tm:{org}:{bucket}"
+        return f"{self.data}:tm:{org}:{bucket}"
 
     def counter_base(self, org: str, level: str, entity: str) -> str:
         """Key without the bucket; the bucket is appended after a ':'."""
-        return f"{self.prefix}:c:{org}:{level}:{entity}"
+        return f"{self.data}:c:{org}:{level}:{entity}"
 
     # --- per-award state -----------------------------------------------------------
     def award(self, org: str, award_id: str) -> str:
-        return f"{self.prefix}:a:{org}:{award_id}"
+        return f"{self.data}:a:{org}:{award_id}"
 
     def activity_log(self, org: str, award_id: str) -> str:
-        return f"{self.prefix}:al:{org}:{award_id}"
+        return f"{self.data}:al:{org}:{award_id}"
 
     def held(self, org: str, award_id: str) -> str:
-        return f"{self.prefix}:h:{org}:{award_id}"
+        return f"{self.data}:h:{org}:{award_id}"
 
     def held_index(self, topic: str, partition: int) -> str:
-        return f"{self.prefix}:hi:{topic}:{partition}"
+        return f"{self.data}:hi:{topic}:{partition}"
 
     def dedup(self, org: str, day: str) -> str:
-        return f"{self.prefix}:dd:{org}:{day}"
+        return f"{self.data}:dd:{org}:{day}"
 
     # --- registry ------------------------------------------------------------------
     def orgs(self) -> str:
-        return f"{self.prefix}:orgs"
+        return f"{self.data}:orgs"
 
     def issuers(self, org: str) -> str:
-        return f"{self.prefix}:issuers:{org}"
+        return f"{self.data}:issuers:{org}"
 
     def badges(self, org: str) -> str:
-        return f"{self.prefix}:badges:{org}"
+        return f"{self.data}:badges:{org}"
 
     def pairs(self, org: str) -> str:
-        return f"{self.prefix}:pairs:{org}"
+        return f"{self.data}:pairs:{org}"
 
     def last_awarded(self, org: str) -> str:
-        return f"{self.prefix}:lastaw:{org}"
+        return f"{self.data}:lastaw:{org}"
 
     def first_day(self, org: str) -> str:
-        return f"{self.prefix}:first:{org}"
+        return f"{self.data}:first:{org}"
 
     def coverage_config(self, org: str) -> str:
         return f"{self.prefix}:covcfg:{org}"
 
     # --- stream bookkeeping --------------------------------------------------------
     def offsets(self) -> str:
-        return f"{self.prefix}:off"
+        return f"{self.data}:off"
 
     def epochs(self) -> str:
-        return f"{self.prefix}:ep"
+        return f"{self.data}:ep"
 
     def stats(self) -> str:
-        return f"{self.prefix}:stats"
+        return f"{self.data}:stats"
 
     def org_stats(self, org: str) -> str:
         """The stats of one org (applied, rejected, held, as_of_us): what /v1/status shows."""
-        return f"{self.prefix}:stats:{org}"
+        return f"{self.data}:stats:{org}"
 
     def changes_channel(self) -> str:
         return f"{self.prefix}:changes"

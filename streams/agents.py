@@ -1,11 +1,19 @@
 """The aggregator: consume `badge-events` in batches, fold each partition's batch into one
 atomic Redis commit together with the partition's next offset.
 
-Why a mode.Service around an aiokafka consumer rather than a Faust stream: a Faust stream
+Why a mode.Service around aiokafka consumers rather than a Faust stream: a Faust stream
 costs ~200 us per event on these machines (bench/README.md: 4.6k events/s with
 `stream.take`), and the exactly-once pattern needs the consumer positioned at the offsets
 stored *in Redis* on every assignment, which Faust's streams do not let us do. The service
-runs inside the Faust worker (lifecycle, signals, logging, timers) like any agent.
+runs inside the Faust worker (lifecycle, signals, logging) like any agent.
+
+Each owned partition has one *target* per generation it writes (badgepulse/generations.py):
+the serving generation, fed by the group consumer; during a rebuild, the building generation,
+fed first by a second consumer reading from the start of the topic (`behind`), then, once it
+has reached the serving offsets, by the group consumer beside the serving one (`joined`).
+Every target has its own fencing epoch and stored offset, so each is exactly once on its own.
+Any doubt (Redis or Kafka errors, a wipe, a generation switch) marks the claims dirty: the
+next step re-reads the generations and claims every partition again from Redis's offsets.
 """
 
 from __future__ import annotations
@@ -13,31 +21,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from datetime import UTC, datetime
+from typing import Any, cast
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from mode import Service
 from redis.asyncio import Redis
 
+from badgepulse.generations import (
+    Generations,
+    drop_retired,
+    read_generations,
+    try_switch,
+)
 from badgepulse.kafka import ensure_topics
 from badgepulse.settings import Settings
-from schemas.layout import Layout
+from schemas.layout import Layout, tp_field
+from streams.outage import TRANSIENT, Outage
 from streams.processor import AwardRef, Commit, PartitionBatch, Record, Rejection
 from streams.sink import Sink
 from streams.state import AwardState
 
 log = logging.getLogger("badgepulse.worker")
 
+SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
+
 
 @dataclass
-class Owned:
-    """A partition this worker holds: its fencing epoch, next offset and award cache."""
+class Target:
+    """One generation's hold on one partition: fencing epoch, next offset, award cache."""
 
+    sink: Sink
     epoch: int
     next: int | None
     cache: dict[AwardRef, AwardState] = field(default_factory=dict)
+    gap_at: int | None = None  # the offset a gap was last seen at (see records_for)
+
+    @property
+    def layout(self) -> Layout:
+        return self.sink.layout
+
+
+def caught_up(building: int | None, serving: int | None) -> bool:
+    """A building target may be fed by the group consumer once it is at or past serving."""
+    if serving is None:
+        return True
+    return building is not None and building >= serving
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -45,12 +78,10 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.agg = agg
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        for tp in revoked:
-            self.agg.owned.pop(tp.partition, None)
+        await self.agg.release([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        for tp in assigned:
-            await self.agg.claim(tp)
+        await self.agg.acquire([tp.partition for tp in assigned])
 
 
 class Aggregator(Service):
@@ -60,107 +91,293 @@ class Aggregator(Service):
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.layout = Layout(s.redis_prefix)
-        self.owned: dict[int, Owned] = {}
+        self.base = Layout(s.redis_prefix)
+        self.gens = Generations()
+        self.assigned: set[int] = set()
+        self.live: dict[int, Target] = {}
+        self.joined: dict[int, Target] = {}
+        self.behind: dict[int, Target] = {}
+        self.dirty = True
+        self.builder_stale = False
+        self.topics_checked = 0.0
+        self.sinks: dict[int, Sink] = {}
         self.lock = asyncio.Lock()
         self.redis: Redis | None = None
         self.consumer: AIOKafkaConsumer | None = None
+        self.builder: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.timings: dict[str, float] = {"decode": 0.0, "fetch": 0.0, "fold": 0.0,
                                           "dlq": 0.0, "apply": 0.0}
         self.events_seen = 0
+        self.outage = Outage(log, "worker")
 
+    # --- lifecycle ---------------------------------------------------------------------
     async def on_start(self) -> None:
         s = self.settings
-        await ensure_topics(s)
-        self.redis = Redis.from_url(s.redis_url)
-        self.sink = Sink(self.redis, self.layout)
+        # Redis calls fail fast when it is down (the loops wait it out); a stopped Redis
+        # times out instead of hanging the worker.
+        self.redis = Redis.from_url(s.redis_url, socket_connect_timeout=2, socket_timeout=30,
+                                    health_check_interval=10)
+        outage = Outage(log, "worker start")
+        while True:
+            try:
+                await ensure_topics(s)
+                await self._start_kafka()
+                break
+            except TRANSIENT as err:
+                outage.failed(err)
+                await self._stop_kafka()
+                await asyncio.sleep(outage.delay())
+        outage.ok()
+
+    async def _start_kafka(self) -> None:
+        s = self.settings
+        common: dict[str, Any] = {
+            "bootstrap_servers": s.kafka_bootstrap, "enable_auto_commit": False,
+            # Positions come from Redis. "none" makes a position beyond the log's end (a
+            # broker that came back empty) an error we handle, instead of a silent rewind
+            # whose records the offset filter would then throw away.
+            "auto_offset_reset": "none",
+            "max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_bytes": 32 * 1024 * 1024,
+        }
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all",
                                          linger_ms=5)
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
             group_id=s.consumer_group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
             session_timeout_ms=int(s.broker_session_timeout * 1000),
             rebalance_timeout_ms=int(s.broker_rebalance_timeout * 1000),
             heartbeat_interval_ms=int(s.broker_heartbeat_interval * 1000),
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
+            **common,
         )
         await self.consumer.start()
         self.consumer.subscribe([s.topic], listener=_Listener(self))
+        self.builder = AIOKafkaConsumer(group_id=None, **common)
+        await self.builder.start()
+
+    async def _stop_kafka(self) -> None:
+        for c in (self.consumer, self.builder, self.producer):
+            if c is not None:
+                try:
+                    await c.stop()
+                except Exception:  # noqa: BLE001 - stopping a half-started client
+                    log.debug("stopping a Kafka client failed", exc_info=True)
+        self.consumer = self.builder = None
+        self.producer = None
 
     async def on_stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+        await self._stop_kafka()
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def claim(self, tp: TopicPartition) -> None:
-        assert self.consumer is not None
-        epoch, stored = await self.sink.claim(tp.topic, tp.partition)
-        self.owned[tp.partition] = Owned(epoch, stored)
-        if stored is None:
-            await self.consumer.seek_to_beginning(tp)
-        else:
-            self.consumer.seek(tp, stored)
-        log.info("claimed %s epoch %d from offset %s", tp, epoch, stored)
+    # --- claims ------------------------------------------------------------------------
+    def sink(self, gen: int) -> Sink:
+        sink = self.sinks.get(gen)
+        if sink is None:
+            assert self.redis is not None
+            sink = self.sinks[gen] = Sink(self.redis, self.base.at(gen))
+        return sink
 
+    async def release(self, partitions: list[int]) -> None:
+        async with self.lock:
+            for p in partitions:
+                self.assigned.discard(p)
+                for d in (self.live, self.joined, self.behind):
+                    d.pop(p, None)
+            self._assign_builder()
+
+    async def acquire(self, partitions: list[int]) -> None:
+        async with self.lock:
+            self.assigned.update(partitions)
+            if self.dirty:
+                return  # the next step claims everything
+            try:
+                await self._claim(partitions)
+            except TRANSIENT as err:
+                self.outage.failed(err)
+                self.dirty = True
+
+    async def reclaim(self) -> None:
+        """Re-read the generations and claim every assigned partition afresh."""
+        assert self.redis is not None
+        async with self.lock:
+            self.gens = await read_generations(self.redis, self.base)
+            self.live, self.joined, self.behind = {}, {}, {}
+            self.dirty = False
+            await self._claim(sorted(self.assigned))
+
+    async def _claim(self, partitions: Sequence[int]) -> None:
+        assert self.consumer is not None
+        topic, gens = self.settings.topic, self.gens
+        for p in partitions:
+            serving = await self.sink(gens.serving).claim(topic, p)
+            building = None
+            if gens.building is not None:
+                building = await self.sink(gens.building).claim(topic, p)
+            if serving is None or (gens.building is not None and building is None):
+                self.dirty = True  # the generations moved meanwhile: claim them anew
+                return
+            live = self.live[p] = Target(self.sink(gens.serving), *serving)
+            tp = TopicPartition(topic, p)
+            try:
+                if live.next is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, live.next)
+            except IllegalStateError:
+                self.dirty = True  # not ours any more (a rebalance is under way)
+                return
+            if building is not None and gens.building is not None:
+                tgt = Target(self.sink(gens.building), *building)
+                (self.joined if caught_up(tgt.next, live.next) else self.behind)[p] = tgt
+            log.info("claimed %s: generation %d epoch %d from offset %s%s", tp, gens.serving,
+                     live.epoch, live.next,
+                     "" if building is None else f"; building {gens.building} from {building[1]}")
+        self._assign_builder()
+
+    def _assign_builder(self) -> None:
+        """The rebuild consumer must read exactly the partitions still catching up: mark it
+        for re-assignment (done by the rebuild loop, which owns that consumer)."""
+        self.builder_stale = True
+
+    async def _reassign_builder(self) -> None:
+        assert self.builder is not None
+        self.builder_stale = False
+        behind = dict(self.behind)
+        tps = [TopicPartition(self.settings.topic, p) for p in sorted(behind)]
+        self.builder.assign(tps)
+        for tp in tps:
+            nxt = behind[tp.partition].next
+            if nxt is None:
+                await self.builder.seek_to_beginning(tp)
+            else:
+                self.builder.seek(tp, nxt)
+
+    # --- the loops ---------------------------------------------------------------------
     @Service.task
     async def _consume(self) -> None:
-        assert self.consumer is not None
-        s = self.settings
-        last_sweep = 0.0
-        logged = 0
+        last_check = 0.0
         while not self.should_stop:
-            data = await self.consumer.getmany(timeout_ms=s.batch_within_ms,
-                                               max_records=s.batch_max)
-            async with self.lock:
-                work = []
-                for tp, msgs in data.items():
-                    owned = self.owned.get(tp.partition)
-                    if owned is None or not msgs:
-                        continue
-                    start = owned.next
-                    recs = [Record(m.offset, m.key, m.value) for m in msgs
-                            if start is None or m.offset >= start]
-                    if recs:
-                        work.append(self.apply_batch(tp, owned, recs))
-                # Partitions are independent: while one waits on Redis, another folds.
-                await asyncio.gather(*work)
+            try:
+                if self.dirty:
+                    await self.reclaim()
+                    continue
+                assert self.consumer is not None
+                try:
+                    data = await self.consumer.getmany(timeout_ms=self.settings.batch_within_ms,
+                                                       max_records=self.settings.batch_max)
+                except OffsetOutOfRangeError as err:
+                    await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
+                    continue
+                except NoOffsetForPartitionError:
+                    self.dirty = True
+                    continue
+                async with self.lock:
+                    work = []
+                    for tp, msgs in data.items():
+                        for tgt in (self.live.get(tp.partition), self.joined.get(tp.partition)):
+                            if tgt is not None:
+                                recs = self.records_for(tgt, msgs, self.consumer, tp)
+                                if recs:
+                                    work.append(self.apply_batch(tp, tgt, recs))
+                    await gather_all(work)
                 now = time.monotonic()
-                if now - last_sweep >= 1.0:
-                    last_sweep = now
-                    if self.events_seen != logged:
-                        logged = self.events_seen
-                        log.info("events %d, seconds by phase %s", self.events_seen,
-                                 {k: round(v, 2) for k, v in self.timings.items()})
-                    await self.check_wiped()
-                    await self.sweep_held()
+                if now - last_check >= 1.0:
+                    last_check = now
+                    await self.housekeeping()
+                self.outage.ok()
+            except TRANSIENT as err:
+                self.dirty = True
+                self.outage.failed(err)
+                await asyncio.sleep(self.outage.delay())
 
-    async def apply_batch(self, tp: TopicPartition, owned: Owned, recs: list[Record]) -> None:
-        s, sink = self.settings, self.sink
-        if len(owned.cache) > 500_000:
-            owned.cache.clear()
+    @Service.task
+    async def _rebuild(self) -> None:
+        """Feed the building generation from the start of the topic until it catches up."""
+        while not self.should_stop:
+            if self.dirty or self.builder is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                if self.builder_stale:
+                    await self._reassign_builder()
+                if not self.behind:
+                    await asyncio.sleep(0.1)
+                    continue
+                try:
+                    data = await self.builder.getmany(timeout_ms=self.settings.batch_within_ms,
+                                                      max_records=self.settings.batch_max)
+                except OffsetOutOfRangeError as err:
+                    await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
+                    continue
+                async with self.lock:
+                    work = []
+                    for tp, msgs in data.items():
+                        tgt = self.behind.get(tp.partition)
+                        if tgt is not None:
+                            recs = self.records_for(tgt, msgs, self.builder, tp)
+                            if recs:
+                                work.append(self.apply_batch(tp, tgt, recs))
+                    await gather_all(work)
+                    self._join_caught_up()
+            except TRANSIENT as err:
+                self.dirty = True
+                self.outage.failed(err)
+                await asyncio.sleep(self.outage.delay())
+
+    def _join_caught_up(self) -> None:
+        joined = False
+        for p, tgt in list(self.behind.items()):
+            live = self.live.get(p)
+            if live is not None and caught_up(tgt.next, live.next):
+                self.joined[p] = self.behind.pop(p)
+                joined = True
+                log.info("partition %d: generation %d caught up at offset %s", p,
+                         tgt.layout.gen, tgt.next)
+        if joined:
+            self._assign_builder()
+
+    def records_for(self, tgt: Target, msgs: list[Any], consumer: AIOKafkaConsumer | None,
+                    tp: TopicPartition) -> list[Record]:
+        """The records this target has not applied yet. A batch starting past the target's
+        next offset (records fetched before a re-seek) is dropped and the consumer sent back
+        to it; a gap seen twice at the same offset is taken as real (a compacted log)."""
+        start = tgt.next
+        if start is None:
+            return [Record(m.offset, m.key, m.value) for m in msgs]
+        recs = [Record(m.offset, m.key, m.value) for m in msgs if m.offset >= start]
+        if recs and recs[0].offset > start and tgt.gap_at != start:
+            tgt.gap_at = start
+            log.warning("%s: records from %d while %d is next; re-reading from %d", tp,
+                        recs[0].offset, start, start)
+            if consumer is not None:
+                consumer.seek(tp, start)
+            return []
+        return recs
+
+    async def apply_batch(self, tp: TopicPartition, tgt: Target, recs: list[Record]) -> None:
+        s = self.settings
+        if len(tgt.cache) > 500_000:
+            tgt.cache.clear()
         t = self.timings
         t0 = time.perf_counter()
-        hold_index = self.layout.held_index(tp.topic, tp.partition)
-        batch = PartitionBatch(self.layout, recs, now_us(), owned.cache, hold_index,
+        hold_index = tgt.layout.held_index(tp.topic, tp.partition)
+        batch = PartitionBatch(tgt.layout, recs, now_us(), tgt.cache, hold_index,
                                (s.dedup_days + 1) * 86400)
         t1 = time.perf_counter()
-        fetched = await sink.fetch(batch.lookups(), hold_index)
-        logs = await sink.fetch_logs(batch.load(fetched))
-        t2 = time.perf_counter()
-        commit = batch.fold(logs)
-        t3 = time.perf_counter()
-        await self.dead_letter(commit.dlq, tp)
-        t4 = time.perf_counter()
-        res = await sink.apply(commit, tp.topic, tp.partition, owned.epoch, recs[0].offset,
-                               recs[-1].offset + 1, owned.next)
+        try:
+            fetched = await tgt.sink.fetch(batch.lookups(), hold_index)
+            logs = await tgt.sink.fetch_logs(batch.load(fetched))
+            t2 = time.perf_counter()
+            commit = batch.fold(logs)
+            t3 = time.perf_counter()
+            await self.dead_letter(commit.dlq, tp)
+            t4 = time.perf_counter()
+            res = await tgt.sink.apply(commit, tp.topic, tp.partition, tgt.epoch,
+                                       recs[0].offset, recs[-1].offset + 1, tgt.next)
+        except BaseException:
+            tgt.cache.clear()  # the fold may have moved it past what Redis holds
+            raise
         t5 = time.perf_counter()
         t["decode"] += t1 - t0
         t["fetch"] += t2 - t1
@@ -168,24 +385,29 @@ class Aggregator(Service):
         t["dlq"] += t4 - t3
         t["apply"] += t5 - t4
         self.events_seen += len(recs)
-        await self.settle(tp, owned, res, recs[-1].offset + 1, commit)
+        self.settle(tp, tgt, res, recs[-1].offset + 1)
 
-    async def settle(self, tp: TopicPartition, owned: Owned, res: str, nxt: int,
-                     commit: Commit) -> None:
+    def settle(self, tp: TopicPartition, tgt: Target, res: str, nxt: int) -> None:
         if res == "ok":
             if nxt >= 0:
-                owned.next = nxt
+                tgt.next = nxt
             return
-        owned.cache.clear()
+        tgt.cache.clear()
+        current = any(d.get(tp.partition) is tgt for d in (self.live, self.joined, self.behind))
+        if not current:
+            return  # a target replaced by a newer claim meanwhile: nothing to do
         if res == "fenced":
-            log.warning("%s: fenced by a newer owner; dropping it", tp)
-            self.owned.pop(tp.partition, None)
-        elif res == "stale":
-            log.warning("%s: batch already applied; re-reading the stored offset", tp)
-            await self.claim(tp)
-        elif res == "wiped":
-            log.warning("%s: Redis lost its aggregates; replaying from the start", tp)
-            await self.claim(tp)
+            log.warning("%s: generation %d fenced by a newer owner; dropping it", tp,
+                        tgt.layout.gen)
+            for d in (self.live, self.joined, self.behind):
+                if d.get(tp.partition) is tgt:
+                    del d[tp.partition]
+            self._assign_builder()
+        elif res in ("stale", "wiped", "retired"):
+            log.warning("%s: generation %d %s; claiming afresh", tp, tgt.layout.gen, {
+                "stale": "batch already applied", "wiped": "lost its aggregates (replaying "
+                "from the start)", "retired": "is no longer served"}[res])
+            self.dirty = True
         else:
             raise RuntimeError(f"unexpected apply result {res!r}")
 
@@ -202,46 +424,130 @@ class Aggregator(Service):
                                                  key=rej.key, headers=headers))
         await asyncio.gather(*futs)
 
-    async def check_wiped(self) -> None:
-        """Notice a Redis that lost our epochs (flushed, or `badgepulse rebuild`) while idle."""
+    # --- the broker lost the log ---------------------------------------------------------
+    async def out_of_range(self, offsets: dict[TopicPartition, int]) -> None:
+        """A stored position outside the partition's log. Past its end: the broker came back
+        without the events (Tansu keeps them in memory only); before its start: retention
+        removed events nobody had read. Either way what the aggregates hold is kept, the
+        gap is recorded (shown by /v1/status; `rebuild` refuses to drop it silently), and
+        every generation continues exactly from the log's start."""
+        assert self.consumer is not None and self.redis is not None
+        async with self.lock:
+            for tp, offset in offsets.items():
+                begin = (await self.consumer.beginning_offsets([tp]))[tp]
+                end = (await self.consumer.end_offsets([tp]))[tp]
+                if begin <= offset <= end:
+                    continue  # a leader change; the next fetch goes through
+                why = ("the broker came back without the partition's events" if offset > end
+                       else "retention removed events before they were applied")
+                log.warning("%s: stored offset %d is outside the log [%d, %d]: %s; the "
+                            "aggregates keep them, new events are applied from offset %d",
+                            tp, offset, begin, end, why, begin)
+                gap = {"detected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                       "applied_before": offset, "log_start": begin, "reason": why}
+                await self.redis.hset(self.base.history_gaps(), tp_field(tp.topic, tp.partition),
+                                      orjson.dumps(gap))
+                for d in (self.live, self.joined, self.behind):
+                    tgt = d.get(tp.partition)
+                    if tgt is None or tgt.next is None or begin <= tgt.next <= end:
+                        continue  # this generation's position is still inside the log
+                    res = await tgt.sink.reset_offset(tp.topic, tp.partition, tgt.epoch, begin)
+                    self.settle(tp, tgt, res, begin)
+                live = self.live.get(tp.partition)
+                if live is not None and live.next == begin and tp in self.consumer.assignment():
+                    self.consumer.seek(tp, begin)
+                self._assign_builder()
+
+    # --- once a second -------------------------------------------------------------------
+    async def housekeeping(self) -> None:
         assert self.redis is not None
-        if not self.owned:
+        gens = await read_generations(self.redis, self.base)
+        if (gens.serving, gens.building) != (self.gens.serving, self.gens.building):
+            log.warning("generations now serving %d, building %s: claiming afresh",
+                        gens.serving, gens.building)
+            self.dirty = True
             return
-        topic = self.settings.topic
-        parts = sorted(self.owned)
-        stored = await self.redis.hmget(self.layout.epochs(), [f"{topic}:{p}" for p in parts])
-        if any(v is None for v in stored):
-            log.warning("Redis lost its aggregates: replaying every owned partition")
-            for p in parts:
-                await self.claim(TopicPartition(topic, p))
+        if self.live:
+            # Redis flushed or restarted empty while we were idle: our epochs are gone.
+            ours = next(iter(self.live.values()))
+            parts = sorted(self.live)
+            stored = await self.redis.hmget(ours.layout.epochs(),
+                                            [tp_field(self.settings.topic, p) for p in parts])
+            if any(v is None for v in stored):
+                log.warning("Redis lost the aggregates of generation %d: replaying the topic",
+                            gens.serving)
+                self.dirty = True
+                return
+        if gens.building is not None and not self.behind:
+            if await try_switch(self.redis, self.base, gens):
+                log.warning("rebuild done: generation %d now serves (was %d)",
+                            gens.building, gens.serving)
+                self.dirty = True
+                return
+        dropped = await drop_retired(self.redis, self.base, gens)
+        if dropped:
+            log.info("dropped the keys of retired generation(s) %s", dropped)
+        await self.sweep_held()
+        if not self.assigned and time.monotonic() - self.topics_checked > 10:
+            self.topics_checked = time.monotonic()
+            await ensure_topics(self.settings)  # a broker that came back empty has none
+        self._log_progress()
+
+    def _log_progress(self) -> None:
+        now = time.monotonic()
+        last = getattr(self, "_logged_at", 0.0)
+        log.debug("events %d, seconds by phase %s", self.events_seen,
+                  {k: round(v, 2) for k, v in self.timings.items()})
+        if now - last >= SUMMARY_EVERY and self.events_seen != getattr(self, "_logged_n", 0):
+            n0 = getattr(self, "_logged_n", 0)
+            rate = (self.events_seen - n0) / (now - last) if last else 0.0
+            log.info("applied %d events in all (%.0f/s lately); partitions %s%s",
+                     self.events_seen, rate, sorted(self.live),
+                     f"; rebuilding {sorted(self.behind)}" if self.behind else "")
+            self._logged_at, self._logged_n = now, self.events_seen
 
     async def sweep_held(self) -> None:
         """Dead-letter award events whose award.issued has not come within hold_seconds."""
         assert self.redis is not None
         cutoff = time.time() - self.settings.hold_seconds
-        for p, owned in list(self.owned.items()):
-            index = self.layout.held_index(self.settings.topic, p)
-            members = cast(list[bytes], await self.redis.zrangebyscore(index, "-inf", cutoff,
-                                                                         start=0, num=500))
-            if not members:
-                continue
-            commit = Commit()
-            for member in members:
-                org, award = member.decode().split("|", 1)
-                key = self.layout.held(org, award)
-                for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
-                    commit.dlq.append(Rejection(award.encode(), raw, "unknown_award"))
-                    commit.stat(org, "rejected")
-                    commit.stat(org, "held", -1)
-                commit.dels.append(key)
-                commit.zrem.append((index, member.decode()))
-            tp = TopicPartition(self.settings.topic, p)
-            await self.dead_letter(commit.dlq, tp)
-            res = await self.sink.apply(commit, tp.topic, p, owned.epoch, -1, -1, owned.next)
-            await self.settle(tp, owned, res, -1, commit)
+        async with self.lock:
+            targets = [(p, t) for d in (self.live, self.joined, self.behind)
+                       for p, t in d.items()]
+            for p, tgt in targets:
+                await self._sweep(p, tgt, cutoff)
+
+    async def _sweep(self, p: int, tgt: Target, cutoff: float) -> None:
+        assert self.redis is not None
+        layout = tgt.layout
+        index = layout.held_index(self.settings.topic, p)
+        members = cast(list[bytes], await self.redis.zrangebyscore(index, "-inf", cutoff,
+                                                                     start=0, num=500))
+        if not members:
+            return
+        commit = Commit()
+        for member in members:
+            org, award = member.decode().split("|", 1)
+            key = layout.held(org, award)
+            for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
+                commit.dlq.append(Rejection(award.encode(), raw, "unknown_award"))
+                commit.stat(org, "rejected")
+                commit.stat(org, "held", -1)
+            commit.dels.append(key)
+            commit.zrem.append((index, member.decode()))
+        tp = TopicPartition(self.settings.topic, p)
+        await self.dead_letter(commit.dlq, tp)
+        res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, -1, -1, tgt.next)
+        self.settle(tp, tgt, res, -1)
+
+
+async def gather_all(work: list[Any]) -> None:
+    """Run the partitions' batches concurrently; let every one finish before raising the
+    first error, so no batch is still writing when the claims are taken afresh."""
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-

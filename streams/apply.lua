@@ -1,10 +1,14 @@
--- Apply one batch atomically: fence by epoch, skip if already applied, then every write,
--- then the partition's next offset. ARGV[1] is a JSON list of strings built by
--- streams/processor.py (Commit.argv): a header, then (op, count, args...) sections.
+-- Apply one batch atomically: refuse a generation that is neither serving nor building, fence
+-- by epoch, skip if already applied, then every write, then the partition's next offset.
+-- ARGV[1] is a JSON list of strings built by streams/processor.py (Commit.argv): a header,
+-- then (op, count, args...) sections. first = -1: no offset check (held-event sweeps);
+-- first = -2: set the stored offset to nxt whatever it was (the broker came back empty).
 local A = cjson.decode(ARGV[1])
 local tp, epoch, first, nxt, expected = A[1], A[2], tonumber(A[3]), tonumber(A[4]), A[5]
-local offkey, epkey = A[6], A[7]
+local offkey, epkey, genkey, gen = A[6], A[7], A[8], A[9]
 
+local g = redis.call('HMGET', genkey, 'serving', 'building')
+if gen ~= (g[1] or '1') and gen ~= g[2] then return 'retired' end
 local cur_epoch = redis.call('HGET', epkey, tp)
 if not cur_epoch then return 'wiped' end
 if cur_epoch ~= epoch then return 'fenced' end
@@ -21,7 +25,7 @@ end
 local VLEN = 25
 local VFMT = '<' .. string.rep('i4', VLEN)
 
-local i = 8
+local i = 10
 local n = #A
 while i <= n do
   local op, cnt = A[i], tonumber(A[i + 1])

@@ -20,6 +20,7 @@ class Sink:
         self.redis = redis
         self.layout = layout
         self.apply_script = redis.register_script(APPLY_LUA)
+        self.claim_script = redis.register_script(CLAIM_LUA)
 
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
@@ -85,20 +86,36 @@ class Sink:
         nxt: int,
         expected: int | None,
     ) -> str:
-        """Apply atomically. Returns ok | stale | fenced | wiped (see apply.lua)."""
+        """Apply atomically. Returns ok | stale | fenced | wiped | retired (see apply.lua)."""
         layout = self.layout
         header: list[Any] = [
             tp_field(topic, partition), epoch, first, nxt,
             "" if expected is None else expected, layout.offsets(), layout.epochs(),
+            layout.generations(), layout.gen,
         ]
         res = await self.apply_script(keys=[], args=[commit.payload(layout, header)])
         return res.decode() if isinstance(res, bytes) else str(res)
 
-    async def claim(self, topic: str, partition: int) -> tuple[int, int | None]:
-        """Take ownership of a partition: a new epoch, and the stored next offset."""
-        field = tp_field(topic, partition)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hincrby(self.layout.epochs(), field, 1)
-        pipe.hget(self.layout.offsets(), field)
-        epoch, stored = await pipe.execute()
-        return int(epoch), (None if stored is None else int(stored))
+    async def claim(self, topic: str, partition: int) -> tuple[int, int | None] | None:
+        """Take ownership of a partition in this generation: a new epoch, and the stored next
+        offset; None if the generation is no longer serving or building."""
+        res = await self.claim_script(
+            keys=[self.layout.generations(), self.layout.epochs(), self.layout.offsets()],
+            args=[self.layout.gen, tp_field(topic, partition)])
+        if not res:
+            return None
+        epoch, stored = res
+        return int(epoch), (None if stored in (b"", "") else int(stored))
+
+    async def reset_offset(self, topic: str, partition: int, epoch: int, offset: int) -> str:
+        """Store `offset` as the partition's next one whatever it was (fenced by epoch)."""
+        return await self.apply(Commit(), topic, partition, epoch, -2, offset, None)
+
+
+# Claim a partition in one generation, unless that generation has been retired meanwhile.
+CLAIM_LUA = """
+local g = redis.call('HMGET', KEYS[1], 'serving', 'building')
+if ARGV[1] ~= (g[1] or '1') and ARGV[1] ~= g[2] then return false end
+local epoch = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return {epoch, redis.call('HGET', KEYS[3], ARGV[2]) or ''}
+"""

@@ -154,13 +154,14 @@ async def publish(settings: Settings, records: Iterable[tuple[bytes | None, byte
 async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
     """Wait until every published event is applied; return the pipeline status."""
     from api.routes.ops import read_status
-    from schemas.layout import Layout
+    from badgepulse.generations import serving_layout
 
     r = Redis.from_url(settings.redis_url)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = await read_status(settings, r, Layout(settings.redis_prefix))
+            layout = await serving_layout(r, settings.redis_prefix)
+            status = await read_status(settings, r, layout)
             if status["lag"] == 0:
                 return status
             await asyncio.sleep(0.2)

@@ -57,7 +57,7 @@ class VectorCache:
         tv = layout.table_versions(org_id)
         got = cast(list[bytes | None], await redis.hmget(tv, ["_gen", *wanted]))
         gen, versions = got[0], dict(zip(wanted, got[1:], strict=True))
-        ckey = f"{layout.prefix}|{org_id}"
+        ckey = f"{layout.data}|{org_id}"
         org = self._org(ckey, gen)
         stale = [b for b in wanted if (hit := self.buckets.get(f"{ckey}|{b}")) is None
                  or hit.version != versions[b]]
