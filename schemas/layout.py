@@ -155,6 +155,11 @@ class Layout:
     def offsets(self) -> str:
         return f"{self.data}:off"
 
+    def fingerprints(self) -> str:
+        """Hash ``topic:partition`` -> fingerprint of the last record applied (see
+        streams.processor.Record.fingerprint)."""
+        return f"{self.data}:fp"
+
     def epochs(self) -> str:
         return f"{self.data}:ep"
 
@@ -167,6 +172,10 @@ class Layout:
 
     def changes_channel(self) -> str:
         return f"{self.prefix}:changes"
+
+    def key_revocations_channel(self) -> str:
+        """Pub/sub: the key_id of each key revoked, so API processes drop it at once."""
+        return f"{self.prefix}:revoked"
 
     # --- API keys ------------------------------------------------------------------
     def api_keys(self) -> str:

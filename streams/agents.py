@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.conn import CloseReason
 from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from mode import Service
 from redis.asyncio import Redis
@@ -49,6 +50,7 @@ from streams.state import AwardState
 log = logging.getLogger("badgepulse.worker")
 
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
+TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Target:
     epoch: int
     next: int | None
     cache: dict[AwardRef, AwardState] = field(default_factory=dict)
+    verify: str | None = None  # fingerprint the record before `next` must have
     gap_at: int | None = None  # the offset a gap was last seen at (see records_for)
 
     @property
@@ -99,6 +102,7 @@ class Aggregator(Service):
         self.behind: dict[int, Target] = {}
         self.dirty = True
         self.builder_stale = False
+        self.broker_lost = False
         self.topics_checked = 0.0
         self.sinks: dict[int, Sink] = {}
         self.lock = asyncio.Lock()
@@ -121,8 +125,8 @@ class Aggregator(Service):
         outage = Outage(log, "worker start")
         while True:
             try:
-                await ensure_topics(s)
-                await self._start_kafka()
+                await asyncio.wait_for(ensure_topics(s), 10)
+                await asyncio.wait_for(self._start_kafka(), 30)
                 break
             except TRANSIENT as err:
                 outage.failed(err)
@@ -139,6 +143,9 @@ class Aggregator(Service):
             # whose records the offset filter would then throw away.
             "auto_offset_reset": "none",
             "max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_bytes": 32 * 1024 * 1024,
+            # A topic that disappears with the broker is seen again within seconds when it
+            # is re-created, not after the default five minutes.
+            "metadata_max_age_ms": 5000,
         }
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all",
                                          linger_ms=5)
@@ -150,10 +157,31 @@ class Aggregator(Service):
             heartbeat_interval_ms=int(s.broker_heartbeat_interval * 1000),
             **common,
         )
+        self._watch_connections(self.consumer)
         await self.consumer.start()
         self.consumer.subscribe([s.topic], listener=_Listener(self))
         self.builder = AIOKafkaConsumer(group_id=None, **common)
+        self._watch_connections(self.builder)
         await self.builder.start()
+
+    def _watch_connections(self, consumer: AIOKafkaConsumer) -> None:
+        """Note every broken broker connection. A consumer carries on fetching from its
+        positions after a reconnect, and a memory-only broker that restarted and was sent
+        new events may by then hold *other* records at those offsets (seen with Tansu:
+        records applied within 0.1 s of the restart). A broken connection therefore sends
+        the worker through a claim, whose fingerprint check (records_for) tells the two
+        logs apart. aiokafka has no public hook for this; the client reads
+        `_on_connection_closed` from the instance for every connection it opens (pinned
+        aiokafka; tests/stream/test_faults.py fails if that changes)."""
+        client = consumer._client
+        original = client._on_connection_closed
+
+        def closed(conn: Any, reason: Any) -> None:
+            if reason in (CloseReason.CONNECTION_BROKEN, CloseReason.CONNECTION_TIMEOUT):
+                self.broker_lost = True
+            original(conn, reason)
+
+        client._on_connection_closed = closed
 
     async def _stop_kafka(self) -> None:
         for c in (self.consumer, self.builder, self.producer):
@@ -217,22 +245,30 @@ class Aggregator(Service):
             if serving is None or (gens.building is not None and building is None):
                 self.dirty = True  # the generations moved meanwhile: claim them anew
                 return
-            live = self.live[p] = Target(self.sink(gens.serving), *serving)
+            live = self.live[p] = Target(self.sink(gens.serving), serving.epoch, serving.next,
+                                         verify=serving.fingerprint)
             tp = TopicPartition(topic, p)
             try:
                 if live.next is None:
                     await self.consumer.seek_to_beginning(tp)
                 else:
-                    self.consumer.seek(tp, live.next)
+                    # From the record before: it must be the one applied last (records_for).
+                    self.consumer.seek(tp, live.next - (1 if live.verify else 0))
             except IllegalStateError:
                 self.dirty = True  # not ours any more (a rebalance is under way)
                 return
             if building is not None and gens.building is not None:
-                tgt = Target(self.sink(gens.building), *building)
-                (self.joined if caught_up(tgt.next, live.next) else self.behind)[p] = tgt
+                tgt = Target(self.sink(gens.building), building.epoch, building.next,
+                             verify=building.fingerprint)
+                if caught_up(tgt.next, live.next):
+                    tgt.verify = None  # the serving target checks the log for both
+                    self.joined[p] = tgt
+                else:
+                    self.behind[p] = tgt
             log.info("claimed %s: generation %d epoch %d from offset %s%s", tp, gens.serving,
                      live.epoch, live.next,
-                     "" if building is None else f"; building {gens.building} from {building[1]}")
+                     "" if building is None else
+                     f"; building {gens.building} from {building.next}")
         self._assign_builder()
 
     def _assign_builder(self) -> None:
@@ -251,7 +287,7 @@ class Aggregator(Service):
             if nxt is None:
                 await self.builder.seek_to_beginning(tp)
             else:
-                self.builder.seek(tp, nxt)
+                self.builder.seek(tp, nxt - (1 if behind[tp.partition].verify else 0))
 
     # --- the loops ---------------------------------------------------------------------
     @Service.task
@@ -272,15 +308,28 @@ class Aggregator(Service):
                 except NoOffsetForPartitionError:
                     self.dirty = True
                     continue
+                if self.broker_lost:
+                    # What was fetched may come from a broker that lost our log meanwhile:
+                    # claim again, which checks the record before each stored offset.
+                    self.broker_lost = False
+                    self.dirty = True
+                    continue
                 async with self.lock:
                     work = []
+                    replaced = []
                     for tp, msgs in data.items():
                         for tgt in (self.live.get(tp.partition), self.joined.get(tp.partition)):
                             if tgt is not None:
                                 recs = self.records_for(tgt, msgs, self.consumer, tp)
+                                if recs is None:
+                                    replaced.append((tp, tgt))
+                                    break
                                 if recs:
                                     work.append(self.apply_batch(tp, tgt, recs))
                     await gather_all(work)
+                    for tp, tgt in replaced:
+                        await self.log_replaced(tp, "the broker came back with another log "
+                                                "under the same offsets", tgt.next or 0)
                 now = time.monotonic()
                 if now - last_check >= 1.0:
                     last_check = now
@@ -301,6 +350,9 @@ class Aggregator(Service):
             try:
                 if self.builder_stale:
                     await self._reassign_builder()
+                if self.broker_lost:
+                    await asyncio.sleep(0.05)  # the group loop claims afresh first
+                    continue
                 if not self.behind:
                     await asyncio.sleep(0.1)
                     continue
@@ -312,13 +364,19 @@ class Aggregator(Service):
                     continue
                 async with self.lock:
                     work = []
+                    replaced = []
                     for tp, msgs in data.items():
                         tgt = self.behind.get(tp.partition)
                         if tgt is not None:
                             recs = self.records_for(tgt, msgs, self.builder, tp)
-                            if recs:
+                            if recs is None:
+                                replaced.append((tp, tgt))
+                            elif recs:
                                 work.append(self.apply_batch(tp, tgt, recs))
                     await gather_all(work)
+                    for tp, tgt in replaced:
+                        await self.log_replaced(tp, "the broker came back with another log "
+                                                "under the same offsets", tgt.next or 0)
                     self._join_caught_up()
             except TRANSIENT as err:
                 self.dirty = True
@@ -330,6 +388,7 @@ class Aggregator(Service):
         for p, tgt in list(self.behind.items()):
             live = self.live.get(p)
             if live is not None and caught_up(tgt.next, live.next):
+                tgt.verify = None
                 self.joined[p] = self.behind.pop(p)
                 joined = True
                 log.info("partition %d: generation %d caught up at offset %s", p,
@@ -338,14 +397,24 @@ class Aggregator(Service):
             self._assign_builder()
 
     def records_for(self, tgt: Target, msgs: list[Any], consumer: AIOKafkaConsumer | None,
-                    tp: TopicPartition) -> list[Record]:
-        """The records this target has not applied yet. A batch starting past the target's
-        next offset (records fetched before a re-seek) is dropped and the consumer sent back
-        to it; a gap seen twice at the same offset is taken as real (a compacted log)."""
+                    tp: TopicPartition) -> list[Record] | None:
+        """The records this target has not applied yet; None if the record before them is
+        not the one applied last (the log was replaced: see log_replaced).
+
+        A batch starting past the target's next offset (records fetched before a re-seek)
+        is dropped and the consumer sent back; a gap seen twice at the same offset is taken
+        as real (a compacted log)."""
         start = tgt.next
         if start is None:
-            return [Record(m.offset, m.key, m.value) for m in msgs]
-        recs = [Record(m.offset, m.key, m.value) for m in msgs if m.offset >= start]
+            return [Record(m.offset, m.key, m.value, m.timestamp) for m in msgs]
+        low = start - 1 if tgt.verify is not None else start
+        recs = [Record(m.offset, m.key, m.value, m.timestamp) for m in msgs if m.offset >= low]
+        if tgt.verify is not None and recs:
+            if recs[0].offset == start - 1:
+                if recs[0].fingerprint() != tgt.verify:
+                    return None
+                recs = recs[1:]
+            tgt.verify = None  # checked, or the record is gone (retention): carry on
         if recs and recs[0].offset > start and tgt.gap_at != start:
             tgt.gap_at = start
             log.warning("%s: records from %d while %d is next; re-reading from %d", tp,
@@ -374,7 +443,8 @@ class Aggregator(Service):
             await self.dead_letter(commit.dlq, tp)
             t4 = time.perf_counter()
             res = await tgt.sink.apply(commit, tp.topic, tp.partition, tgt.epoch,
-                                       recs[0].offset, recs[-1].offset + 1, tgt.next)
+                                       recs[0].offset, recs[-1].offset + 1, tgt.next,
+                                       recs[-1].fingerprint())
         except BaseException:
             tgt.cache.clear()  # the fold may have moved it past what Redis holds
             raise
@@ -426,37 +496,83 @@ class Aggregator(Service):
 
     # --- the broker lost the log ---------------------------------------------------------
     async def out_of_range(self, offsets: dict[TopicPartition, int]) -> None:
-        """A stored position outside the partition's log. Past its end: the broker came back
-        without the events (Tansu keeps them in memory only); before its start: retention
-        removed events nobody had read. Either way what the aggregates hold is kept, the
-        gap is recorded (shown by /v1/status; `rebuild` refuses to drop it silently), and
-        every generation continues exactly from the log's start."""
-        assert self.consumer is not None and self.redis is not None
+        """A fetch position outside the partition's log. At or past the log's start, it was
+        past the end when fetched: the log is shorter than what we applied, so it is not the
+        one the aggregates were built from (see log_replaced; by now it may have grown
+        again, so its end proves nothing). Before the start: retention removed records; if
+        every stored position is still inside the log only the check of the record before
+        it was lost, so carry on from the stored positions."""
+        assert self.consumer is not None
         async with self.lock:
             for tp, offset in offsets.items():
                 begin = (await self.consumer.beginning_offsets([tp]))[tp]
-                end = (await self.consumer.end_offsets([tp]))[tp]
-                if begin <= offset <= end:
-                    continue  # a leader change; the next fetch goes through
-                why = ("the broker came back without the partition's events" if offset > end
-                       else "retention removed events before they were applied")
-                log.warning("%s: stored offset %d is outside the log [%d, %d]: %s; the "
-                            "aggregates keep them, new events are applied from offset %d",
-                            tp, offset, begin, end, why, begin)
-                gap = {"detected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                       "applied_before": offset, "log_start": begin, "reason": why}
-                await self.redis.hset(self.base.history_gaps(), tp_field(tp.topic, tp.partition),
-                                      orjson.dumps(gap))
-                for d in (self.live, self.joined, self.behind):
-                    tgt = d.get(tp.partition)
-                    if tgt is None or tgt.next is None or begin <= tgt.next <= end:
-                        continue  # this generation's position is still inside the log
-                    res = await tgt.sink.reset_offset(tp.topic, tp.partition, tgt.epoch, begin)
-                    self.settle(tp, tgt, res, begin)
-                live = self.live.get(tp.partition)
-                if live is not None and live.next == begin and tp in self.consumer.assignment():
-                    self.consumer.seek(tp, begin)
-                self._assign_builder()
+                if offset >= begin:
+                    await self.log_replaced(
+                        tp, "the broker came back without the partition's events", offset)
+                    continue
+                targets = self.targets_of(tp.partition)
+                if all(t.next is None or t.next >= begin for t in targets):
+                    for t in targets:
+                        t.verify = None
+                    self._seek_all(tp)
+                    continue
+                await self.log_replaced(tp, "retention removed events before they were "
+                                        "applied", offset)
+
+    async def log_replaced(self, tp: TopicPartition, why: str, offset: int) -> None:
+        """The partition's log is not the one the aggregates were built from: the broker
+        came back empty (Tansu keeps everything in memory) and the log may even have grown
+        past the stored offsets again, or retention removed unread events. What the
+        aggregates hold is kept; the gap is recorded (shown by /v1/status, and `rebuild`
+        refuses to drop it silently); every generation continues exactly from the log's
+        start. Called with the lock held."""
+        assert self.consumer is not None and self.redis is not None
+        begin = (await self.consumer.beginning_offsets([tp]))[tp]
+        log.warning("%s: %s (stored position %d); the numbers keep what was applied, new "
+                    "events are applied from offset %d", tp, why, offset, begin)
+        gap = {"detected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+               "applied_before": offset, "log_start": begin, "reason": why}
+        await self.redis.hset(self.base.history_gaps(), tp_field(tp.topic, tp.partition),
+                              orjson.dumps(gap))
+        for tgt in self.targets_of(tp.partition):
+            tgt.verify = None
+            res = await tgt.sink.reset_offset(tp.topic, tp.partition, tgt.epoch, begin)
+            self.settle(tp, tgt, res, begin)
+        self._seek_all(tp)
+
+    async def check_log_ends(self) -> None:
+        """A stored offset past the log's end means the log is not the one we applied (a
+        fetch there returns nothing on Tansu, not an error, so this is how it shows). The
+        positions are taken before the ends are asked for: a log only grows, so an end
+        below a position applied earlier cannot belong to the same log."""
+        assert self.consumer is not None
+        before = {p: [(t, t.next) for t in self.targets_of(p) if t.next is not None]
+                  for p in sorted(self.live)}
+        if not before:
+            return
+        tps = [TopicPartition(self.settings.topic, p) for p in before]
+        ends = await asyncio.wait_for(self.consumer.end_offsets(tps), 10)
+        async with self.lock:
+            for tp, end in ends.items():
+                past = [n for t, n in before[tp.partition]
+                        if n > end and t.next is not None and t.next >= n
+                        and t in self.targets_of(tp.partition)]
+                if past:
+                    await self.log_replaced(
+                        tp, "the broker came back without the partition's events", max(past))
+
+    def targets_of(self, p: int) -> list[Target]:
+        return [t for d in (self.live, self.joined, self.behind) if (t := d.get(p))]
+
+    def _seek_all(self, tp: TopicPartition) -> None:
+        """Send the group consumer back to the partition's lowest next offset; the rebuild
+        consumer is re-seeked from the targets by _reassign_builder."""
+        assert self.consumer is not None
+        nexts = [t.next for d in (self.live, self.joined) if (t := d.get(tp.partition))
+                 and t.next is not None]
+        if nexts and tp in self.consumer.assignment():
+            self.consumer.seek(tp, min(nexts))
+        self._assign_builder()
 
     # --- once a second -------------------------------------------------------------------
     async def housekeeping(self) -> None:
@@ -478,6 +594,7 @@ class Aggregator(Service):
                             gens.serving)
                 self.dirty = True
                 return
+        await self.check_log_ends()
         if gens.building is not None and not self.behind:
             if await try_switch(self.redis, self.base, gens):
                 log.warning("rebuild done: generation %d now serves (was %d)",
@@ -488,9 +605,11 @@ class Aggregator(Service):
         if dropped:
             log.info("dropped the keys of retired generation(s) %s", dropped)
         await self.sweep_held()
-        if not self.assigned and time.monotonic() - self.topics_checked > 10:
+        if time.monotonic() - self.topics_checked > TOPICS_EVERY:
+            # A broker that came back empty has no topics; the API's ingest needs them too.
             self.topics_checked = time.monotonic()
-            await ensure_topics(self.settings)  # a broker that came back empty has none
+            # Bounded: the admin client waits for a broker forever by itself.
+            await asyncio.wait_for(ensure_topics(self.settings), 10)
         self._log_progress()
 
     def _log_progress(self) -> None:
@@ -551,3 +670,4 @@ async def gather_all(work: list[Any]) -> None:
 
 def now_us() -> int:
     return time.time_ns() // 1000
+

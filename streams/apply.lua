@@ -3,9 +3,10 @@
 -- ARGV[1] is a JSON list of strings built by streams/processor.py (Commit.argv): a header,
 -- then (op, count, args...) sections. first = -1: no offset check (held-event sweeps);
 -- first = -2: set the stored offset to nxt whatever it was (the broker came back empty).
+-- fp: the fingerprint of the record before nxt (Record.fingerprint), '' for none.
 local A = cjson.decode(ARGV[1])
 local tp, epoch, first, nxt, expected = A[1], A[2], tonumber(A[3]), tonumber(A[4]), A[5]
-local offkey, epkey, genkey, gen = A[6], A[7], A[8], A[9]
+local offkey, epkey, genkey, gen, fpkey, fp = A[6], A[7], A[8], A[9], A[10], A[11]
 
 local g = redis.call('HMGET', genkey, 'serving', 'building')
 if gen ~= (g[1] or '1') and gen ~= g[2] then return 'retired' end
@@ -25,7 +26,7 @@ end
 local VLEN = 25
 local VFMT = '<' .. string.rep('i4', VLEN)
 
-local i = 10
+local i = 12
 local n = #A
 while i <= n do
   local op, cnt = A[i], tonumber(A[i + 1])
@@ -117,5 +118,8 @@ while i <= n do
     return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
-if nxt >= 0 then redis.call('HSET', offkey, tp, A[4]) end
+if nxt >= 0 then
+  redis.call('HSET', offkey, tp, A[4])
+  if fp == '' then redis.call('HDEL', fpkey, tp) else redis.call('HSET', fpkey, tp, fp) end
+end
 return 'ok'

@@ -8,6 +8,7 @@ here touches the network, so the whole of it is unit-testable.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,14 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int = 0  # Kafka's record timestamp (ms), part of the fingerprint
+
+    def fingerprint(self) -> str:
+        """What identifies this record in its log: stored with the offset after it, and
+        compared when the partition is claimed again, so a log replaced under the same
+        offsets (a memory-only broker restarted) is noticed even when it has grown past
+        them."""
+        return f"{self.timestamp:x}.{zlib.crc32(self.value):08x}.{len(self.value):x}"
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, cast
 
@@ -11,6 +12,13 @@ from schemas.layout import Layout, tp_field
 from streams.processor import AwardRef, Commit, Fetched, Lookups
 
 APPLY_LUA = files("streams").joinpath("apply.lua").read_text()
+
+
+@dataclass(frozen=True)
+class Claim:
+    epoch: int
+    next: int | None
+    fingerprint: str | None
 
 
 class Sink:
@@ -85,27 +93,32 @@ class Sink:
         first: int,
         nxt: int,
         expected: int | None,
+        fingerprint: str = "",
     ) -> str:
         """Apply atomically. Returns ok | stale | fenced | wiped | retired (see apply.lua)."""
         layout = self.layout
         header: list[Any] = [
             tp_field(topic, partition), epoch, first, nxt,
             "" if expected is None else expected, layout.offsets(), layout.epochs(),
-            layout.generations(), layout.gen,
+            layout.generations(), layout.gen, layout.fingerprints(), fingerprint,
         ]
         res = await self.apply_script(keys=[], args=[commit.payload(layout, header)])
         return res.decode() if isinstance(res, bytes) else str(res)
 
-    async def claim(self, topic: str, partition: int) -> tuple[int, int | None] | None:
-        """Take ownership of a partition in this generation: a new epoch, and the stored next
-        offset; None if the generation is no longer serving or building."""
+    async def claim(self, topic: str, partition: int) -> Claim | None:
+        """Take ownership of a partition in this generation: a new epoch, the stored next
+        offset and the fingerprint of the record before it; None if the generation is no
+        longer serving or building."""
+        layout = self.layout
         res = await self.claim_script(
-            keys=[self.layout.generations(), self.layout.epochs(), self.layout.offsets()],
-            args=[self.layout.gen, tp_field(topic, partition)])
+            keys=[layout.generations(), layout.epochs(), layout.offsets(),
+                  layout.fingerprints()],
+            args=[layout.gen, tp_field(topic, partition)])
         if not res:
             return None
-        epoch, stored = res
-        return int(epoch), (None if stored in (b"", "") else int(stored))
+        epoch, stored, fp = res
+        fp = fp.decode() if isinstance(fp, bytes) else str(fp)
+        return Claim(int(epoch), None if stored in (b"", "") else int(stored), fp or None)
 
     async def reset_offset(self, topic: str, partition: int, epoch: int, offset: int) -> str:
         """Store `offset` as the partition's next one whatever it was (fenced by epoch)."""
@@ -117,5 +130,6 @@ CLAIM_LUA = """
 local g = redis.call('HMGET', KEYS[1], 'serving', 'building')
 if ARGV[1] ~= (g[1] or '1') and ARGV[1] ~= g[2] then return false end
 local epoch = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-return {epoch, redis.call('HGET', KEYS[3], ARGV[2]) or ''}
+local stored = redis.call('HGET', KEYS[3], ARGV[2]) or ''
+return {epoch, stored, redis.call('HGET', KEYS[4], ARGV[2]) or ''}
 """

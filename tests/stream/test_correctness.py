@@ -7,25 +7,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import caught_up, make_key, publish
 from tests.oracle import Oracle
 from tests.stream.compare import check_analytics, check_summary
-from tests.streamgen import generate
-
-ORGS = ["acme", "globex", "initech"]
-N_EVENTS = 21_000
-
-
-@pytest.fixture(scope="module")
-def stream() -> tuple[list[tuple[bytes, bytes]], datetime]:
-    now = datetime.now(UTC)
-    return generate(20261128, N_EVENTS, ORGS, now=now), now
+from tests.stream.conftest import ORGS
 
 
 def oracle_of(records: list[tuple[bytes, bytes]]) -> Oracle:
