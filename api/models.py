@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,17 +110,95 @@ class StatusOut(BaseModel):
     applied: int
     rejected: int
     held: int
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What an operator should know: a rebuild under way; events the numbers "
+                    "hold that the topic lost (a memory-only broker restarted)")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    redis: bool = Field(description="Redis answered a PING")
+    kafka: bool = Field(description="The broker answered a metadata request")
+
+
+class MeOut(BaseModel):
+    org_id: str
+    role: Literal["org_admin", "issuer", "publisher"]
+    issuer_ids: list[str] = Field(description="The issuers an issuer key is restricted to")
+    key_id: str
 
 
 class RejectedOut(BaseModel):
-    index: int
-    event_id: str | None
-    reason: str
+    index: int = Field(description="Position of the event in the body (0-based)")
+    event_id: str | None = Field(description="The event's event_id, when it is a valid one")
+    reason: str = Field(description="Names the field or the limit first, e.g. "
+                                    "`method: must match [a-z0-9_]{1,32}`, `too_large: ...`")
+    retryable: bool = Field(
+        description="The broker did not acknowledge this event: send it again (a repeated "
+                    "event_id is ignored). False: sending it unchanged is rejected again")
+    line: int | None = Field(description="1-based line of an NDJSON body; null otherwise")
 
 
 class IngestOut(BaseModel):
-    accepted: int
+    accepted: int = Field(description="Events written to the topic: every index not rejected")
     rejected: list[RejectedOut]
+
+
+class ValidationIssueOut(BaseModel):
+    loc: list[str | int] = Field(description="Where: e.g. [\"query\", \"from\"]")
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a message, or (422) the list of parameters at fault."""
+
+    detail: str | list[ValidationIssueOut]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# The errors any /v1 route can answer, for `responses=` of the routes.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("No key, or an unknown or revoked key"),
+    403: _error("The key's role may not do this"),
+    404: _error("Not found, or outside the key's org or issuers"),
+    422: _error("A bad parameter; `detail[].loc` names it"),
+    429: _error("Too many requests; see Retry-After"),
+    503: _error("A dependency (Redis or the broker) is unavailable; see Retry-After"),
+}
+
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": True,
+    "description": "An event of events.md (anything else is rejected in the 202, by index)",
+    "example": {"event_id": "e-1001", "type": "award.issued",
+                "occurred_at": "2026-04-13T09:30:00Z", "org_id": "acme",
+                "issuer_id": "acme-eng", "badge_id": "py-101", "award_id": "aw-77",
+                "method": "lms"},
+}
+
+# POST /v1/events reads its body itself (three formats, per-event verdicts), so the request
+# body is documented here rather than by a model FastAPI would validate.
+INGEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"anyOf": [
+            _EVENT_SCHEMA,
+            # at most 10,000 items, but that is a 413 (api.md), not the 4xx of a bad schema
+            {"type": "array", "items": {
+                "description": "An event; an element that is not a valid event is rejected "
+                               "in the 202 by its index"}},
+        ]}},
+        "application/x-ndjson": {"schema": {
+            "type": "string", "description": "One event object per line"}},
+    },
+}
 
 
 class ChannelEntryOut(BaseModel):

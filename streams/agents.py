@@ -440,7 +440,9 @@ class Aggregator(Service):
             t2 = time.perf_counter()
             commit = batch.fold(logs)
             t3 = time.perf_counter()
-            await self.dead_letter(commit.dlq, tp)
+            if tgt.layout.gen != self.gens.building:
+                # A rebuild re-reads rejections the serving generation dead-lettered already.
+                await self.dead_letter(commit.dlq, tp)
             t4 = time.perf_counter()
             res = await tgt.sink.apply(commit, tp.topic, tp.partition, tgt.epoch,
                                        recs[0].offset, recs[-1].offset + 1, tgt.next,
@@ -654,7 +656,8 @@ class Aggregator(Service):
             commit.dels.append(key)
             commit.zrem.append((index, member.decode()))
         tp = TopicPartition(self.settings.topic, p)
-        await self.dead_letter(commit.dlq, tp)
+        if layout.gen != self.gens.building:
+            await self.dead_letter(commit.dlq, tp)
         res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, -1, -1, tgt.next)
         self.settle(tp, tgt, res, -1)
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -20,10 +21,12 @@ from prometheus_client import (
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import CallerDep, LayoutDep, RedisDep, SettingsDep
-from api.models import StatusOut
+from api.deps import CallerDep, LayoutDep, OrgAdminDep, RedisDep, SettingsDep, get_layout
+from api.faults import KAFKA, REDIS, Health
+from api.models import ERROR_RESPONSES, HealthOut, MeOut, ReadyOut, StatusOut
 from api.readers.summary import iso_us
 from api.responses import OrjsonResponse
+from badgepulse.generations import Generations, parse_generations
 from badgepulse.settings import Settings
 from schemas.layout import Layout
 
@@ -105,37 +108,74 @@ async def read_status(settings: Settings, redis: Any, layout: Layout,
     # Lag first, totals after: when the lag reads 0, the totals include every event.
     lag = await read_lag(settings, redis, layout)
     key = layout.stats() if org_id is None else layout.org_stats(org_id)
-    stats = {k.decode(): int(v) for k, v in (await redis.hgetall(key)).items()}
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(key)
+    pipe.hgetall(layout.generations())
+    pipe.hgetall(layout.history_gaps())
+    raw_stats, raw_gens, gaps = await pipe.execute()
+    stats = {k.decode(): int(v) for k, v in raw_stats.items()}
     return {
         "as_of": iso_us(stats.get("as_of_us")),
         "lag": lag,
         "applied": stats.get("applied", 0),
         "rejected": stats.get("rejected", 0),
         "held": stats.get("held", 0),
+        "notices": pipeline_notices(parse_generations(raw_gens), gaps),
     }
 
 
-@router.get("/healthz", summary="The process is alive")
+def pipeline_notices(gens: Generations, gaps: dict[bytes, bytes]) -> list[str]:
+    """What an operator should know about the numbers: a rebuild under way, and events the
+    numbers hold that the topic lost (so a rebuild would drop them)."""
+    out = []
+    if gens.building is not None:
+        out.append(f"rebuild under way: generation {gens.building} is being built beside "
+                   f"the serving generation {gens.serving}; numbers stay live meanwhile")
+    if gaps:
+        first = min((orjson.loads(v) for v in gaps.values()),
+                    key=lambda g: str(g.get("detected_at")))
+        out.append(f"the topic no longer holds every event these numbers include "
+                   f"({first.get('reason')}, detected {first.get('detected_at')}, "
+                   f"{len(gaps)} partition(s)); the numbers keep them, but "
+                   "`badgepulse rebuild` would drop them")
+    return out
+
+
+@router.get("/healthz", summary="The process is alive", response_model=HealthOut)
 async def read_health() -> OrjsonResponse:
     return OrjsonResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="Redis and Kafka are reachable",
-            responses={503: {"description": "Redis or Kafka unreachable"}})
-async def read_ready(request: Request, redis: RedisDep) -> OrjsonResponse:
+@router.get("/readyz", summary="Redis and Kafka are reachable", response_model=ReadyOut,
+            responses={503: {"model": ReadyOut, "description": "Redis or Kafka unreachable"}})
+async def read_ready(request: Request, redis: RedisDep, settings: SettingsDep) -> OrjsonResponse:
+    """`false` names the dependency that is down; a 503 carries Retry-After."""
+    health: Health = request.app.state.health
     redis_ok = False
     with contextlib.suppress(RedisError, OSError, TimeoutError):
         redis_ok = bool(await asyncio.wait_for(redis.ping(), 2))
     kafka_ok = await request.app.state.publisher.ping()
+    for dep, ok in ((REDIS, redis_ok), (KAFKA, kafka_ok)):
+        if ok:
+            health.up(dep)
+        else:
+            health.down(dep, "no answer to /readyz")
     body = {"redis": redis_ok, "kafka": kafka_ok}
-    return OrjsonResponse(body, status_code=200 if redis_ok and kafka_ok else 503)
+    if redis_ok and kafka_ok:
+        return OrjsonResponse(body)
+    return OrjsonResponse(body, status_code=503,
+                          headers={"Retry-After": str(settings.retry_after)})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep,
-                       layout: LayoutDep) -> Response:
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"description": "Prometheus text exposition format",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep) -> Response:
     metrics: Metrics = request.app.state.metrics
+    # Without Redis the worker's gauges keep their last values; the request metrics (this
+    # process's own) are served all the same.
     with contextlib.suppress(RedisError, OSError):
+        layout = await get_layout(request, redis)
         status = await read_status(settings, redis, layout)
         for kind in ("applied", "rejected", "held"):
             metrics.worker.labels(kind).set(status[kind])
@@ -144,15 +184,21 @@ async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep,
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/me", summary="The caller's key: org, role and issuers")
+@router.get("/v1/me", summary="The caller's key: org, role and issuers", response_model=MeOut,
+            responses=ERROR_RESPONSES,
+            description="Any valid key, a publisher's too: it names only the key itself, no "
+                        "analytics (the dashboard uses it to tell a publisher key apart).")
 async def read_me(caller: CallerDep) -> OrjsonResponse:
     return OrjsonResponse({"org_id": caller.org_id, "role": caller.role,
                            "issuer_ids": list(caller.issuers), "key_id": caller.key_id})
 
 
 @router.get("/v1/status", response_model=StatusOut, summary="Pipeline status",
+            responses=ERROR_RESPONSES,
             description="`as_of`, `applied`, `rejected` and `held` are the caller's org's "
-                        "(nothing of another tenant is visible); `lag` is the pipeline's.")
-async def read_pipeline_status(caller: CallerDep, settings: SettingsDep, redis: RedisDep,
+                        "(nothing of another tenant is visible); `lag` is the pipeline's. "
+                        "org_admin keys only: the totals are org-wide, so an issuer key (and "
+                        "a publisher key, which has no reads) gets 403.")
+async def read_pipeline_status(caller: OrgAdminDep, settings: SettingsDep, redis: RedisDep,
                                layout: LayoutDep) -> dict[str, Any]:
     return await read_status(settings, redis, layout, caller.org_id)

@@ -29,6 +29,7 @@ from tests.conftest import (
     make_key,
     publish,
 )
+from tests.stream.conftest import record_figure
 from tests.stream.test_correctness import compare_analytics, compare_everything, oracle_of
 
 
@@ -142,7 +143,9 @@ async def test_a_rebuild_under_live_ingest_ends_exact_and_readers_never_see_it_h
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(stop))
     console = Console(file=io.StringIO(), width=100)
+    t0 = time.monotonic()
     gen, _ = await asyncio.gather(rebuild(settings, console), ingest())
+    rebuild_s = time.monotonic() - t0
     assert gen == 2
     await wait_exact(settings, oracle)
     stop.set()
@@ -176,6 +179,10 @@ async def test_a_rebuild_under_live_ingest_ends_exact_and_readers_never_see_it_h
         await asyncio.sleep(1)
     assert left == 0, f"{left} keys of retired generations were not dropped"
     assert (await read_generations(redis, base)).serving == 3
+    record_figure("rebuild under live ingest", events=len(records),
+                  published_during_rebuild=len(records) - first, workers=2,
+                  rebuild_seconds=round(rebuild_s, 1), reader_samples=len(seen),
+                  reader_drops=len(drops), rebuilds=2, equal_to_oracle=True)
 
 
 @pytest.mark.parametrize("save", [False, True], ids=["restarted-empty", "restarted-with-data"])
@@ -200,13 +207,18 @@ async def test_a_redis_restart_mid_stream_is_waited_out_and_ends_exact(
         own_redis.proc.wait(timeout=10)  # type: ignore[union-attr]
         await asyncio.sleep(3)  # the worker meets a dead Redis for a while
         own_redis.start()
+        t0 = time.monotonic()
         await publish(settings, records[half:])
         status = await wait_exact(settings, oracle)
+        exact_s = time.monotonic() - t0
         assert worker.poll() is None, "the worker died instead of waiting Redis out"
         assert (status["applied"], status["rejected"], status["held"]) == (
             oracle.applied, oracle.rejected, oracle.held)
         async for client in asgi_client(settings):
             await compare_everything(client, oracle, settings, now, seed=5)
+        record_figure(f"Redis SHUTDOWN {'SAVE' if save else 'NOSAVE'} + restart mid-stream",
+                      events=len(records), redis_down_seconds=3, worker_restarts=0,
+                      seconds_to_exact_after_restart=round(exact_s, 1), equal_to_oracle=True)
 
 
 async def test_an_embedded_broker_restarted_empty_keeps_the_numbers_and_applies_new_events(
@@ -223,8 +235,10 @@ async def test_an_embedded_broker_restarted_empty_keeps_the_numbers_and_applies_
         own_broker.kill()
         await asyncio.sleep(2)
         own_broker.start()  # memory only: every topic and offset is gone
+        t0 = time.monotonic()
         await publish(settings, records[half:])
         status = await wait_exact(settings, oracle)
+        exact_s = time.monotonic() - t0
         assert worker.poll() is None, "the worker died with the broker"
         assert (status["applied"], status["rejected"], status["held"]) == (
             oracle.applied, oracle.rejected, oracle.held)
@@ -237,5 +251,9 @@ async def test_an_embedded_broker_restarted_empty_keeps_the_numbers_and_applies_
             assert gaps, "the broker's loss of history was not recorded"
         finally:
             await r.aclose()
+        assert any("no longer holds" in n for n in status["notices"]), status  # type: ignore[attr-defined]
         with pytest.raises(RebuildRefused, match="--force"):
             await rebuild(settings, Console(file=io.StringIO()))
+        record_figure("embedded broker restarted empty", events=len(records),
+                      events_after_restart=len(records) - half, partitions_with_gap=len(gaps),
+                      seconds_to_exact_after_restart=round(exact_s, 1), equal_to_oracle=True)
