@@ -72,18 +72,33 @@ async def list_keys(redis: Redis, layout: Layout) -> list[ApiKey]:
 
 
 async def revoke_key(redis: Redis, layout: Layout, key_id: str) -> bool:
+    """Mark the key revoked and tell every API process at once (they also re-check the keys
+    of open live streams twice a second, so a notice lost in a reconnect is not a hole)."""
     raw = await redis.hget(layout.api_keys(), key_id)
     if raw is None:
         return False
     d = orjson.loads(raw)
     d["revoked"] = True
-    await redis.hset(layout.api_keys(), key_id, orjson.dumps(d))
+    pipe = redis.pipeline(transaction=True)
+    pipe.hset(layout.api_keys(), key_id, orjson.dumps(d))
+    pipe.publish(layout.key_revocations_channel(), key_id)
+    await pipe.execute()
     return True
+
+
+def is_live_record(raw: bytes | str | None) -> bool:
+    """Whether a stored key record (or its absence) is a key that may still be used."""
+    return raw is not None and not orjson.loads(raw).get("revoked", False)
 
 
 async def lookup(redis: Redis, layout: Layout, token: str) -> ApiKey | None:
     """The live key for a bearer token, or None (unknown or revoked)."""
-    key_id = await redis.hget(layout.api_key_hashes(), hash_secret(token))
+    return await lookup_digest(redis, layout, hash_secret(token))
+
+
+async def lookup_digest(redis: Redis, layout: Layout, digest: str) -> ApiKey | None:
+    """The live key whose secret hashes to `digest` (see hash_secret), or None."""
+    key_id = await redis.hget(layout.api_key_hashes(), digest)
     if key_id is None:
         return None
     raw = await redis.hget(layout.api_keys(), key_id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from redis.asyncio import Redis
 
-from api.auth import ApiKey, lookup
+from api.auth import ApiKey, hash_secret, lookup_digest
+from api.limits import KeyGuard
 from api.readers.scope import Query as ReadQuery
 from badgepulse.generations import GenerationCache
 from badgepulse.settings import Settings
@@ -44,15 +47,24 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `badgepulse 
 
 
 async def get_caller(
+    request: Request,
     redis: RedisDep,
-    layout: LayoutDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
+    """The caller's live key, within its request rate (api/limits.py), or 401 / 429."""
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise HTTPException(401, "missing bearer key", headers={"WWW-Authenticate": "Bearer"})
-    key = await lookup(redis, layout, creds.credentials)
+    guard: KeyGuard = request.app.state.guard
+    digest = hash_secret(creds.credentials)
+    key = guard.cached(digest)
     if key is None:
-        raise HTTPException(401, "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+        # API keys are control keys: under the plain prefix, not in a generation
+        key = await lookup_digest(redis, request.app.state.layout, digest)
+        if key is None:
+            raise HTTPException(401, "unknown or revoked key",
+                                headers={"WWW-Authenticate": "Bearer"})
+        guard.remember(digest, key)
+    guard.admit(key)
     return key
 
 
@@ -71,6 +83,20 @@ def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
 ReaderDep = Annotated[ApiKey, Depends(require_reader)]
 
 
+def require_org_admin(caller: CallerDep) -> ApiKey:
+    """The pipeline's status is org-wide (the worker keeps totals per org only), so only an
+    org_admin key reads it; an issuer key would see other issuers' activity in it."""
+    if caller.role == "publisher":
+        raise HTTPException(403, "a publisher key cannot read analytics")
+    if caller.role != "org_admin":
+        raise HTTPException(403, "the pipeline status is org-wide: only an org_admin key may "
+                                 "read it (an issuer key's numbers are in its summary)")
+    return caller
+
+
+OrgAdminDep = Annotated[ApiKey, Depends(require_org_admin)]
+
+
 def unprocessable(param: str, msg: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["query", param], "msg": msg, "type": "value_error"}])
 
@@ -79,12 +105,25 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def strict_day(value: object) -> object:
+    """api.md's dates are `YYYY-MM-DD` and nothing else: on its own pydantic also takes `0`
+    (a unix time) and `2026-11-01T00:00:00` (a midnight) as dates."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError(f"must be a date written YYYY-MM-DD, not {value[:40]!r}")
+    return value
+
+
 def period_query(
     org_id: str,
-    from_: Annotated[date | None, Query(alias="from", description="First day (UTC), inclusive",
-                                        examples=["2026-03-15"])] = None,
-    to: Annotated[date | None, Query(description="Last day (UTC), inclusive",
-                                     examples=["2026-04-13"])] = None,
+    from_: Annotated[date | None, BeforeValidator(strict_day),
+                     Query(alias="from", description="First day (UTC), inclusive, YYYY-MM-DD",
+                           examples=["2026-03-15"])] = None,
+    to: Annotated[date | None, BeforeValidator(strict_day),
+                  Query(description="Last day (UTC), inclusive, YYYY-MM-DD",
+                        examples=["2026-04-13"])] = None,
     issuer_id: Annotated[list[str] | None, Query(description="Keep these issuers (any of)")] = None,
     badge_id: Annotated[list[str] | None, Query(description="Keep these badges (any of)")] = None,
     status: Annotated[list[StatusName] | None, Query(description="Award status (any of)")] = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +13,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from redis.asyncio import Redis
 
+from api import faults
+from api.faults import Health, make_redis, watch_redis
+from api.limits import KeyGuard
+from api.live_hub import LiveHub
 from api.producer import Publisher
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
@@ -37,13 +42,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # (bench/README.md). Objects from start-up are frozen out of collection.
             gc.freeze()
             gc.set_threshold(settings.gc_gen0_threshold, 50, 100)
-        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.redis = redis = make_redis(settings)
         app.state.publisher = Publisher(settings)
+        app.state.live_hub = hub = LiveHub(redis, app.state.layout, settings,
+                                           app.state.health, app.state.guard)
+        hub.start()
+        watcher = asyncio.get_running_loop().create_task(
+            watch_redis(redis, app.state.health, settings.redis_socket_timeout))
         try:
             yield
         finally:
+            await hub.stop()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await app.state.publisher.close()
-            await app.state.redis.aclose()
+            await redis.aclose()
 
     app = FastAPI(title="Badgepulse", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=OrjsonResponse)
@@ -51,12 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.layout = Layout(settings.redis_prefix)  # control keys (API keys, coverage)
     app.state.generation = GenerationCache(settings.redis_prefix)
     app.state.metrics = Metrics()
+    app.state.health = Health()  # which dependencies are down (logged once per change)
+    app.state.guard = KeyGuard(settings)  # per-key request rate, verified-key cache
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> OrjsonResponse:
         return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code,
                               headers=exc.headers)
+
+    faults.install(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> OrjsonResponse:

@@ -41,6 +41,34 @@ class Settings(BaseSettings):
         20_000, ge=0, description="API process: allocations between young-generation "
                                   "collections (0 keeps CPython's default)")
 
+    # API process: how it rides out Redis trouble (api/faults.py).
+    redis_retries: int = Field(
+        3, ge=0, description="retries of a Redis command that met a dead or refused connection")
+    redis_backoff_cap: float = Field(
+        0.5, gt=0, description="longest pause (s) between those retries (exponential, jittered)")
+    redis_socket_timeout: float = Field(
+        3.0, gt=0, description="seconds a Redis reply may take before the request gets 503")
+    redis_connect_timeout: float = Field(2.0, gt=0, description="seconds to connect to Redis")
+    redis_health_check_interval: int = Field(
+        10, ge=0, description="a pooled connection idle this long (s) is PINGed before use")
+    redis_max_connections: int = Field(
+        100, ge=2, description="Redis connections of one API process (the pool's size)")
+    redis_pool_timeout: float = Field(
+        2.0, gt=0, description="seconds a request waits for a free pooled connection")
+    retry_after: int = Field(
+        2, ge=1, description="Retry-After (s) of a 503 while Redis is unavailable")
+
+    # API process: what one key may take (api/limits.py, api/live_hub.py). Per process.
+    live_streams_per_key: int = Field(
+        20, ge=1, description="open GET {S}/live streams of one key (more: 429)")
+    key_rate: float = Field(50.0, gt=0, description="requests per second of one key (sustained)")
+    key_burst: int = Field(100, ge=1, description="requests one key may send at once")
+    auth_cache_ttl: float = Field(
+        0.5, ge=0, le=1.0, description="seconds a verified key is trusted without asking Redis "
+                                       "(at most 1: a revoked key stops within 1 s)")
+    live_key_check_interval: float = Field(
+        0.5, gt=0, le=1.0, description="seconds between checks that open streams' keys are live")
+
     ingest_max_events: int = 10_000
     ingest_max_bytes: int = 5 * 1024 * 1024
 

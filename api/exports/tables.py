@@ -2,7 +2,9 @@
 
 CSV: UTF-8 without a BOM, `,` separated, `\\r\\n` line ends, the header on the first line,
 numbers exactly as in the JSON (no rounding), an empty cell for null, dates as `YYYY-MM-DD`
-and times as in the JSON (`2026-04-13T09:30:00.000Z`).
+and times as in the JSON (`2026-04-13T09:30:00.000Z`). A text cell starting with `=`, `+`,
+`-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's CSV injection remedy), so a
+spreadsheet shows it as text instead of running it; numbers are never altered.
 
 XLSX: the first sheet (named after the component) holds the header in row 1 (bold, frozen,
 with an auto filter) and one row per record from row 2; numbers are numeric cells, dates
@@ -162,6 +164,15 @@ def iso_time(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# A spreadsheet opening the CSV would run a text cell starting with one of these as a
+# formula (`=HYPERLINK(...)` in a badge name): OWASP's remedy is a leading single quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def csv_text(v: Cell) -> str | int | float:
     if v is None:
         return ""
@@ -169,13 +180,15 @@ def csv_text(v: Cell) -> str | int | float:
         return iso_time(v)
     if isinstance(v, date):
         return v.isoformat()
+    if isinstance(v, str):
+        return csv_safe(v)  # text only: -3 and -0.25 stay numbers
     return v  # the csv module writes floats with repr(): exact, never rounded
 
 
 def to_csv(table: Table) -> bytes:
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(table.columns)
+    w.writerow([csv_safe(c) for c in table.columns])
     for row in table.rows:
         w.writerow([csv_text(v) for v in row])
     return buf.getvalue().encode("utf-8")
