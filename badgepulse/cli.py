@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from badgepulse.settings import Settings, get_settings
 
@@ -153,51 +148,18 @@ def worker() -> None:
 def api(host: Annotated[str | None, typer.Option()] = None,
         port: Annotated[int | None, typer.Option()] = None) -> None:
     """The HTTP API alone."""
-    import uvicorn
-
     from api.main import create_app
+    from api.server import serve
+    from badgepulse.up import listen_problem
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host,
-                port=port or settings.api_port, log_level="warning")
-
-
-async def _publish(settings: Settings, records: Iterable[tuple[bytes, bytes]], total: int,
-                   rate: float | None, progress: bool = True) -> int:
-    from aiokafka import AIOKafkaProducer
-
-    from badgepulse.kafka import ensure_topics
-
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                linger_ms=5, max_batch_size=512 * 1024)
-    await producer.start()
-    sent = 0
-    try:
-        with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, disable=not progress) as bar:
-            task = bar.add_task("events", total=total)
-            start = time.monotonic()
-            futs = []
-            for key, value in records:
-                futs.append(await producer.send(settings.topic, value, key=key))
-                sent += 1
-                if len(futs) >= 2000:
-                    await asyncio.gather(*futs)
-                    futs.clear()
-                    bar.update(task, completed=sent)
-                if rate:
-                    ahead = sent / rate - (time.monotonic() - start)
-                    if ahead > 0.05:
-                        await asyncio.gather(*futs)
-                        futs.clear()
-                        bar.update(task, completed=sent)
-                        await asyncio.sleep(ahead)
-            await asyncio.gather(*futs)
-            bar.update(task, completed=sent)
-    finally:
-        await producer.stop()
-    return sent
+    host, port = host or settings.api_host, port or settings.api_port
+    problem = listen_problem(host, port)
+    if problem:
+        err.print(f"badgepulse api: {problem}", markup=False, highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(1)
+    serve(create_app(settings), host, port)  # uvicorn, ending live streams on a stop signal
 
 
 @cli.command()
@@ -213,7 +175,7 @@ def simulate(
 
     settings = get_settings()
     records = itertools.islice(demo.events(org, events, seed=seed), events)
-    sent = asyncio.run(_publish(settings, records, events, rate))
+    sent = asyncio.run(demo.publish(settings, records, events, rate, err))
     err.print(f"published {sent} events for {org}")
 
 
@@ -237,78 +199,22 @@ def rebuild(
 
 @cli.command()
 def up(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-    demo: Annotated[bool, typer.Option("--demo",
-                                       help="Stream demo events, print a demo key")] = False,
+    host: Annotated[str, typer.Option(help="Address the API listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API")] = 8000,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Throwaway data (a temporary directory, deleted on exit), demo "
+                       "events streamed, a demo key printed")] = False,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where Redis keeps its append-only file, so keys and numbers survive a "
+             "restart (default: $BADGEPULSE_DATA_DIR, else $XDG_DATA_HOME/badgepulse, "
+             "else ~/.local/share/badgepulse)", show_default=False)] = None,
 ) -> None:
-    """The whole service on one machine; Ctrl-C stops everything it started."""
-    from badgepulse.embedded import Embedded, wait_port
+    """The whole service on one machine, supervised: a crashed component is restarted;
+    Ctrl-C, SIGTERM or closing the terminal stops everything it started."""
+    from badgepulse.up import run_up
 
-    env = dict(os.environ)
-    emb = Embedded()
-    children: list[subprocess.Popen[bytes]] = []
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        emb.stop()
-
-    # Ctrl-C and `kill` both stop everything, even when started in the background (where a
-    # shell makes SIGINT ignored by default).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        if "BADGEPULSE_KAFKA_BOOTSTRAP" not in env:
-            env["BADGEPULSE_KAFKA_BOOTSTRAP"] = emb.start_kafka()
-            err.print(f"broker (embedded Tansu) on {env['BADGEPULSE_KAFKA_BOOTSTRAP']}")
-        if "BADGEPULSE_REDIS_URL" not in env:
-            env["BADGEPULSE_REDIS_URL"] = emb.start_redis()
-            err.print(f"redis (embedded) on {env['BADGEPULSE_REDIS_URL']}")
-        os.environ.update(env)
-        get_settings.cache_clear()
-        settings = get_settings()
-        exe = [sys.executable, "-m", "badgepulse.cli"]
-        children.append(subprocess.Popen([*exe, "worker"], env=env))
-        children.append(subprocess.Popen([*exe, "api", "--host", host, "--port", str(port)],
-                                         env=env))
-        wait_port(port, timeout=30, proc=children[-1])
-        url = f"http://{host}:{port}"
-        typer.echo(f"Badgepulse is up: {url}  (API docs: {url}/docs)")
-        if demo:
-            from badgepulse import demo as demo_events
-            from badgepulse.ops import make_key
-
-            token = asyncio.run(make_key(settings, "demo", "org_admin"))
-            typer.echo(f"demo key (org 'demo', org_admin): {token}")
-            typer.echo(f"try: curl -H 'Authorization: Bearer {token}' {url}/v1/orgs/demo/summary")
-            sent = asyncio.run(_publish(settings, demo_events.events("demo", 20_000), 20_000,
-                                        None, progress=False))
-            err.print(f"demo: published {sent} events; streaming more, Ctrl-C to stop")
-            seed = 8
-            while all(c.poll() is None for c in children):
-                fresh = demo_events.events("demo", 50, seed=seed, days=1, catalog=False)
-                asyncio.run(_publish(settings, fresh, 50, 10, progress=False))
-                seed += 1
-        else:
-            while all(c.poll() is None for c in children):
-                time.sleep(0.5)
-        err.print("a component exited; stopping")
-    except KeyboardInterrupt:
-        err.print("stopping")
-    finally:
-        stop()
+    code = run_up(get_settings(), host, port, demo, data_dir, Console(), err)
+    raise typer.Exit(code)
 
 
 def main() -> None:

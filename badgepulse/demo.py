@@ -1,12 +1,19 @@
-"""Realistic demo events: a few issuers and badges, awards, then acceptances, shares, views."""
+"""Realistic demo events: a few issuers and badges, awards, then acceptances, shares, views;
+and publishing them to the topic (`simulate`, `up --demo`)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from badgepulse.settings import Settings
 
 METHODS = (("lms", 40), ("manual", 25), ("api", 15), ("bulk", 10), ("integration", 6),
            ("automation", 4))
@@ -97,3 +104,43 @@ def events(org: str, n: int, seed: int = 7, days: int = 90, now: datetime | None
                 ev["occurred_at"] = _ts(now)
             yield emit(aid, ev)
         produced += len(out)
+
+
+async def publish(settings: Settings, records: Iterable[tuple[bytes, bytes]], total: int,
+                  rate: float | None, console: Console, progress: bool = True) -> int:
+    """Send records to the topic, at most `rate` a second; a progress bar on console."""
+    from aiokafka import AIOKafkaProducer
+
+    from badgepulse.kafka import ensure_topics
+
+    # Bounded: the admin client would wait for an absent broker forever.
+    await asyncio.wait_for(ensure_topics(settings), 30)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                linger_ms=5, max_batch_size=512 * 1024)
+    await producer.start()
+    sent = 0
+    try:
+        with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, disable=not progress) as bar:
+            task = bar.add_task("events", total=total)
+            start = time.monotonic()
+            futs = []
+            for key, value in records:
+                futs.append(await producer.send(settings.topic, value, key=key))
+                sent += 1
+                if len(futs) >= 2000:
+                    await asyncio.gather(*futs)
+                    futs.clear()
+                    bar.update(task, completed=sent)
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - start)
+                    if ahead > 0.05:
+                        await asyncio.gather(*futs)
+                        futs.clear()
+                        bar.update(task, completed=sent)
+                        await asyncio.sleep(ahead)
+            await asyncio.gather(*futs)
+            bar.update(task, completed=sent)
+    finally:
+        await producer.stop()
+    return sent

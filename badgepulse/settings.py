@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
+from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -68,6 +70,20 @@ class Settings(BaseSettings):
                                        "(at most 1: a revoked key stops within 1 s)")
     live_key_check_interval: float = Field(
         0.5, gt=0, le=1.0, description="seconds between checks that open streams' keys are live")
+
+    # `badgepulse up` (badgepulse/up.py).
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_path("badgepulse"),
+        description="where `up` keeps Redis's append-only file and runtime.json "
+                    "($XDG_DATA_HOME/badgepulse, else ~/.local/share/badgepulse)")
+    up_restart_delay: float = Field(
+        0.5, gt=0, description="`up`: pause (s) before restarting a component that exited; "
+                               "doubles with each exit in a row")
+    up_restart_delay_max: float = Field(
+        30.0, gt=0, description="`up`: longest pause (s) before such a restart")
+    up_healthy_after: float = Field(
+        30.0, gt=0, description="`up`: a component that ran this long (s) before exiting "
+                                "is restarted after the first pause again")
 
     ingest_max_events: int = 10_000
     ingest_max_bytes: int = 5 * 1024 * 1024
