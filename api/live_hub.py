@@ -109,11 +109,15 @@ class LiveHub:
         self._tasks = [loop.create_task(self._listen(), name="live-hub-listen"),
                        loop.create_task(self._check_keys(), name="live-hub-keys")]
 
-    async def stop(self) -> None:
-        """End every stream (so the server can shut down) and the hub's own tasks."""
+    def close_all(self, reason: str) -> None:
+        """End every open stream (the server is stopping)."""
         for subs in list(self._by_key.values()):
             for sub in list(subs):
-                sub.close("the server is shutting down")
+                sub.close(reason)
+
+    async def stop(self) -> None:
+        """End every stream and the hub's own tasks."""
+        self.close_all("the server is shutting down")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

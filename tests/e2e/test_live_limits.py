@@ -4,6 +4,9 @@ and a revoked key's streams end within a second."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,9 +16,9 @@ import orjson
 from redis.asyncio import Redis
 
 from api.auth import revoke_key
-from badgepulse.embedded import Embedded
+from badgepulse.embedded import Embedded, free_port, wait_port
 from schemas.layout import Layout
-from tests.conftest import api_server, isolated_settings, make_key
+from tests.conftest import ROOT, api_server, isolated_settings, make_key, settings_env
 
 Q = "from=2026-04-01&to=2026-04-30"
 STREAMS = 150
@@ -137,3 +140,34 @@ async def test_a_revoked_keys_live_stream_ends_within_a_second(infra: Embedded) 
                     assert r.status_code == 401
     finally:
         await redis.aclose()
+
+
+async def test_stopping_the_api_ends_its_open_streams_at_once(infra: Embedded) -> None:
+    settings = isolated_settings(infra)
+    key = await make_key(settings, "acme", "org_admin")
+    port = free_port()
+    api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
+                           env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    try:
+        wait_port(port, 30, api)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            async with c.stream("GET", f"/v1/orgs/acme/live?{Q}", headers=auth(key)) as resp:
+                lines = resp.aiter_lines()
+                await first_summary(lines)
+                t0 = time.perf_counter()
+                api.terminate()  # as `up`, Kubernetes or Ctrl-C would
+                async for _line in lines:
+                    pass
+                ended = time.perf_counter() - t0
+        code = await asyncio.to_thread(api.wait, 10)
+        stopped = time.perf_counter() - t0
+        print(f"SIGTERM with a stream open: stream ended in {ended:.3f} s, "
+              f"process gone in {stopped:.3f} s")
+        assert ended < 1.5 and stopped < 3
+        assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it stopped
+        assert api.stderr is not None and b"Traceback" not in api.stderr.read()
+    finally:
+        if api.poll() is None:
+            api.kill()
+            api.wait()
