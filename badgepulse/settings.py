@@ -9,6 +9,8 @@ from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.limits import MAX_EVENT_BYTES, EventLimits
+
 
 class Settings(BaseSettings):
     """Every knob of Badgepulse, read from `BADGEPULSE_*` environment variables."""
@@ -87,6 +89,15 @@ class Settings(BaseSettings):
 
     ingest_max_events: int = 10_000
     ingest_max_bytes: int = 5 * 1024 * 1024
+    event_max_bytes: int = Field(
+        MAX_EVENT_BYTES, ge=1024,
+        description="largest event (bytes) either way in accepts; keep it below the broker's "
+                    "message.max.bytes (1 MiB by default) minus room for key and headers")
+
+    @property
+    def event_limits(self) -> EventLimits:
+        """What decode_event enforces in the API and in the worker alike."""
+        return EventLimits(max_bytes=self.event_max_bytes)
 
 
 @lru_cache

@@ -21,6 +21,8 @@ Choices where events.md leaves room (see also docs/semantics.md):
   rejected (they have no day to land on).
 - `EventRejected.event_id` / `.org_id` are set only when the object carries a *valid* value
   for them.
+- `decode_event` (bytes in) also applies the size and nesting limits of `schemas/limits.py`
+  (`too_large`, `too_deep`), first, so both ways in refuse the same events.
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ from typing import Any
 
 import orjson
 
+from schemas.limits import DEFAULT_LIMITS, EventLimits, depth_problem, size_problem, too_deep
+
 __all__ = [
     "AWARD_FOLLOWUP_TYPES",
     "EVENT_TYPES",
     "Event",
     "EventRejected",
     "decode_event",
+    "encode_event",
     "parse_event",
     "partition_key",
     "to_json",
@@ -630,13 +635,51 @@ def parse_event(obj: object, now_us: int) -> Event:
     return ev
 
 
-def decode_event(raw: bytes, now_us: int) -> Event:
-    """orjson-decode `raw` (UTF-8 JSON) and validate it with parse_event."""
+def decode_event(raw: bytes, now_us: int, limits: EventLimits = DEFAULT_LIMITS) -> Event:
+    """Check `raw` against the size and nesting limits, orjson-decode it (UTF-8 JSON) and
+    validate it with parse_event. This is the one verdict of both ways in: the worker calls
+    it on what is on the topic, the API on the exact bytes it is about to produce."""
+    too_large = size_problem(len(raw), limits)
+    if too_large is not None:
+        raise _rejected_raw(raw, too_large)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        # orjson refuses more than 1024 levels; that is a depth verdict, not bad JSON
+        if "depth limit" in str(err):
+            raise EventRejected(too_deep(limits)) from None
+        raise EventRejected("body: not valid JSON") from None
+    # An object cannot nest deeper than it has brackets: counting them (in C) spares the
+    # walk for every ordinary event, whose count is 1 or 2.
+    if raw.count(b"{") + raw.count(b"[") > limits.max_depth:
+        deep = depth_problem(obj, limits)
+        if deep is not None:
+            raise _rejected(obj, deep) if type(obj) is dict else EventRejected(deep)
+    return parse_event(obj, now_us)
+
+
+def _rejected_raw(raw: bytes, reason: str) -> EventRejected:
+    """The rejection of bytes refused before decoding, with their event_id and org_id when
+    they decode (so the worker still counts the rejection for its org)."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise EventRejected("body: not valid JSON") from None
-    return parse_event(obj, now_us)
+        return EventRejected(reason)
+    return _rejected(obj, reason) if type(obj) is dict else EventRejected(reason)
+
+
+def encode_event(obj: object, limits: EventLimits = DEFAULT_LIMITS) -> bytes:
+    """The bytes to produce for an already-decoded event (an element of a JSON array posted
+    to the API); decode_event on them gives the verdict. orjson cannot encode past 254
+    levels: such a value is refused here with decode_event's too_deep reason."""
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError as err:
+        deep = depth_problem(obj, limits)
+        if deep is not None:
+            raise _rejected(obj, deep) if type(obj) is dict else EventRejected(deep) from None
+        # orjson.loads never yields such a value; a caller's own value can
+        raise EventRejected(f"body: not encodable as JSON ({err})") from None
 
 
 def partition_key(ev: Event) -> bytes:

@@ -26,6 +26,7 @@ from api.exports import (
     formats_text,
     render,
 )
+from api.models import ERROR_RESPONSES, ErrorOut
 from api.readers.scope import Query as ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
@@ -40,7 +41,7 @@ from api.routes.reads import (
     answer,
 )
 
-router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["exports"])
+router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["exports"], responses=ERROR_RESPONSES)
 
 TableFormat = Annotated[str, Path(
     description="`csv` or `xlsx` (anything else: 404 naming these)",
@@ -80,7 +81,8 @@ def docs(component: str, read: str) -> dict[str, Any]:
                   "content": {MEDIA_OPENAPI[f]: {"schema": {"type": "string",
                                                             "format": "binary"}}
                               for f in fmts}},
-            404: {"description": "Another org, an issuer or badge outside the key, or a "
+            404: {"model": ErrorOut,
+                  "description": "Another org, an issuer or badge outside the key, or a "
                                  "format this component does not offer (the message names "
                                  "the formats offered)"},
         },

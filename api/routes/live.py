@@ -14,13 +14,14 @@ from starlette.types import Receive, Scope, Send
 from api.auth import ApiKey
 from api.deps import LayoutDep, ReaderDep, RedisDep, get_layout
 from api.live_hub import LiveHub, Subscription
+from api.models import ERROR_RESPONSES
 from api.readers.scope import NotFound
 from api.readers.scope import Query as ReadQuery
 from api.readers.summary import read_summary
 from api.routes.reads import SCOPES
 from badgepulse.settings import Settings
 
-router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["live"])
+router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["live"], responses=ERROR_RESPONSES)
 
 HEARTBEAT_S = 15.0
 MIN_GAP_S = 0.25  # at most four summaries a second, however busy the stream

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import LayoutDep, PeriodDep, ReaderDep, RedisDep
 from api.models import (
+    ERROR_RESPONSES,
     BadgesOut,
     ChannelsOut,
     IssuerActivityOut,
@@ -23,7 +24,7 @@ from api.readers.table import read_badges, read_issuer_activity
 from api.responses import OrjsonResponse
 from schemas.metrics import BADGE_NUMERIC_COLUMNS, COUNT_METRICS
 
-router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"])
+router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"], responses=ERROR_RESPONSES)
 
 SortColumn = Literal[BADGE_NUMERIC_COLUMNS]  # type: ignore[valid-type]
 CountMetric = Literal[COUNT_METRICS]  # type: ignore[valid-type]

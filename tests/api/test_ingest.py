@@ -97,3 +97,104 @@ async def test_a_dead_broker_is_503_with_retry_after(settings, infra):
             assert r.headers["retry-after"]
             ready = await c.get("/readyz")
             assert ready.status_code == 503 and ready.json() == {"redis": True, "kafka": False}
+
+
+# ------------------------------------------------------- one verdict per event, both ways in
+
+
+async def topic_events(settings, expected: int, quiet: float = 1.0) -> list[str]:
+    """The event_ids on the events topic: read until `expected` arrived, then `quiet` seconds
+    more, so that anything beyond them shows up too."""
+    values = await topic_values(settings, expected)
+    c = AIOKafkaConsumer(settings.topic, bootstrap_servers=settings.kafka_bootstrap,
+                         auto_offset_reset="earliest", group_id=None)
+    await c.start()
+    out: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            got = [m.value for msgs in (await c.getmany(timeout_ms=int(quiet * 1000))).values()
+                   for m in msgs]
+            out += got
+            if not got and len(out) >= len(values):
+                break
+    finally:
+        await c.stop()
+    return sorted(orjson.loads(v)["event_id"] for v in out)
+
+
+def nested(levels: int) -> object:
+    value: object = 0
+    for i in range(levels):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+async def test_an_oversize_event_is_rejected_too_large_and_the_rest_of_the_batch_written(
+    settings, client
+):
+    key = await make_key(settings, "acme", "publisher")
+    big = event(5, note="x" * (1100 * 1024))  # over the producer's 1 MiB message size too
+    r = await client.post("/v1/events", json=[event(i) for i in range(5)] + [big],
+                          headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 202, r.text[:300]
+    out = r.json()
+    assert out["accepted"] == 5
+    (rej,) = out["rejected"]
+    assert (rej["index"], rej["event_id"], rej["retryable"]) == (5, "e-5", False)
+    assert rej["reason"].startswith("too_large: the event is 11")
+    assert "over the limit of 921600 bytes per event" in rej["reason"]
+    # what the answer says is what is on the topic: the five, and nothing else
+    assert await topic_events(settings, 5) == [f"e-{i}" for i in range(5)]
+
+
+async def test_a_body_of_exactly_5_mib_of_small_events_is_accepted_whole(settings, client):
+    key = await make_key(settings, "acme", "publisher")
+    n = 9000
+    body = orjson.dumps([event(i, note="y" * 400) for i in range(n)])
+    limit = 5 * 1024 * 1024
+    assert len(body) < limit
+    body = body[:-1] + b" " * (limit - len(body)) + b"]"  # pad to the limit exactly
+    assert len(body) == limit
+    r = await client.post("/v1/events", content=body, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert r.status_code == 202, r.text[:300]
+    assert r.json() == {"accepted": n, "rejected": []}
+    assert len(await topic_events(settings, n, quiet=0.3)) == n
+
+
+async def test_deep_nesting_is_rejected_too_deep_per_event_in_arrays_and_ndjson(settings, client):
+    key = await make_key(settings, "acme", "publisher")
+    h = {"Authorization": f"Bearer {key}"}
+    # the event object is level 1: an extra field may hold 31 levels
+    batch = [event(1), event(2, extra=nested(300)), event(3, extra=nested(32)),
+             event(4, extra=nested(31)), event(5, extra=nested(253))]
+    r = await client.post("/v1/events", json=batch, headers=h)
+    assert r.status_code == 202, r.text[:300]
+    too_deep = "too_deep: objects/arrays nested more than 32 levels (in field 'extra')"
+    assert r.json() == {"accepted": 2, "rejected": [
+        {"index": i, "event_id": f"e-{i + 1}", "reason": too_deep, "retryable": False,
+         "line": None} for i in (1, 2, 4)]}
+    # NDJSON lines go to the topic as they are, so any depth gets its verdict
+    lines = [orjson.dumps(event(6)),
+             b'{"event_id":"e-7","org_id":"acme","x":' + b"[" * 2000 + b"]" * 2000 + b"}",
+             orjson.dumps(event(8, extra=nested(40)))]
+    r = await client.post("/v1/events", content=b"\n".join(lines),
+                          headers={**h, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202, r.text[:300]
+    out = r.json()
+    assert out["accepted"] == 1
+    assert [(x["index"], x["line"], x["reason"]) for x in out["rejected"]] == [
+        (1, 2, "too_deep: objects/arrays nested more than 32 levels"), (2, 3, too_deep)]
+    assert await topic_events(settings, 3) == ["e-1", "e-4", "e-6"]
+
+
+async def test_a_json_body_nested_past_what_json_parsers_take_is_a_400_naming_it(
+    settings, client
+):
+    key = await make_key(settings, "acme", "publisher")
+    body = b'[{"event_id":"e-1","x":' + b"[" * 1100 + b"]" * 1100 + b"}]"
+    r = await client.post("/v1/events", content=body, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith("body: not valid JSON (depth limit exceeded")
