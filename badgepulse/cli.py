@@ -148,9 +148,8 @@ def worker() -> None:
 def api(host: Annotated[str | None, typer.Option()] = None,
         port: Annotated[int | None, typer.Option()] = None) -> None:
     """The HTTP API alone."""
-    import uvicorn
-
     from api.main import create_app
+    from api.server import serve
     from badgepulse.up import listen_problem
 
     settings = get_settings()
@@ -160,7 +159,7 @@ def api(host: Annotated[str | None, typer.Option()] = None,
         err.print(f"badgepulse api: {problem}", markup=False, highlight=False,
                   soft_wrap=True)
         raise typer.Exit(1)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    serve(create_app(settings), host, port)  # uvicorn, ending live streams on a stop signal
 
 
 @cli.command()
