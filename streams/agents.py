@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, assert_never, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -44,6 +44,7 @@ from badgepulse.settings import Settings
 from schemas.layout import Layout, tp_field
 from streams.outage import TRANSIENT, Outage
 from streams.processor import AwardRef, Commit, PartitionBatch, Record, Rejection
+from streams.protocol import UNCHECKED, ApplyResult
 from streams.sink import Sink
 from streams.state import AwardState
 
@@ -51,6 +52,11 @@ log = logging.getLogger("badgepulse.worker")
 
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
+CLAIM_AFRESH_BECAUSE = {
+    ApplyResult.STALE: "batch already applied",
+    ApplyResult.WIPED: "lost its aggregates (replaying from the start)",
+    ApplyResult.RETIRED: "is no longer served",
+}
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Target:
     cache: dict[AwardRef, AwardState] = field(default_factory=dict)
     verify: str | None = None  # fingerprint the record before `next` must have
     gap_at: int | None = None  # the offset a gap was last seen at (see records_for)
+    past_end: int = 0  # checks in a row that found `next` past the log's end
 
     @property
     def layout(self) -> Layout:
@@ -459,29 +466,29 @@ class Aggregator(Service):
         self.events_seen += len(recs)
         self.settle(tp, tgt, res, recs[-1].offset + 1)
 
-    def settle(self, tp: TopicPartition, tgt: Target, res: str, nxt: int) -> None:
-        if res == "ok":
-            if nxt >= 0:
+    def settle(self, tp: TopicPartition, tgt: Target, res: ApplyResult, nxt: int) -> None:
+        if res is ApplyResult.OK:
+            if nxt != UNCHECKED:
                 tgt.next = nxt
             return
         tgt.cache.clear()
         current = any(d.get(tp.partition) is tgt for d in (self.live, self.joined, self.behind))
         if not current:
             return  # a target replaced by a newer claim meanwhile: nothing to do
-        if res == "fenced":
-            log.warning("%s: generation %d fenced by a newer owner; dropping it", tp,
-                        tgt.layout.gen)
-            for d in (self.live, self.joined, self.behind):
-                if d.get(tp.partition) is tgt:
-                    del d[tp.partition]
-            self._assign_builder()
-        elif res in ("stale", "wiped", "retired"):
-            log.warning("%s: generation %d %s; claiming afresh", tp, tgt.layout.gen, {
-                "stale": "batch already applied", "wiped": "lost its aggregates (replaying "
-                "from the start)", "retired": "is no longer served"}[res])
-            self.dirty = True
-        else:
-            raise RuntimeError(f"unexpected apply result {res!r}")
+        match res:
+            case ApplyResult.FENCED:
+                log.warning("%s: generation %d fenced by a newer owner; dropping it", tp,
+                            tgt.layout.gen)
+                for d in (self.live, self.joined, self.behind):
+                    if d.get(tp.partition) is tgt:
+                        del d[tp.partition]
+                self._assign_builder()
+            case ApplyResult.STALE | ApplyResult.WIPED | ApplyResult.RETIRED:
+                log.warning("%s: generation %d %s; claiming afresh", tp, tgt.layout.gen,
+                            CLAIM_AFRESH_BECAUSE[res])
+                self.dirty = True
+            case _:
+                assert_never(res)
 
     async def dead_letter(self, rejections: list[Rejection], tp: TopicPartition) -> None:
         """Send rejections to the DLQ before the batch is committed (at least once)."""
@@ -544,21 +551,32 @@ class Aggregator(Service):
 
     async def check_log_ends(self) -> None:
         """A stored offset past the log's end means the log is not the one we applied (a
-        fetch there returns nothing on Tansu, not an error, so this is how it shows). The
-        positions are taken before the ends are asked for: a log only grows, so an end
-        below a position applied earlier cannot belong to the same log."""
+        fetch there returns nothing on Tansu, not an error, so this is how it shows).
+
+        Only targets whose claim check is still pending are looked at: a broker restart
+        always breaks the connection, which leads to a claim, which sets the check; a
+        target whose record before `next` has been seen is on the right log. Tansu's
+        reported end can trail what a fetch already returned, so the end must stay below
+        the position at two checks in a row. Positions are taken before the ends are asked
+        for: a log only grows, so an end below a position applied earlier is a short log."""
         assert self.consumer is not None
-        before = {p: [(t, t.next) for t in self.targets_of(p) if t.next is not None]
+        before = {p: [(t, t.next) for t in self.targets_of(p)
+                      if t.next is not None and t.verify is not None]
                   for p in sorted(self.live)}
+        before = {p: ts for p, ts in before.items() if ts}
         if not before:
             return
         tps = [TopicPartition(self.settings.topic, p) for p in before]
         ends = await asyncio.wait_for(self.consumer.end_offsets(tps), 10)
         async with self.lock:
             for tp, end in ends.items():
-                past = [n for t, n in before[tp.partition]
-                        if n > end and t.next is not None and t.next >= n
-                        and t in self.targets_of(tp.partition)]
+                past = []
+                for t, n in before[tp.partition]:
+                    if t not in self.targets_of(tp.partition) or t.verify is None:
+                        continue
+                    t.past_end = t.past_end + 1 if n > end else 0
+                    if t.past_end >= 2:
+                        past.append(n)
                 if past:
                     await self.log_replaced(
                         tp, "the broker came back without the partition's events", max(past))
@@ -658,8 +676,9 @@ class Aggregator(Service):
         tp = TopicPartition(self.settings.topic, p)
         if layout.gen != self.gens.building:
             await self.dead_letter(commit.dlq, tp)
-        res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, -1, -1, tgt.next)
-        self.settle(tp, tgt, res, -1)
+        res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, UNCHECKED, UNCHECKED,
+                                   tgt.next)
+        self.settle(tp, tgt, res, UNCHECKED)
 
 
 async def gather_all(work: list[Any]) -> None:
