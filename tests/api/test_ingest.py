@@ -6,9 +6,15 @@ import time
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import make_key
+from schemas.events import EventRejected, decode_event, encode_event
+from schemas.limits import EventLimits
+from tests.conftest import asgi_client, isolated_settings, make_key
+from tests.unit.test_events_properties import near_events
 
 
 def event(i: int, org: str = "acme", **kw: object) -> dict[str, object]:
@@ -198,3 +204,86 @@ async def test_a_json_body_nested_past_what_json_parsers_take_is_a_400_naming_it
         "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["detail"].startswith("body: not valid JSON (depth limit exceeded")
+
+
+# ------------------------------------------- the HTTP path and the topic path agree (property)
+
+PROPERTY_ORG = "acme"
+
+
+@pytest.fixture(scope="module")
+def small_limits_settings(infra):
+    """A 4 KiB event limit, so generated events reach it."""
+    return isolated_settings(infra).model_copy(update={"event_max_bytes": 4096})
+
+
+@pytest.fixture(scope="module")
+async def property_client(small_limits_settings):
+    async for c in asgi_client(small_limits_settings):
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def property_key(small_limits_settings):
+    return await make_key(small_limits_settings, PROPERTY_ORG, "publisher")
+
+
+def topic_verdict(raw: bytes, limits: EventLimits) -> str:
+    """What the worker does with `raw` on the topic (decode_event), and then the key's org
+    check of the HTTP path: "accepted" or the rejection reason."""
+    try:
+        ev = decode_event(raw, time.time_ns() // 1000, limits)
+    except EventRejected as err:
+        return err.reason
+    if ev.org_id != PROPERTY_ORG:
+        return "org_id: not the organization of this key"
+    return "accepted"
+
+
+def http_verdicts(out: dict[str, object], n: int) -> list[str]:
+    reasons = {r["index"]: r["reason"] for r in out["rejected"]}  # type: ignore[attr-defined,index]
+    assert out["accepted"] == n - len(reasons)
+    return [reasons.get(i, "accepted") for i in range(n)]
+
+
+single_line = st.binary(min_size=1, max_size=300).filter(
+    lambda b: b"\n" not in b and b"\r" not in b and b.strip() != b"")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(st.lists(near_events().map(lambda o: {**o, "org_id": PROPERTY_ORG}) | near_events(),
+                min_size=1, max_size=8),
+       st.lists(single_line, max_size=3))
+async def test_the_ingest_route_and_the_worker_give_every_event_the_same_verdict(
+    property_client, property_key, small_limits_settings, objects, junk_lines
+):
+    limits = small_limits_settings.event_limits
+    h = {"Authorization": f"Bearer {property_key}"}
+    # NDJSON: each line goes to the topic as it is, so its verdict is decode_event's on it
+    lines = [orjson.dumps(o) for o in objects if depth_of(o) < 250] + junk_lines
+    r = await property_client.post("/v1/events", content=b"\n".join(lines),
+                                   headers={**h, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202, r.text[:300]
+    sent = [line.strip() for line in lines]
+    assert http_verdicts(r.json(), len(sent)) == [topic_verdict(s, limits) for s in sent]
+    # A JSON array: each element goes to the topic as orjson encodes it
+    r = await property_client.post("/v1/events", json=objects, headers=h)
+    assert r.status_code == 202, r.text[:300]
+    expected = []
+    for o in objects:
+        try:
+            expected.append(topic_verdict(encode_event(o, limits), limits))
+        except EventRejected as err:  # nested too deep to encode: no bytes to produce
+            expected.append(err.reason)
+    assert http_verdicts(r.json(), len(objects)) == expected
+
+
+def depth_of(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
