@@ -3,7 +3,7 @@
     python bench/profile_worker.py [--events 100000] [--batch 2500]
 
 Folds a realistic mix (badgepulse.demo) through PartitionBatch -> Sink.apply exactly as
-streams/agents.py does, partition by partition, without Kafka, and prints microseconds per
+streams/aggregator.py does, partition by partition, without Kafka, and prints microseconds per
 event for each phase, plus Redis's own command statistics for the Lua apply.
 """
 
@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
-from schemas.layout import Layout  # noqa: E402
+from schemas.layout import Layout, tp_field  # noqa: E402
 from streams.processor import PartitionBatch, Record  # noqa: E402
+from streams.protocol import ApplyResult, Header, encode  # noqa: E402
 from streams.sink import Sink  # noqa: E402
 
 PARTITIONS = 8
@@ -73,11 +74,12 @@ async def main() -> None:
                 t2 = time.perf_counter()
                 commit = batch.fold(logs)
                 t3 = time.perf_counter()
-                header = [f"t:{p}", 1, pos[p], pos[p] + len(values),
-                          "" if pos[p] == 0 else pos[p], layout.offsets(), layout.epochs()]
-                payload = commit.payload(layout, header)
+                header = Header(tp_field("t", p), 1, pos[p], pos[p] + len(values),
+                                None if pos[p] == 0 else pos[p])
+                payload = encode(commit, layout, header)
                 t4 = time.perf_counter()
-                assert await sink.apply_script(keys=[], args=[payload]) == b"ok"
+                res = await sink.apply_script(keys=[], args=[payload])
+                assert ApplyResult(res.decode()) is ApplyResult.OK
                 t5 = time.perf_counter()
                 spent["decode + validate"] += t1 - t0
                 spent["fetch state"] += t2 - t1

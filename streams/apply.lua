@@ -1,37 +1,43 @@
--- Apply one batch atomically: refuse a generation that is neither serving nor building, fence
--- by epoch, skip if already applied, then every write, then the partition's next offset.
--- ARGV[1] is a JSON list of strings built by streams/processor.py (Commit.argv): a header,
--- then (op, count, args...) sections. first = -1: no offset check (held-event sweeps);
--- first = -2: set the stored offset to nxt whatever it was (the broker came back empty).
--- fp: the fingerprint of the record before nxt (Record.fingerprint), '' for none.
+-- Apply one commit atomically: refuse a generation that is neither serving nor building,
+-- fence by epoch, skip a batch already applied, then every write, then the partition's next
+-- offset and the fingerprint of the record before it.
+-- ARGV[1] is the JSON list of strings built by streams/protocol.py (encode): the header's
+-- slots, then (op, count, rows...) sections. Header.first = UNCHECKED: no offset check and
+-- none stored (held-event sweeps); FORCED: store `next` whatever was stored (the broker came
+-- back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...) are rendered in below from
+-- streams/protocol.py, which owns them.
+--@constants
+
 local A = cjson.decode(ARGV[1])
-local tp, epoch, first, nxt, expected = A[1], A[2], tonumber(A[3]), tonumber(A[4]), A[5]
-local offkey, epkey, genkey, gen, fpkey, fp = A[6], A[7], A[8], A[9], A[10], A[11]
+local tp, epoch, expected = A[SLOT.partition], A[SLOT.epoch], A[SLOT.expected]
+local first, nxt = tonumber(A[SLOT.first]), tonumber(A[SLOT.next])
+local offkey, epkey, fpkey, fp = A[SLOT.offsets], A[SLOT.epochs], A[SLOT.fingerprints],
+  A[SLOT.fingerprint]
+local genkey, gen = A[SLOT.generations], A[SLOT.generation]
 
 local g = redis.call('HMGET', genkey, 'serving', 'building')
-if gen ~= (g[1] or '1') and gen ~= g[2] then return 'retired' end
+if gen ~= (g[1] or '1') and gen ~= g[2] then return RESULT.RETIRED end
 local cur_epoch = redis.call('HGET', epkey, tp)
-if not cur_epoch then return 'wiped' end
-if cur_epoch ~= epoch then return 'fenced' end
-if first >= 0 then
+if not cur_epoch then return RESULT.WIPED end
+if cur_epoch ~= epoch then return RESULT.FENCED end
+if first ~= UNCHECKED and first ~= FORCED then
   local stored = redis.call('HGET', offkey, tp)
   if not stored then
-    if expected ~= '' then return 'wiped' end
+    if expected ~= '' then return RESULT.WIPED end
   elseif tonumber(stored) > first then
-    return 'stale'
+    return RESULT.STALE
   end
 end
 
--- badge-table vectors: TABLE_VECTOR little-endian int32s (schemas/layout.py)
-local VLEN = 25
+-- badge-table vectors: VLEN little-endian int32s (schemas/layout.py TABLE_VECTOR)
 local VFMT = '<' .. string.rep('i4', VLEN)
 
-local i = 12
+local i = OPS_START
 local n = #A
 while i <= n do
   local op, cnt = A[i], tonumber(A[i + 1])
   i = i + 2
-  if op == 'K' then
+  if op == OP.COUNTERS then
     -- counters: key, field count, then (field, n) pairs, already rolled up by the worker
     for _ = 1, cnt do
       local key, nf = A[i], tonumber(A[i + 1])
@@ -41,7 +47,7 @@ while i <= n do
       end
       i = i + 2 * nf
     end
-  elseif op == 'T' then
+  elseif op == OP.TABLE then
     -- badge-table vectors: key, field, nonzero count, then (index, delta) pairs
     for _ = 1, cnt do
       local key, f, nz = A[i], A[i + 1], tonumber(A[i + 2])
@@ -62,7 +68,7 @@ while i <= n do
       redis.call('HSET', key, f, struct.pack(VFMT, unpack(v)))
       i = i + 2 * nz
     end
-  elseif op == 'M' then
+  elseif op == OP.DEDUP then
     -- dedup marks: key, id count, ids; one variadic HSET per 2,000 ids
     for _ = 1, cnt do
       local key, nids = A[i], tonumber(A[i + 1])
@@ -76,35 +82,35 @@ while i <= n do
       if #args > 0 then redis.call('HSET', key, unpack(args)) end
       i = i + nids
     end
-  elseif op == 'I' then
+  elseif op == OP.HINCRBY then
     for _ = 1, cnt do redis.call('HINCRBY', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == 'S' then
+  elseif op == OP.SET then
     for _ = 1, cnt do redis.call('SET', A[i], A[i + 1]); i = i + 2 end
-  elseif op == 'H' then
+  elseif op == OP.HSET then
     for _ = 1, cnt do redis.call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == 'N' then
+  elseif op == OP.HSETNX then
     for _ = 1, cnt do redis.call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == 'E' then
+  elseif op == OP.EXPIRE then
     for _ = 1, cnt do redis.call('EXPIRE', A[i], A[i + 1]); i = i + 2 end
-  elseif op == 'A' then
+  elseif op == OP.APPEND then
     for _ = 1, cnt do redis.call('APPEND', A[i], A[i + 1]); i = i + 2 end
-  elseif op == 'R' then
+  elseif op == OP.RPUSH then
     for _ = 1, cnt do redis.call('RPUSH', A[i], A[i + 1]); i = i + 2 end
-  elseif op == 'D' then
+  elseif op == OP.DEL then
     for _ = 1, cnt do redis.call('DEL', A[i]); i = i + 1 end
-  elseif op == 'Z' then
+  elseif op == OP.ZADD then
     for _ = 1, cnt do redis.call('ZADD', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == 'X' then
+  elseif op == OP.ZREM then
     for _ = 1, cnt do redis.call('ZREM', A[i], A[i + 1]); i = i + 2 end
-  elseif op == 'U' then
+  elseif op == OP.SADD then
     for _ = 1, cnt do redis.call('SADD', A[i], A[i + 1]); i = i + 2 end
-  elseif op == '<' then
+  elseif op == OP.HMIN then
     for _ = 1, cnt do
       local old = redis.call('HGET', A[i], A[i + 1])
       if (not old) or A[i + 2] < old then redis.call('HSET', A[i], A[i + 1], A[i + 2]) end
       i = i + 3
     end
-  elseif op == '>' then
+  elseif op == OP.HMAX then
     for _ = 1, cnt do
       local old = redis.call('HGET', A[i], A[i + 1])
       if (not old) or tonumber(A[i + 2]) > tonumber(old) then
@@ -112,14 +118,14 @@ while i <= n do
       end
       i = i + 3
     end
-  elseif op == 'P' then
+  elseif op == OP.PUBLISH then
     for _ = 1, cnt do redis.call('PUBLISH', A[i], A[i + 1]); i = i + 2 end
   else
     return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
-if nxt >= 0 then
-  redis.call('HSET', offkey, tp, A[4])
+if nxt ~= UNCHECKED then
+  redis.call('HSET', offkey, tp, A[SLOT.next])
   if fp == '' then redis.call('HDEL', fpkey, tp) else redis.call('HSET', fpkey, tp, fp) end
 end
-return 'ok'
+return RESULT.OK

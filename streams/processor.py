@@ -7,24 +7,16 @@ here touches the network, so the whole of it is unit-testable.
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import (
-    ALL_BUCKET,
-    ORG_ENTITY,
-    Layout,
-    buckets_of_day,
-    pair,
-    table_index,
-)
+from schemas.layout import Layout, pair
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -67,11 +59,12 @@ class Rejection:
 
 @dataclass
 class Commit:
-    """Every write of one batch; applied by streams/apply.lua in one atomic step."""
+    """Every write of one batch, with the partition's next offset applied by streams/apply.lua
+    in one atomic step (encoded by streams/protocol.py)."""
 
     fine: dict[tuple[str, str, str, str], defaultdict[str, int]] = field(
         default_factory=dict
-    )  # (org, issuer, badge, day) -> field -> delta; rolled up by apply.lua
+    )  # (org, issuer, badge, day) -> field -> delta; rolled up by protocol.encode
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     sets: dict[str, bytes] = field(default_factory=dict)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
@@ -122,139 +115,6 @@ class Commit:
         cur = self.hmax.get((key, f))
         if cur is None or v > cur:
             self.hmax[(key, f)] = v
-
-    def argv(self, layout: Layout, header: Sequence[Any]) -> list[Any]:
-        """Flatten into the ARGV of apply.lua: header, then (op, count, args...) sections."""
-        incr = self.incr
-        stats = layout.stats()
-        for name, n in (("applied", self.applied), ("rejected", self.rejected),
-                        ("duplicates", self.duplicates), ("held", self.held_delta)):
-            if n:
-                incr[(stats, name)] += n
-        for (org, name), n in self.per_org.items():
-            if n:
-                incr[(layout.org_stats(org), name)] += n
-        out: list[str] = [str(h) for h in header]
-
-        def section(op: str, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
-            flat = [v if isinstance(v, str) else _text(v) for row in rows for v in row]
-            if flat:
-                out.append(op)
-                out.append(str(len(flat) // arity))
-                out.extend(flat)
-
-        # Roll each (pair, day) cell up into its 3 levels x 4 buckets here, so Redis gets
-        # one HINCRBY per distinct (key, field) of the batch, not twelve per event.
-        cells: dict[str, defaultdict[str, int]] = {}
-        table: dict[tuple[str, str, str], defaultdict[int, int]] = {}
-        bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-        for (org, issuer, badge, day), cell in self.fine.items():
-            bases = bases_of.get((org, issuer, badge))
-            if bases is None:
-                bases = bases_of[(org, issuer, badge)] = (
-                    layout.counter_base(org, "o", ORG_ENTITY),
-                    layout.counter_base(org, "i", issuer),
-                    layout.counter_base(org, "b", pair(issuer, badge)))
-            items = [(f, n) for f, n in cell.items() if n]
-            vec: dict[int, int] = {}
-            methods: list[tuple[str, int]] = []
-            for f, n in items:
-                idx = table_index(f)
-                if idx is not None:
-                    vec[idx] = vec.get(idx, 0) + n
-                elif f.startswith("me."):
-                    methods.append((f"{issuer}|{f[3:]}", n))
-            pair_field = pair(issuer, badge)
-            for bucket in buckets_of_day(day):
-                for base in bases:
-                    key = f"{base}:{bucket}"
-                    tgt = cells.get(key)
-                    if tgt is None:
-                        tgt = cells[key] = defaultdict(int)
-                    for f, n in items:
-                        tgt[f] += n
-                if bucket == ALL_BUCKET:
-                    continue  # tables are read by period only, never all time
-                if vec:
-                    tv = table.get((org, bucket, pair_field))
-                    if tv is None:
-                        tv = table[(org, bucket, pair_field)] = defaultdict(int)
-                    for idx, n in vec.items():
-                        tv[idx] += n
-                if methods:
-                    key = layout.table_methods(org, bucket)
-                    tgt = cells.get(key)
-                    if tgt is None:
-                        tgt = cells[key] = defaultdict(int)
-                    for f, n in methods:
-                        tgt[f] += n
-        nkeys = 0
-        flat: list[str] = []
-        for key, tgt in cells.items():
-            fields = [x for f, n in tgt.items() if n for x in (f, str(n))]
-            if fields:
-                nkeys += 1
-                flat.append(key)
-                flat.append(str(len(fields) // 2))
-                flat.extend(fields)
-        if nkeys:
-            out.extend(("K", str(nkeys)))
-            out.extend(flat)
-        tflat: list[str] = []
-        ntable = 0
-        for (org, bucket, pf), tv in table.items():
-            nz = [x for idx, n in tv.items() if n for x in (str(idx), str(n))]
-            if nz:
-                ntable += 1
-                tflat.extend((layout.table(org, bucket), pf, str(len(nz) // 2)))
-                tflat.extend(nz)
-        if ntable:
-            out.extend(("T", str(ntable)))
-            out.extend(tflat)
-            gen = uuid.uuid4().hex
-            for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
-                incr[(layout.table_versions(org), bucket)] += 1
-                self.hsetnx[(layout.table_versions(org), "_gen")] = gen
-        dedup: defaultdict[str, list[str]] = defaultdict(list)
-        for key, f in self.dedup_marks:
-            dedup[key].append(f)
-        if dedup:
-            out.extend(("M", str(len(dedup))))
-            for key, ids in dedup.items():
-                out.append(key)
-                out.append(str(len(ids)))
-                out.extend(ids)
-        section("I", ((k, f, n) for (k, f), n in incr.items() if n), 3)
-        section("N", ((k, f, v) for (k, f), v in self.hsetnx.items()), 3)
-        section("S", self.sets.items(), 2)
-        section("H", ((k, f, v) for (k, f), v in self.hsets.items()), 3)
-        section("E", self.expire.items(), 2)
-        section("A", ((k, "".join(v)) for k, v in self.appends.items()), 2)
-        section("R", self.rpush, 2)
-        section("D", ((k,) for k in self.dels), 1)
-        section("Z", ((k, s, m) for k, s, m in self.zadd), 3)
-        section("X", self.zrem, 2)
-        section("U", self.sadd, 2)
-        section("<", ((k, f, v) for (k, f), v in self.hmin.items()), 3)
-        section(">", ((k, f, v) for (k, f), v in self.hmax.items()), 3)
-        section("P", ((layout.changes_channel(), org) for org in sorted(self.publish)), 2)
-        return out
-
-    def payload(self, layout: Layout, header: Sequence[Any]) -> bytes:
-        """The one ARGV of apply.lua: the flat list as JSON (decoded there by cjson).
-
-        One argument instead of tens of thousands: redis-py encodes each argument in
-        Python, which cost more than the whole fold (profile in bench/README.md).
-        """
-        return orjson.dumps(self.argv(layout, header))
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
 
 
 @dataclass

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any, cast
+from typing import cast
 
 from redis.asyncio import Redis
 
 from schemas.layout import Layout, tp_field
 from streams.processor import AwardRef, Commit, Fetched, Lookups
-
-APPLY_LUA = files("streams").joinpath("apply.lua").read_text()
+from streams.protocol import FORCED, ApplyResult, Header, apply_lua, encode
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class Sink:
     def __init__(self, redis: Redis, layout: Layout) -> None:
         self.redis = redis
         self.layout = layout
-        self.apply_script = redis.register_script(APPLY_LUA)
+        self.apply_script = redis.register_script(apply_lua())
         self.claim_script = redis.register_script(CLAIM_LUA)
 
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
@@ -94,16 +92,12 @@ class Sink:
         nxt: int,
         expected: int | None,
         fingerprint: str = "",
-    ) -> str:
-        """Apply atomically. Returns ok | stale | fenced | wiped | retired (see apply.lua)."""
-        layout = self.layout
-        header: list[Any] = [
-            tp_field(topic, partition), epoch, first, nxt,
-            "" if expected is None else expected, layout.offsets(), layout.epochs(),
-            layout.generations(), layout.gen, layout.fingerprints(), fingerprint,
-        ]
-        res = await self.apply_script(keys=[], args=[commit.payload(layout, header)])
-        return res.decode() if isinstance(res, bytes) else str(res)
+    ) -> ApplyResult:
+        """Apply atomically (see streams/protocol.py for `first` and `nxt`, ApplyResult for
+        the answer). `expected` is the next offset we believe stored, None for none yet."""
+        header = Header(tp_field(topic, partition), epoch, first, nxt, expected, fingerprint)
+        res = await self.apply_script(keys=[], args=[encode(commit, self.layout, header)])
+        return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
 
     async def claim(self, topic: str, partition: int) -> Claim | None:
         """Take ownership of a partition in this generation: a new epoch, the stored next
@@ -120,9 +114,10 @@ class Sink:
         fp = fp.decode() if isinstance(fp, bytes) else str(fp)
         return Claim(int(epoch), None if stored in (b"", "") else int(stored), fp or None)
 
-    async def reset_offset(self, topic: str, partition: int, epoch: int, offset: int) -> str:
+    async def reset_offset(self, topic: str, partition: int, epoch: int,
+                           offset: int) -> ApplyResult:
         """Store `offset` as the partition's next one whatever it was (fenced by epoch)."""
-        return await self.apply(Commit(), topic, partition, epoch, -2, offset, None)
+        return await self.apply(Commit(), topic, partition, epoch, FORCED, offset, None)
 
 
 # Claim a partition in one generation, unless that generation has been retired meanwhile.

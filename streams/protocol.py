@@ -1,0 +1,278 @@
+"""The commit protocol: how one Commit travels to streams/apply.lua, which sits beside this.
+
+A commit goes to Redis as one argument, a JSON list of strings: the Header's slots in
+HEADER_SLOTS order, then one section per Op in use, ``op code, row count, rows...``. The
+script decodes exactly that. Everything both sides must agree on (op codes, results, header
+positions, offset modes, the badge-table vector length) is defined here once and rendered
+into the script when it is loaded (`apply_lua`), so the encoder and the decoder cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib.resources import files
+from typing import Any
+
+import orjson
+
+from schemas.layout import (
+    ALL_BUCKET,
+    ORG_ENTITY,
+    TABLE_VECTOR,
+    Layout,
+    buckets_of_day,
+    pair,
+    table_index,
+)
+from streams.processor import Commit
+
+
+class Op(StrEnum):
+    """One kind of write; the value is its one-character code on the wire (the payload of a
+    large batch holds a few hundred thousand strings, so the codes stay short)."""
+
+    COUNTERS = "K"  # key, field count, (field, delta)...: HINCRBY, rolled up per batch here
+    TABLE = "T"  # key, field, nonzero count, (index, delta)...: added into a packed vector
+    DEDUP = "M"  # key, id count, ids...: HSET id 1 (the dedup marks of the batch's events)
+    HINCRBY = "I"  # key, field, delta
+    HSETNX = "N"  # key, field, value
+    SET = "S"  # key, value
+    HSET = "H"  # key, field, value
+    EXPIRE = "E"  # key, seconds
+    APPEND = "A"  # key, text
+    RPUSH = "R"  # key, value
+    DEL = "D"  # key
+    ZADD = "Z"  # key, score, member
+    ZREM = "X"  # key, member
+    SADD = "U"  # key, member
+    HMIN = "<"  # key, field, value: set if absent or smaller (string order: ISO days)
+    HMAX = ">"  # key, field, value: set if absent or larger (numeric order)
+    PUBLISH = "P"  # channel, message
+
+
+class ApplyResult(StrEnum):
+    """What apply.lua answers. Anything but OK means nothing was written."""
+
+    OK = "ok"  # every write applied, and the partition's next offset stored
+    STALE = "stale"  # the stored offset is past this batch's first: applied before
+    FENCED = "fenced"  # another owner claimed the partition since (a newer epoch)
+    WIPED = "wiped"  # the epoch, or an offset we expected, is gone: Redis lost the aggregates
+    RETIRED = "retired"  # the generation is neither serving nor building any more
+
+
+# Offset modes, in Header.first (and Header.next for UNCHECKED).
+UNCHECKED = -1  # no offset check and none stored (held-event sweeps)
+FORCED = -2  # store `next` whatever the stored offset was (the broker came back empty)
+
+# The header's wire order; apply.lua reads each slot by the name it has here.
+HEADER_SLOTS = ("partition", "epoch", "first", "next", "expected", "offsets", "epochs",
+                "generations", "generation", "fingerprints", "fingerprint")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Who applies the commit and where the partition stands (see apply.lua's checks)."""
+
+    partition: str  # schemas.layout.tp_field(topic, partition)
+    epoch: int  # the fencing epoch this worker claimed
+    first: int  # offset of the batch's first record, or UNCHECKED / FORCED
+    next: int  # the offset to store once applied; UNCHECKED stores none
+    expected: int | None = None  # the offset we believe stored; None: none yet
+    fingerprint: str = ""  # Record.fingerprint of the record before `next`; '' for none
+
+    def slots(self, layout: Layout) -> list[str]:
+        values = {
+            "partition": self.partition, "epoch": str(self.epoch), "first": str(self.first),
+            "next": str(self.next), "expected": "" if self.expected is None else str(self.expected),
+            "offsets": layout.offsets(), "epochs": layout.epochs(),
+            "generations": layout.generations(), "generation": str(layout.gen),
+            "fingerprints": layout.fingerprints(), "fingerprint": self.fingerprint,
+        }
+        return [values[name] for name in HEADER_SLOTS]
+
+
+def encode(commit: Commit, layout: Layout, header: Header) -> bytes:
+    """The one ARGV of apply.lua. Leaves `commit` as it was.
+
+    One JSON argument instead of tens of thousands: redis-py encodes each argument in
+    Python, which cost more than the whole fold (profile in bench/README.md).
+    """
+    out = header.slots(layout)
+    incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
+    hsetnx = dict(commit.hsetnx)
+    _add_stats(commit, layout, incr)
+    cells, table = _roll_up(commit, layout)
+
+    nkeys = 0
+    flat: list[str] = []
+    for key, tgt in cells.items():
+        fields = [x for f, n in tgt.items() if n for x in (f, str(n))]
+        if fields:
+            nkeys += 1
+            flat.append(key)
+            flat.append(str(len(fields) // 2))
+            flat.extend(fields)
+    if nkeys:
+        out.extend((Op.COUNTERS, str(nkeys)))
+        out.extend(flat)
+
+    tflat: list[str] = []
+    ntable = 0
+    for (org, bucket, pf), tv in table.items():
+        nz = [x for idx, n in tv.items() if n for x in (str(idx), str(n))]
+        if nz:
+            ntable += 1
+            tflat.extend((layout.table(org, bucket), pf, str(len(nz) // 2)))
+            tflat.extend(nz)
+    if ntable:
+        out.extend((Op.TABLE, str(ntable)))
+        out.extend(tflat)
+        # Readers cache table buckets by version; `_gen` (set once per Redis lifetime)
+        # tells them a Redis that came back empty is not the one they cached.
+        gen = uuid.uuid4().hex
+        for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
+            incr[(layout.table_versions(org), bucket)] += 1
+            hsetnx[(layout.table_versions(org), "_gen")] = gen
+
+    dedup: defaultdict[str, list[str]] = defaultdict(list)
+    for key, f in commit.dedup_marks:
+        dedup[key].append(f)
+    if dedup:
+        out.extend((Op.DEDUP, str(len(dedup))))
+        for key, ids in dedup.items():
+            out.append(key)
+            out.append(str(len(ids)))
+            out.extend(ids)
+
+    def section(op: Op, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
+        flat = [v if isinstance(v, str) else _text(v) for row in rows for v in row]
+        if flat:
+            out.append(op)
+            out.append(str(len(flat) // arity))
+            out.extend(flat)
+
+    section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
+    section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
+    section(Op.SET, commit.sets.items(), 2)
+    section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
+    section(Op.EXPIRE, commit.expire.items(), 2)
+    section(Op.APPEND, ((k, "".join(v)) for k, v in commit.appends.items()), 2)
+    section(Op.RPUSH, commit.rpush, 2)
+    section(Op.DEL, ((k,) for k in commit.dels), 1)
+    section(Op.ZADD, commit.zadd, 3)
+    section(Op.ZREM, commit.zrem, 2)
+    section(Op.SADD, commit.sadd, 2)
+    section(Op.HMIN, ((k, f, v) for (k, f), v in commit.hmin.items()), 3)
+    section(Op.HMAX, ((k, f, v) for (k, f), v in commit.hmax.items()), 3)
+    section(Op.PUBLISH, ((layout.changes_channel(), org) for org in sorted(commit.publish)), 2)
+    return orjson.dumps(out)
+
+
+def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str], int]) -> None:
+    """The batch's outcome counts, pipeline-wide and per org, as increments."""
+    stats = layout.stats()
+    for name, n in (("applied", commit.applied), ("rejected", commit.rejected),
+                    ("duplicates", commit.duplicates), ("held", commit.held_delta)):
+        if n:
+            incr[(stats, name)] += n
+    for (org, name), n in commit.per_org.items():
+        if n:
+            incr[(layout.org_stats(org), name)] += n
+
+
+TableCells = dict[tuple[str, str, str], defaultdict[int, int]]  # (org, bucket, pair) -> vector
+
+
+def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str, int]],
+                                                     TableCells]:
+    """Each (pair, day) cell into its 3 levels x 4 buckets, its badge-table vectors and
+    method counts, so Redis gets one write per distinct (key, field) of the batch, not
+    twelve per event."""
+    cells: dict[str, defaultdict[str, int]] = {}
+    table: TableCells = {}
+    bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for (org, issuer, badge, day), cell in commit.fine.items():
+        bases = bases_of.get((org, issuer, badge))
+        if bases is None:
+            bases = bases_of[(org, issuer, badge)] = (
+                layout.counter_base(org, "o", ORG_ENTITY),
+                layout.counter_base(org, "i", issuer),
+                layout.counter_base(org, "b", pair(issuer, badge)))
+        items = [(f, n) for f, n in cell.items() if n]
+        vec: dict[int, int] = {}
+        methods: list[tuple[str, int]] = []
+        for f, n in items:
+            idx = table_index(f)
+            if idx is not None:
+                vec[idx] = vec.get(idx, 0) + n
+            elif f.startswith("me."):
+                methods.append((f"{issuer}|{f[3:]}", n))
+        pair_field = pair(issuer, badge)
+        for bucket in buckets_of_day(day):
+            for base in bases:
+                key = f"{base}:{bucket}"
+                tgt = cells.get(key)
+                if tgt is None:
+                    tgt = cells[key] = defaultdict(int)
+                for f, n in items:
+                    tgt[f] += n
+            if bucket == ALL_BUCKET:
+                continue  # tables are read by period only, never all time
+            if vec:
+                tv = table.get((org, bucket, pair_field))
+                if tv is None:
+                    tv = table[(org, bucket, pair_field)] = defaultdict(int)
+                for idx, n in vec.items():
+                    tv[idx] += n
+            if methods:
+                key = layout.table_methods(org, bucket)
+                tgt = cells.get(key)
+                if tgt is None:
+                    tgt = cells[key] = defaultdict(int)
+                for f, n in methods:
+                    tgt[f] += n
+    return cells, table
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+CONSTANTS_MARKER = "--@constants"
+
+
+@functools.cache
+def apply_lua() -> str:
+    """apply.lua with this module's constants rendered in at CONSTANTS_MARKER."""
+    template = files("streams").joinpath("apply.lua").read_text()
+    if template.count(CONSTANTS_MARKER) != 1:
+        raise RuntimeError(f"apply.lua must hold {CONSTANTS_MARKER} exactly once")
+    lines = [
+        "-- rendered from streams/protocol.py",
+        f"local VLEN = {TABLE_VECTOR}",
+        f"local UNCHECKED, FORCED = {UNCHECKED}, {FORCED}",
+        _lua_table("SLOT", {name: str(i) for i, name in enumerate(HEADER_SLOTS, 1)}),
+        f"local OPS_START = {len(HEADER_SLOTS) + 1}",
+        _lua_table("OP", {op.name: _lua_str(op.value) for op in Op}),
+        _lua_table("RESULT", {r.name: _lua_str(r.value) for r in ApplyResult}),
+    ]
+    return template.replace(CONSTANTS_MARKER, "\n".join(lines))
+
+
+def _lua_table(name: str, items: dict[str, str]) -> str:
+    return f"local {name} = {{" + ", ".join(f"{k} = {v}" for k, v in items.items()) + "}"
+
+
+def _lua_str(s: str) -> str:
+    if not s.isprintable() or "'" in s or "\\" in s:
+        raise ValueError(f"not a plain Lua string literal: {s!r}")
+    return f"'{s}'"

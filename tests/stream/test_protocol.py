@@ -1,0 +1,393 @@
+"""The commit protocol against the real Redis of the test session: every Op that
+streams/protocol.py can encode, applied by streams/apply.lua through the Sink and read back;
+and every ApplyResult, each with what it must (not) have written."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from schemas.layout import TABLE_VECTOR, Layout, tp_field
+from streams.processor import Commit
+from streams.protocol import (
+    HEADER_SLOTS,
+    UNCHECKED,
+    ApplyResult,
+    Header,
+    Op,
+    encode,
+)
+from streams.sink import Sink
+
+ORG = "acme"
+DAY = "2026-04-14"
+# The four buckets an event of DAY lands in (schemas/layout.py), spelled out by hand.
+BUCKETS = ("d20260414", "m202604", "y2026", "all")
+
+
+@dataclass
+class Ctx:
+    """One test's prefix, a Sink on generation 1 and the epoch it claimed for partition 0."""
+
+    redis: Redis
+    layout: Layout
+    sink: Sink
+    topic: str
+    epoch: int
+
+    @property
+    def tp(self) -> str:
+        return tp_field(self.topic, 0)
+
+    def key(self, name: str) -> str:
+        return f"{self.layout.data}:test:{name}"
+
+    async def apply(self, commit: Commit, first: int = UNCHECKED, nxt: int = UNCHECKED,
+                    expected: int | None = None, fingerprint: str = "",
+                    epoch: int | None = None) -> ApplyResult:
+        return await self.sink.apply(commit, self.topic, 0, self.epoch if epoch is None
+                                     else epoch, first, nxt, expected, fingerprint)
+
+    async def apply_ok(self, commit: Commit, op: Op) -> None:
+        """Apply `commit`, which must go out as (at least) an `op` section."""
+        payload = orjson.loads(encode(commit, self.layout, Header(self.tp, self.epoch,
+                                                                  UNCHECKED, UNCHECKED)))
+        assert op in payload[len(HEADER_SLOTS):], f"the commit does not exercise {op!r}"
+        assert await self.apply(commit) is ApplyResult.OK
+
+
+@pytest.fixture
+async def ctx(settings, redis) -> Ctx:
+    layout = Layout(settings.redis_prefix)
+    sink = Sink(redis, layout)
+    claim = await sink.claim(settings.topic, 0)
+    assert claim is not None and claim.next is None
+    return Ctx(redis, layout, sink, settings.topic, claim.epoch)
+
+
+# --- every op ------------------------------------------------------------------------------
+Case = Callable[[Ctx], Awaitable[None]]
+CASES: dict[Op, Case] = {}
+
+
+def case(op: Op) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[op] = fn
+        return fn
+    return register
+
+
+@case(Op.COUNTERS)
+async def counters_land_in_every_level_and_bucket(c: Ctx) -> None:
+    commit = Commit()
+    commit.count(ORG, "eng", "py", DAY, "aw.a")
+    commit.count(ORG, "eng", "py", DAY, "aw.a")
+    commit.count(ORG, "eng", "py", DAY, "me.lms.a")
+    await c.apply_ok(commit, Op.COUNTERS)
+    for base in (c.layout.counter_base(ORG, "o", "-"), c.layout.counter_base(ORG, "i", "eng"),
+                 c.layout.counter_base(ORG, "b", "eng|py")):
+        for bucket in BUCKETS:
+            got = await c.redis.hgetall(f"{base}:{bucket}")
+            assert got == {b"aw.a": b"2", b"me.lms.a": b"1"}, (base, bucket)
+    # Awarding methods per issuer, for issuer activity: by period bucket, not all time.
+    assert await c.redis.hget(c.layout.table_methods(ORG, "d20260414"), "eng|lms.a") == b"1"
+    assert not await c.redis.exists(c.layout.table_methods(ORG, "all"))
+
+
+@case(Op.TABLE)
+async def table_vectors_add_up_across_commits(c: Ctx) -> None:
+    first = Commit()
+    first.count(ORG, "eng", "py", DAY, "aw.p")
+    await c.apply_ok(first, Op.TABLE)
+    second = Commit()  # the award is accepted, then shared three times
+    second.count(ORG, "eng", "py", DAY, "aw.p", -1)
+    second.count(ORG, "eng", "py", DAY, "aw.a")
+    second.count(ORG, "eng", "py", DAY, "ac.a")
+    second.count(ORG, "eng", "py", DAY, "sc.linkedin.a", 3)
+    await c.apply_ok(second, Op.TABLE)
+    expected = [0] * 25  # (aw, ac, sh, pu, sc, vs) x (p, a, d, r), then badges created
+    expected[1] = 1  # aw.a
+    expected[5] = 1  # ac.a
+    expected[17] = 3  # sc.*.a
+    for bucket in BUCKETS[:3]:
+        raw = await c.redis.hget(c.layout.table(ORG, bucket), "eng|py")
+        assert raw is not None and len(raw) == 4 * TABLE_VECTOR
+        assert list(struct.unpack(f"<{TABLE_VECTOR}i", raw)) == expected, bucket
+        # Each write bumps the bucket's version, so readers drop what they cached of it.
+        assert await c.redis.hget(c.layout.table_versions(ORG), bucket) == b"2"
+    assert not await c.redis.exists(c.layout.table(ORG, "all"))
+
+
+@case(Op.DEDUP)
+async def dedup_marks_are_set_per_day(c: Ctx) -> None:
+    commit = Commit()
+    ids = [f"e{i}" for i in range(4500)]  # past the script's 2,000 ids per HSET
+    commit.dedup_marks = [(c.key("dd1"), eid) for eid in ids] + [(c.key("dd2"), "x1")]
+    await c.apply_ok(commit, Op.DEDUP)
+    marks = await c.redis.hgetall(c.key("dd1"))
+    assert len(marks) == 4500 and set(marks.values()) == {b"1"}
+    assert await c.redis.hmget(c.key("dd1"), ["e0", "e4499", "e4500"]) == [b"1", b"1", None]
+    assert await c.redis.hgetall(c.key("dd2")) == {b"x1": b"1"}
+
+
+@case(Op.HINCRBY)
+async def increments_add_and_carry_the_stats(c: Ctx) -> None:
+    for n in (5, -2):
+        commit = Commit()
+        commit.incr[(c.key("h"), "f")] += n
+        commit.stat(ORG, "applied", 3)
+        commit.stat(None, "rejected")
+        await c.apply_ok(commit, Op.HINCRBY)
+    assert await c.redis.hget(c.key("h"), "f") == b"3"
+    assert await c.redis.hgetall(c.layout.stats()) == {b"applied": b"6", b"rejected": b"2"}
+    assert await c.redis.hgetall(c.layout.org_stats(ORG)) == {b"applied": b"6"}
+
+
+@case(Op.HSETNX)
+async def hsetnx_keeps_the_first_value(c: Ctx) -> None:
+    for value in ("first", "second"):
+        commit = Commit()
+        commit.hsetnx[(c.key("nx"), "f")] = value
+        await c.apply_ok(commit, Op.HSETNX)
+    assert await c.redis.hget(c.key("nx"), "f") == b"first"
+
+
+@case(Op.SET)
+async def set_stores_the_value(c: Ctx) -> None:
+    commit = Commit()
+    commit.sets[c.key("s")] = b'["eng","py",1]'
+    await c.apply_ok(commit, Op.SET)
+    assert await c.redis.get(c.key("s")) == b'["eng","py",1]'
+
+
+@case(Op.HSET)
+async def hset_overwrites(c: Ctx) -> None:
+    for value in (b"v1", b'{"name":"Python"}'):
+        commit = Commit()
+        commit.hsets[(c.key("hs"), "py")] = value
+        await c.apply_ok(commit, Op.HSET)
+    assert await c.redis.hgetall(c.key("hs")) == {b"py": b'{"name":"Python"}'}
+
+
+@case(Op.EXPIRE)
+async def expire_sets_a_ttl(c: Ctx) -> None:
+    await c.redis.set(c.key("e"), "v")
+    commit = Commit()
+    commit.expire[c.key("e")] = 691200
+    await c.apply_ok(commit, Op.EXPIRE)
+    assert 691100 < await c.redis.ttl(c.key("e")) <= 691200
+
+
+@case(Op.APPEND)
+async def append_concatenates_in_order(c: Ctx) -> None:
+    for parts in (["1,s,linkedin;", "2,v,direct;"], ["3,v,email;"]):
+        commit = Commit()
+        commit.appends[c.key("al")].extend(parts)
+        await c.apply_ok(commit, Op.APPEND)
+    assert await c.redis.get(c.key("al")) == b"1,s,linkedin;2,v,direct;3,v,email;"
+
+
+@case(Op.RPUSH)
+async def rpush_keeps_order(c: Ctx) -> None:
+    commit = Commit()
+    commit.rpush = [(c.key("l"), b'{"n":1}'), (c.key("l"), b'{"n":2}')]
+    await c.apply_ok(commit, Op.RPUSH)
+    assert await c.redis.lrange(c.key("l"), 0, -1) == [b'{"n":1}', b'{"n":2}']
+
+
+@case(Op.DEL)
+async def del_removes_the_key(c: Ctx) -> None:
+    await c.redis.rpush(c.key("gone"), "a", "b")
+    await c.redis.set(c.key("kept"), "v")
+    commit = Commit()
+    commit.dels = [c.key("gone")]
+    await c.apply_ok(commit, Op.DEL)
+    assert not await c.redis.exists(c.key("gone"))
+    assert await c.redis.get(c.key("kept")) == b"v"
+
+
+@case(Op.ZADD)
+async def zadd_keeps_the_exact_score(c: Ctx) -> None:
+    commit = Commit()
+    commit.zadd = [(c.key("z"), 1776157800.123456, "acme|aw1"), (c.key("z"), 5.0, "acme|aw2")]
+    await c.apply_ok(commit, Op.ZADD)
+    assert await c.redis.zscore(c.key("z"), "acme|aw1") == 1776157800.123456
+    assert await c.redis.zrange(c.key("z"), 0, -1) == [b"acme|aw2", b"acme|aw1"]
+
+
+@case(Op.ZREM)
+async def zrem_removes_one_member(c: Ctx) -> None:
+    await c.redis.zadd(c.key("zr"), {"a": 1, "b": 2})
+    commit = Commit()
+    commit.zrem = [(c.key("zr"), "a")]
+    await c.apply_ok(commit, Op.ZREM)
+    assert await c.redis.zrange(c.key("zr"), 0, -1) == [b"b"]
+
+
+@case(Op.SADD)
+async def sadd_adds_members(c: Ctx) -> None:
+    commit = Commit()
+    commit.sadd = {(c.key("set"), "eng|py"), (c.key("set"), "eng|go")}
+    await c.apply_ok(commit, Op.SADD)
+    assert await c.redis.smembers(c.key("set")) == {b"eng|py", b"eng|go"}
+
+
+@case(Op.HMIN)
+async def hmin_keeps_the_earliest_day(c: Ctx) -> None:
+    for day in ("2026-04-14", "2026-04-20", "2026-03-01"):
+        commit = Commit()
+        commit.min_(c.key("first"), "award.issued", day)
+        await c.apply_ok(commit, Op.HMIN)
+        if day == "2026-04-20":
+            assert await c.redis.hget(c.key("first"), "award.issued") == b"2026-04-14"
+    assert await c.redis.hget(c.key("first"), "award.issued") == b"2026-03-01"
+
+
+@case(Op.HMAX)
+async def hmax_keeps_the_largest_number(c: Ctx) -> None:
+    for v in (9, 10, 8):  # numeric order: "9" > "10" as strings, but 10 must win
+        commit = Commit()
+        commit.max_(c.key("max"), "as_of_us", v)
+        await c.apply_ok(commit, Op.HMAX)
+    assert await c.redis.hget(c.key("max"), "as_of_us") == b"10"
+
+
+@case(Op.PUBLISH)
+async def publish_names_each_changed_org(c: Ctx) -> None:
+    pubsub = c.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(c.layout.changes_channel())
+    try:
+        commit = Commit()
+        commit.publish = {"acme", "globex"}
+        await c.apply_ok(commit, Op.PUBLISH)
+        got: list[bytes] = []
+        async with asyncio.timeout(5):
+            while len(got) < 2:
+                msg = await pubsub.get_message(timeout=1)
+                if msg is not None:
+                    got.append(msg["data"])
+        assert sorted(got) == [b"acme", b"globex"]
+    finally:
+        await pubsub.aclose()
+
+
+@pytest.mark.parametrize("op", list(Op), ids=lambda op: op.name)
+async def test_each_op_makes_its_writes_in_redis(ctx, op):
+    assert op in CASES, f"{op!r} has no case in this file"
+    await CASES[op](ctx)
+
+
+# --- every result ------------------------------------------------------------------------
+def counted(n: int = 1) -> Commit:
+    commit = Commit()
+    commit.count(ORG, "eng", "py", DAY, "aw.p", n)
+    return commit
+
+
+async def awards(c: Ctx, layout: Layout | None = None) -> int:
+    layout = layout or c.layout
+    raw = await c.redis.hget(f"{layout.counter_base(ORG, 'o', '-')}:all", "aw.p")
+    return int(raw or 0)
+
+
+async def test_an_applied_batch_stores_its_next_offset_and_fingerprint(ctx):
+    assert await ctx.apply(counted(), 0, 10, None, "fp-9") is ApplyResult.OK
+    assert await awards(ctx) == 1
+    assert await ctx.redis.hget(ctx.layout.offsets(), ctx.tp) == b"10"
+    assert await ctx.redis.hget(ctx.layout.fingerprints(), ctx.tp) == b"fp-9"
+    claim = await ctx.sink.claim(ctx.topic, 0)
+    assert claim is not None and (claim.next, claim.fingerprint) == (10, "fp-9")
+    # A batch whose last record has no fingerprint leaves none behind to compare against.
+    assert await ctx.apply(counted(), 10, 20, 10, "", claim.epoch) is ApplyResult.OK
+    assert await ctx.redis.hget(ctx.layout.offsets(), ctx.tp) == b"20"
+    assert not await ctx.redis.hexists(ctx.layout.fingerprints(), ctx.tp)
+    assert await awards(ctx) == 2
+
+
+async def test_a_batch_applied_twice_counts_once(ctx):
+    assert await ctx.apply(counted(), 0, 10, None, "fp-9") is ApplyResult.OK
+    assert await ctx.apply(counted(), 0, 10, 10, "fp-9") is ApplyResult.STALE
+    assert await ctx.apply(counted(), 5, 10, 10, "fp-9") is ApplyResult.STALE
+    assert await awards(ctx) == 1
+    assert await ctx.redis.hget(ctx.layout.offsets(), ctx.tp) == b"10"
+
+
+async def test_a_worker_whose_partition_was_claimed_since_is_fenced_out(ctx):
+    newer = await ctx.sink.claim(ctx.topic, 0)
+    assert newer is not None and newer.epoch == ctx.epoch + 1
+    assert await ctx.apply(counted(), 0, 10, None, "fp") is ApplyResult.FENCED
+    assert await ctx.sink.reset_offset(ctx.topic, 0, ctx.epoch, 3) is ApplyResult.FENCED
+    assert await awards(ctx) == 0
+    assert not await ctx.redis.hexists(ctx.layout.offsets(), ctx.tp)
+    assert await ctx.apply(counted(), 0, 10, None, "fp", newer.epoch) is ApplyResult.OK
+    assert await awards(ctx) == 1
+
+
+async def test_a_redis_that_lost_its_epochs_or_offsets_is_reported_wiped(ctx):
+    # Never claimed (or flushed since): no epoch for the partition.
+    other = Sink(ctx.redis, ctx.layout)
+    res = await other.apply(counted(), ctx.topic, 1, 1, 0, 10, None)
+    assert res is ApplyResult.WIPED
+    # Claimed and applied, then the offsets vanished: the worker expected one.
+    assert await ctx.apply(counted(), 0, 10, None) is ApplyResult.OK
+    await ctx.redis.delete(ctx.layout.offsets())
+    assert await ctx.apply(counted(), 10, 20, 10) is ApplyResult.WIPED
+    assert await awards(ctx) == 1
+
+
+async def test_a_generation_no_longer_served_or_built_is_retired(ctx):
+    building = Sink(ctx.redis, ctx.layout.at(2))
+    assert await building.apply(counted(), ctx.topic, 0, 1, UNCHECKED, UNCHECKED,
+                                None) is ApplyResult.RETIRED
+    assert await building.claim(ctx.topic, 0) is None
+    await ctx.redis.hset(ctx.layout.generations(), "building", "2")
+    claim = await building.claim(ctx.topic, 0)
+    assert claim is not None
+    assert await building.apply(counted(), ctx.topic, 0, claim.epoch, 0, 10,
+                                None) is ApplyResult.OK
+    # Generation 2 now serves; generation 1's worker must not write any more.
+    await ctx.redis.hset(ctx.layout.generations(), "serving", "2")
+    await ctx.redis.hdel(ctx.layout.generations(), "building")
+    assert await ctx.apply(counted(), 0, 10, None) is ApplyResult.RETIRED
+    assert await awards(ctx) == 0
+    assert await awards(ctx, ctx.layout.at(2)) == 1
+
+
+async def test_a_forced_offset_replaces_the_stored_one_and_its_fingerprint(ctx):
+    assert await ctx.apply(counted(), 0, 100, None, "fp-99") is ApplyResult.OK
+    assert await ctx.sink.reset_offset(ctx.topic, 0, ctx.epoch, 3) is ApplyResult.OK
+    assert await ctx.redis.hget(ctx.layout.offsets(), ctx.tp) == b"3"
+    assert not await ctx.redis.hexists(ctx.layout.fingerprints(), ctx.tp)
+    # The new log's events from offset 3 apply (they would be "stale" against 100).
+    assert await ctx.apply(counted(), 3, 4, 3, "fp-3") is ApplyResult.OK
+    assert await awards(ctx) == 2
+
+
+async def test_an_unchecked_commit_writes_but_leaves_the_offset_alone(ctx):
+    assert await ctx.apply(counted(), 0, 10, None, "fp-9") is ApplyResult.OK
+    assert await ctx.apply(counted()) is ApplyResult.OK  # a held-event sweep
+    assert await awards(ctx) == 2
+    assert await ctx.redis.hget(ctx.layout.offsets(), ctx.tp) == b"10"
+    assert await ctx.redis.hget(ctx.layout.fingerprints(), ctx.tp) == b"fp-9"
+
+
+async def test_one_commit_applied_to_two_generations_counts_its_events_once_in_each(ctx):
+    await ctx.redis.hset(ctx.layout.generations(), "building", "2")
+    building = Sink(ctx.redis, ctx.layout.at(2))
+    claim = await building.claim(ctx.topic, 0)
+    assert claim is not None
+    commit = counted()
+    commit.stat(ORG, "applied", 3)
+    assert await ctx.apply(commit, 0, 3, None) is ApplyResult.OK
+    assert await building.apply(commit, ctx.topic, 0, claim.epoch, 0, 3,
+                                None) is ApplyResult.OK
+    for layout in (ctx.layout, ctx.layout.at(2)):
+        assert await ctx.redis.hget(layout.stats(), "applied") == b"3"
+        assert await ctx.redis.hget(layout.org_stats(ORG), "applied") == b"3"
+        assert await awards(ctx, layout) == 1

@@ -1,0 +1,168 @@
+"""The worker's pure middle (streams/processor.py) on hand-made records, with no I/O: what a
+batch asks Redis for (lookups), what it needs next once given the answers (load), and the
+Commit it folds into. Expected counters are worked out by hand from docs/semantics.md and
+metrics.md, with Redis's answers played by hand-made Fetched values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas.layout import Layout
+from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection
+from streams.state import AwardState
+
+LAYOUT = Layout("u")
+NOW_US = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp() * 1_000_000)
+HOLD_INDEX = LAYOUT.held_index("events", 0)
+DEDUP_TTL = 8 * 86400
+AWARD = ("acme", "aw-77")
+PAIR = ("acme", "acme-eng", "py-101")
+
+
+def ev(event_id: str, typ: str, at: str, **fields: str) -> bytes:
+    return orjson.dumps({"event_id": event_id, "type": typ, "occurred_at": at,
+                         "org_id": "acme", **fields})
+
+
+ISSUED = ev("e-1001", "award.issued", "2026-04-13T09:30:00Z", issuer_id="acme-eng",
+            badge_id="py-101", award_id="aw-77", method="lms", visibility="private")
+ACCEPTED = ev("e-1002", "award.accepted", "2026-04-14T11:02:00Z", award_id="aw-77")
+SHARED = ev("e-1003", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
+            channel="linkedin")
+VIEWED = ev("e-1004", "award.viewed", "2026-04-15T08:00:00Z", award_id="aw-77",
+            source="linkedin")
+
+
+def us(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp() * 1_000_000)
+
+
+def batch(values: Sequence[bytes], cache: dict[tuple[str, str], AwardState] | None = None,
+          first_offset: int = 0) -> PartitionBatch:
+    recs = [Record(first_offset + i, b"aw-77", v) for i, v in enumerate(values)]
+    return PartitionBatch(LAYOUT, recs, NOW_US, {} if cache is None else cache, HOLD_INDEX,
+                          DEDUP_TTL)
+
+
+def run(b: PartitionBatch, fetched: Fetched | None = None,
+        logs: dict[tuple[str, str], str] | None = None) -> Commit:
+    b.lookups()
+    b.load(fetched or Fetched())
+    return b.fold(logs or {})
+
+
+def deltas(commit: Commit) -> dict[str, dict[str, int]]:
+    """The batch's nonzero counter deltas of PAIR, by day."""
+    out: dict[str, dict[str, int]] = {}
+    for (org, issuer, badge, day), cell in commit.fine.items():
+        assert (org, issuer, badge) == PAIR
+        nonzero = {f: n for f, n in cell.items() if n}
+        if nonzero:
+            out[day] = nonzero
+    return out
+
+
+def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_once():
+    b = batch([ISSUED, ACCEPTED, SHARED, VIEWED])
+    lk = b.lookups()
+    assert lk.awards == [AWARD] and lk.held == [AWARD]  # its state, and anything held for it
+    assert lk.dedup == {LAYOUT.dedup("acme", "2026-04-13"): ["e-1001"],
+                        LAYOUT.dedup("acme", "2026-04-14"): ["e-1002", "e-1003"],
+                        LAYOUT.dedup("acme", "2026-04-15"): ["e-1004"]}
+    assert b.load(Fetched()) == []  # a new award has no activity log to re-bucket
+    commit = b.fold({})
+    assert deltas(commit) == {
+        # The cohort, on the issue day, in the status it has now: accepted after 25.5 h,
+        # which is time-to-accept bucket 3 (bounds 1, 6, 24, 72 h ...); private, so no `pu`.
+        "2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.3.a": 1, "sh.a": 1},
+        # Activity, on its own day, in the status at the time.
+        "2026-04-14": {"sc.linkedin.a": 1},
+        "2026-04-15": {"vs.linkedin.a": 1},
+    }
+    assert (commit.applied, commit.duplicates, commit.rejected, commit.held_delta) == (4, 0, 0, 0)
+    assert dict(commit.per_org) == {("acme", "applied"): 4}
+    assert commit.publish == {"acme"}
+    assert len(commit.dedup_marks) == 4
+    state = AwardState.loads(commit.sets[LAYOUT.award(*AWARD)])
+    assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
+                                                                       "lms", True)
+    # Shares and views are logged so a late status event can move them (semantics.md).
+    log = "".join(commit.appends[LAYOUT.activity_log(*AWARD)])
+    assert log == (f"{us('2026-04-14T11:05:00+00:00')},s,linkedin;"
+                   f"{us('2026-04-15T08:00:00+00:00')},v,linkedin;")
+
+
+def test_an_award_the_worker_holds_is_not_looked_up_again():
+    cache: dict[tuple[str, str], AwardState] = {}
+    run(batch([ISSUED, ACCEPTED], cache))
+    later = batch([VIEWED], cache, first_offset=2)
+    assert later.lookups().awards == []
+    assert deltas(run(later)) == {"2026-04-15": {"vs.linkedin.a": 1}}
+
+
+def test_a_repeated_event_id_is_a_duplicate_not_a_second_count():
+    commit = run(batch([ISSUED, ACCEPTED, ACCEPTED]))
+    assert (commit.applied, commit.duplicates) == (2, 1)
+    assert dict(commit.per_org) == {("acme", "applied"): 2, ("acme", "duplicates"): 1}
+    assert deltas(commit)["2026-04-13"]["ac.a"] == 1
+
+
+def test_an_event_id_already_marked_in_redis_is_a_duplicate():
+    seen = Fetched(seen={("acme", "2026-04-14", "e-1002")})
+    commit = run(batch([ISSUED, ACCEPTED]), seen)
+    assert (commit.applied, commit.duplicates) == (1, 1)
+    assert deltas(commit) == {"2026-04-13": {"aw.p": 1, "me.lms.p": 1}}
+
+
+def test_a_follow_up_before_its_issue_is_held_then_applied_when_the_issue_comes():
+    first = run(batch([ACCEPTED]))
+    assert deltas(first) == {}
+    assert first.rpush == [(LAYOUT.held(*AWARD), ACCEPTED)]
+    assert first.zadd == [(HOLD_INDEX, NOW_US / 1e6, "acme|aw-77")]
+    assert (first.applied, first.held_delta) == (0, 1)
+
+    # The issue arrives in a later batch; Redis answers that one event waits for it.
+    later = batch([ISSUED], first_offset=1)
+    assert later.lookups().held == [AWARD]
+    commit = run(later, Fetched(held={AWARD: [ACCEPTED]}))
+    assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
+                                             "tt.3.a": 1}}
+    assert commit.dels == [LAYOUT.held(*AWARD)]
+    assert commit.zrem == [(HOLD_INDEX, "acme|aw-77")]
+    assert (commit.applied, commit.held_delta) == (2, -1)
+
+
+def test_a_follow_up_before_its_issue_in_the_same_batch_is_not_held():
+    commit = run(batch([ACCEPTED, ISSUED]))
+    assert commit.rpush == [] and commit.held_delta == 0
+    assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
+                                             "tt.3.a": 1}}
+
+
+def test_a_malformed_record_is_a_rejection_naming_the_field():
+    no_award = ev("e-2", "award.accepted", "2026-04-14T11:02:00Z")
+    commit = run(batch([b"not json", no_award, ISSUED]))
+    assert commit.dlq == [Rejection(b"aw-77", b"not json", "body: not valid JSON", 0),
+                          Rejection(b"aw-77", no_award, "award_id: missing", 1)]
+    assert (commit.rejected, commit.applied) == (2, 1)
+    # The org is known for the second one only: /v1/status shows it under acme.
+    assert commit.per_org[("acme", "rejected")] == 1
+
+
+def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
+    stored = AwardState("acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", "lms",
+                        "2026-04-13", (us("2026-04-13T09:30:00+00:00"), "e-1001", "private"))
+    view_ts = us("2026-04-15T08:00:00+00:00")
+    b = batch([ACCEPTED])
+    assert b.lookups().awards == [AWARD]
+    # The status event changes what shares and views were counted as: it needs the log.
+    assert b.load(Fetched(awards={AWARD: stored.dumps()})) == [AWARD]
+    commit = b.fold({AWARD: f"{view_ts},v,direct;"})
+    assert deltas(commit) == {
+        "2026-04-13": {"aw.p": -1, "aw.a": 1, "me.lms.p": -1, "me.lms.a": 1, "ac.a": 1,
+                       "tt.3.a": 1},
+        "2026-04-15": {"vs.direct.p": -1, "vs.direct.a": 1},
+    }
