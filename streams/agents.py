@@ -154,8 +154,11 @@ class Aggregator(Service):
             # is re-created, not after the default five minutes.
             "metadata_max_age_ms": 5000,
         }
+        # A rejected event goes to the DLQ whole (events.md), and a `too_large` one is as big
+        # as the topic let it be: aiokafka's default 1 MiB request limit would refuse it, and
+        # the worker would wait that refusal out for ever.
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all",
-                                         linger_ms=5)
+                                         linger_ms=5, max_request_size=64 * 1024 * 1024)
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
             group_id=s.consumer_group,
@@ -439,7 +442,7 @@ class Aggregator(Service):
         t0 = time.perf_counter()
         hold_index = tgt.layout.held_index(tp.topic, tp.partition)
         batch = PartitionBatch(tgt.layout, recs, now_us(), tgt.cache, hold_index,
-                               (s.dedup_days + 1) * 86400)
+                               (s.dedup_days + 1) * 86400, s.event_limits)
         t1 = time.perf_counter()
         try:
             fetched = await tgt.sink.fetch(batch.lookups(), hold_index)

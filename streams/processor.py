@@ -17,6 +17,7 @@ import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
 from schemas.layout import Layout, pair
+from schemas.limits import DEFAULT_LIMITS, EventLimits
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -149,9 +150,11 @@ class PartitionBatch:
         cache: dict[AwardRef, AwardState],
         hold_index: str,
         dedup_ttl: int,
+        limits: EventLimits = DEFAULT_LIMITS,
     ) -> None:
         self.layout = layout
         self.now_us = now_us
+        self.limits = limits  # the event limits POST /v1/events applies too (settings)
         self.cache = cache
         self.hold_index = hold_index
         self.dedup_ttl = dedup_ttl
@@ -159,7 +162,7 @@ class PartitionBatch:
         self.events: list[tuple[Record, Event]] = []
         for rec in records:
             try:
-                ev = decode_event(rec.value, now_us)
+                ev = decode_event(rec.value, now_us, limits)
             except EventRejected as err:
                 self._reject(rec.key, rec.value, err.reason, rec.offset, err.org_id)
                 continue
@@ -327,7 +330,7 @@ class PartitionBatch:
             c.stat(ref[0], "held", -len(stored))
             for held_raw in stored:
                 try:
-                    hev = decode_event(held_raw, self.now_us)
+                    hev = decode_event(held_raw, self.now_us, self.limits)
                 except EventRejected as err:  # cannot happen for what was valid; be safe
                     self._reject(None, held_raw, err.reason, None, ref[0])
                     continue

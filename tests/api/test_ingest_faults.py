@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
 from api.routes.ops import read_status
 from badgepulse.embedded import Embedded
 from badgepulse.generations import serving_layout
+from badgepulse.kafka import ensure_topics
 from badgepulse.settings import Settings
 from tests.conftest import WorkerProcs, api_server, isolated_settings, make_key
 from tests.stream.conftest import record_figure
@@ -164,3 +168,94 @@ async def test_a_broker_stalled_15s_mid_ingest_loses_and_doubles_nothing(infra: 
     finally:
         workers.stop_all()
         broker.stop()
+
+
+# ------------------------------------------------- both ways in, through the real worker
+
+
+def both_ways_events(prefix: str, day: datetime) -> list[bytes]:
+    """The same events for each way in (ids start with `prefix`, of one length)."""
+    at = (day + timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def ev(n: int, **kw: Any) -> dict[str, Any]:
+        return {"event_id": f"{prefix}-{n}", "occurred_at": at, "org_id": ORG, **kw}
+
+    issued = {"type": "award.issued", "issuer_id": "eng", "badge_id": "py",
+              "award_id": f"{prefix}-a1", "method": "lms"}
+    deep: Any = 0
+    for _ in range(40):
+        deep = {"k": [deep]}
+    return [orjson.dumps(o) for o in (
+        ev(1, **issued),
+        ev(2, type="award.accepted", award_id=f"{prefix}-a1"),
+        ev(3, **issued, note="x" * (850 * 1024)),  # over the setting, under the default
+        ev(4, **issued, note="x" * (950 * 1024)),  # over 900 KiB, under the broker's 1 MiB
+        ev(5, **issued, note="x" * (1500 * 1024)),  # over 1 MiB: only a producer of its own
+        ev(6, **issued, extra=deep),
+        ev(7, **{**issued, "method": "Bad Method"}),
+    )] + [b'{"event_id": "' + prefix.encode() + b'-8", oops']
+
+
+async def dlq_reasons(settings: Settings, n: int, timeout: float = 30) -> list[str]:
+    c = AIOKafkaConsumer(settings.dlq_topic, bootstrap_servers=settings.kafka_bootstrap,
+                         auto_offset_reset="earliest", group_id=None)
+    await c.start()
+    out: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            for msgs in (await c.getmany(timeout_ms=200)).values():
+                out += [dict(m.headers)["reason"].decode() for m in msgs]
+    finally:
+        await c.stop()
+    return out
+
+
+@pytest.fixture
+def settings(infra: Embedded) -> Settings:
+    """Overrides conftest's: an event limit below the default, set for the API and the
+    worker alike, so the test sees both honour the setting."""
+    return isolated_settings(infra).model_copy(update={"event_max_bytes": 800 * 1024})
+
+
+async def test_the_worker_rejects_what_the_api_rejects_with_the_same_reasons(
+    settings: Settings, client: httpx.AsyncClient, workers: WorkerProcs
+) -> None:
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) \
+        - timedelta(days=1)
+    key = await make_key(settings, ORG, "publisher")
+    # over HTTP
+    r = await client.post("/v1/events", content=b"\n".join(both_ways_events("h", day)),
+                          headers={"Authorization": f"Bearer {key}",
+                                   "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202, r.text[:300]
+    out = r.json()
+    assert out["accepted"] == 2
+    api_reasons = sorted(x["reason"] for x in out["rejected"])
+    assert [x["index"] for x in out["rejected"]] == [2, 3, 4, 5, 6, 7]
+    assert out["rejected"][0]["reason"].endswith("over the limit of 819200 bytes per event")
+    # straight to the topic, by a producer that allows records larger than 1 MiB
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        for raw in both_ways_events("k", day):
+            await (await producer.send(settings.topic, raw, key=b"k-a1"))
+    finally:
+        await producer.stop()
+
+    workers.start()
+    # both ways: the two valid events each, and the topic's six others rejected (none
+    # stuck: the 1.5 MiB one goes to the dead-letter topic whole)
+    reasons = sorted(await dlq_reasons(settings, 6))
+    status = await wait_applied(settings, 4)
+    deadline = time.monotonic() + 15  # the dead letters go out just before their commit
+    while status["rejected"] < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        status = await org_status(settings)
+    assert (status["applied"], status["held"]) == (4, 0), status
+    # "{... oops" names no org: it counts in the pipeline's totals, not the org's
+    assert status["rejected"] == 5, status
+    # the worker's reasons (dead-letter headers) are the API's, word for word
+    assert reasons == api_reasons
