@@ -7,7 +7,7 @@ from typing import Any
 import faust
 
 from badgepulse.settings import Settings, get_settings
-from streams.agents import Aggregator
+from streams.aggregator import Aggregator
 
 
 def create_app(settings: Settings) -> faust.App:
