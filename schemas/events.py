@@ -639,9 +639,8 @@ def decode_event(raw: bytes, now_us: int, limits: EventLimits = DEFAULT_LIMITS) 
     """Check `raw` against the size and nesting limits, orjson-decode it (UTF-8 JSON) and
     validate it with parse_event. This is the one verdict of both ways in: the worker calls
     it on what is on the topic, the API on the exact bytes it is about to produce."""
-    too_large = size_problem(len(raw), limits)
-    if too_large is not None:
-        raise _rejected_raw(raw, too_large)
+    if len(raw) > limits.max_bytes:
+        raise _rejected_raw(raw, str(size_problem(len(raw), limits)))
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
