@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 from redis.asyncio import Redis
 
 from api.auth import ApiKey, hash_secret, lookup_digest
@@ -116,17 +116,28 @@ def strict_day(value: object) -> object:
     return value
 
 
+# A query parameter is present or absent, never null: its OpenAPI schema says so (FastAPI
+# would document `X | None` as "X or null", a value no query string can carry).
+DAY_SCHEMA = WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-03-15"]})
+IDS_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "string"}})
+STATUSES_SCHEMA = WithJsonSchema({"type": "array", "items": {
+    "type": "string", "enum": list(get_args(StatusName))}})
+
+
 def period_query(
     org_id: str,
-    from_: Annotated[date | None, BeforeValidator(strict_day),
+    from_: Annotated[date | None, BeforeValidator(strict_day), DAY_SCHEMA,
                      Query(alias="from", description="First day (UTC), inclusive, YYYY-MM-DD",
                            examples=["2026-03-15"])] = None,
-    to: Annotated[date | None, BeforeValidator(strict_day),
+    to: Annotated[date | None, BeforeValidator(strict_day), DAY_SCHEMA,
                   Query(description="Last day (UTC), inclusive, YYYY-MM-DD",
                         examples=["2026-04-13"])] = None,
-    issuer_id: Annotated[list[str] | None, Query(description="Keep these issuers (any of)")] = None,
-    badge_id: Annotated[list[str] | None, Query(description="Keep these badges (any of)")] = None,
-    status: Annotated[list[StatusName] | None, Query(description="Award status (any of)")] = None,
+    issuer_id: Annotated[list[str] | None, IDS_SCHEMA,
+                         Query(description="Keep these issuers (any of)")] = None,
+    badge_id: Annotated[list[str] | None, IDS_SCHEMA,
+                        Query(description="Keep these badges (any of)")] = None,
+    status: Annotated[list[StatusName] | None, STATUSES_SCHEMA,
+                      Query(description="Award status (any of)")] = None,
 ) -> ReadQuery:
     end = to or today_utc()
     start = from_ or end - timedelta(days=29)

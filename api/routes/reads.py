@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import WithJsonSchema
 
 from api.deps import LayoutDep, PeriodDep, ReaderDep, RedisDep
 from api.models import (
@@ -72,8 +73,9 @@ async def respond(call: Awaitable[dict[str, Any]]) -> OrjsonResponse:
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
-MinAwards = Annotated[int | None, Query(ge=0, description="Keep badges with at least this "
-                                                          "many awards in the period")]
+MinAwards = Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 0}),
+                      Query(ge=0, description="Keep badges with at least this many awards "
+                                              "in the period")]
 
 
 def add_scope(kind: str) -> None:
