@@ -127,11 +127,11 @@ async def publish_events(request: Request, caller: CallerDep, settings: Settings
     try:
         outcomes = await request.app.state.publisher.publish(records)
     except BrokerUnavailable as err:
-        return unavailable(str(err))
+        return unavailable(f"{err}; nothing was sent")
     failures: list[tuple[int, str, Failed]] = [
         (*record_of[n], o) for n, o in enumerate(outcomes) if o is not None]
     if len(failures) == len(records) and any(f.retryable for _i, _e, f in failures):
-        return unavailable("no event was acknowledged")
+        return unavailable("it acknowledged no event of the batch")
     for i, event_id, failed in failures:
         rejected.append(rejection(i, items[i], failed.reason, event_id, failed.retryable))
     rejected.sort(key=lambda r: int(r["index"]))
@@ -140,6 +140,6 @@ async def publish_events(request: Request, caller: CallerDep, settings: Settings
 
 def unavailable(why: str) -> OrjsonResponse:
     return OrjsonResponse(
-        {"detail": f"broker unavailable: {why}; no event was accepted, send the batch again "
+        {"detail": f"broker unavailable: {why}. Send the batch again after Retry-After "
                    "(a repeated event_id is ignored)"},
         status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
