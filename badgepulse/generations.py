@@ -15,6 +15,7 @@ no offsets there, replay the topic into it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,6 +110,22 @@ return 'switched'
 """
 
 
+# Give up a rebuild (ARGV[1]) if it is still the one under way; its keys are dropped later.
+ABANDON_LUA = """
+if redis.call('HGET', KEYS[1], 'building') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'building')
+redis.call('HSET', KEYS[1], 'retired:' .. ARGV[1], ARGV[2])
+return 1
+"""
+
+
+async def abandon_rebuild(redis: Redis, layout: Layout, gen: int) -> bool:
+    """The topic lost events while generation `gen` was being built from it: switching to it
+    would drop them from every number, so it is given up (the serving one keeps them)."""
+    res = await redis.eval(ABANDON_LUA, 1, layout.generations(), gen, time.time())
+    return bool(int(res))
+
+
 async def start_rebuild(redis: Redis, layout: Layout) -> tuple[int, bool]:
     res: Any = await redis.eval(START_LUA, 1, layout.generations(), DEFAULT_GENERATION)
     return int(res[0]), bool(int(res[1]))
@@ -131,7 +148,8 @@ async def drop_retired(redis: Redis, layout: Layout, gens: Generations) -> list[
     if not due:
         return []
     lock = f"{layout.generations()}:droplock"
-    if not await redis.set(lock, "1", nx=True, ex=60):
+    token = uuid.uuid4().hex
+    if not await redis.set(lock, token, nx=True, ex=600):
         return []
     try:
         for g in due:
@@ -147,4 +165,11 @@ async def drop_retired(redis: Redis, layout: Layout, gens: Generations) -> list[
             await redis.hdel(layout.generations(), f"retired:{g}")
         return due
     finally:
-        await redis.delete(lock)
+        # only our own lock: one that expired and was taken by another worker stays
+        await redis.eval(UNLOCK_LUA, 1, lock, token)
+
+
+UNLOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""

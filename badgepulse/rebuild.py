@@ -58,6 +58,14 @@ async def rebuild(settings: Settings, console: Console, force: bool = False) -> 
                 f"({first.get('reason')}, {first.get('detected_at')}, {len(gaps)} "
                 f"partition(s)); a rebuild would drop those events from every number. "
                 f"Run `badgepulse rebuild --force` to rebuild from what the topic holds.")
+        extent = await topic_extent(settings)
+        trimmed = sorted(f for f, (begin, _end) in extent.items() if begin > 0)
+        if trimmed and not force:
+            raise RebuildRefused(
+                f"the topic's log no longer starts at offset 0 on {len(trimmed)} partition(s) "
+                f"({trimmed[0]}, …): retention removed events the numbers include, and a "
+                f"rebuild would drop them. Run `badgepulse rebuild --force` to rebuild from "
+                f"what the topic holds.")
         gen, started = await start_rebuild(redis, base)
         console.print(f"{'started' if started else 'following'} rebuild: generation {gen} "
                       f"is built beside the serving one; readers switch when it catches up")
@@ -70,6 +78,11 @@ async def rebuild(settings: Settings, console: Console, force: bool = False) -> 
                 if gens.serving == gen:
                     break
                 if gens.building != gen:
+                    if len(await redis.hgetall(base.history_gaps())) > len(gaps):
+                        raise RebuildRefused(
+                            f"generation {gen} was given up: the broker lost events while it "
+                            "was being built (see `badgepulse` status notices); the serving "
+                            "numbers keep them")
                     raise RebuildRefused(f"generation {gen} was dropped before it caught up "
                                          "(Redis lost its data?); run the rebuild again")
                 extent = await topic_extent(settings)
@@ -81,8 +94,9 @@ async def rebuild(settings: Settings, console: Console, force: bool = False) -> 
                 bar.update(task, total=total, completed=applied)
                 await asyncio.sleep(0.5)
             bar.update(task, completed=bar.tasks[0].total or 0)
-        if force:
-            await redis.delete(base.history_gaps())
+        if force and gaps:
+            # only the gaps this rebuild was told to drop; any found meanwhile stay
+            await redis.hdel(base.history_gaps(), *gaps.keys())
         console.print(f"generation {gen} serves now; the previous one is dropped shortly")
         return gen
     finally:

@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 
 from badgepulse.generations import (
     Generations,
+    abandon_rebuild,
     drop_retired,
     read_generations,
     try_switch,
@@ -110,6 +111,9 @@ class Aggregator(Service):
         self.dirty = True
         self.builder_stale = False
         self.broker_lost = False
+        self.claims = 0  # bumped by every reclaim: data fetched before it is dropped
+        self.unclaimed: set[int] = set()  # assigned, not held, at the last check
+        self.dropping: asyncio.Task[list[int]] | None = None
         self.topics_checked = 0.0
         self.sinks: dict[int, Sink] = {}
         self.lock = asyncio.Lock()
@@ -242,6 +246,7 @@ class Aggregator(Service):
             self.gens = await read_generations(self.redis, self.base)
             self.live, self.joined, self.behind = {}, {}, {}
             self.dirty = False
+            self.claims += 1
             await self._claim(sorted(self.assigned))
 
     async def _claim(self, partitions: Sequence[int]) -> None:
@@ -366,6 +371,7 @@ class Aggregator(Service):
                 if not self.behind:
                     await asyncio.sleep(0.1)
                     continue
+                claims = self.claims
                 try:
                     data = await self.builder.getmany(timeout_ms=self.settings.batch_within_ms,
                                                       max_records=self.settings.batch_max)
@@ -373,11 +379,19 @@ class Aggregator(Service):
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
                 async with self.lock:
+                    if claims != self.claims or self.dirty or self.broker_lost:
+                        continue  # fetched for claims that are gone: re-read from the new ones
                     work = []
                     replaced = []
                     for tp, msgs in data.items():
                         tgt = self.behind.get(tp.partition)
+                        live = self.live.get(tp.partition)
                         if tgt is not None:
+                            # Never past the serving generation's position: the join then
+                            # happens at equality, and what lies beyond (its rejections
+                            # included) comes through the group consumer like live events.
+                            if live is not None and live.next is not None:
+                                msgs = [m for m in msgs if m.offset < live.next]
                             recs = self.records_for(tgt, msgs, self.builder, tp)
                             if recs is None:
                                 replaced.append((tp, tgt))
@@ -416,9 +430,11 @@ class Aggregator(Service):
         as real (a compacted log)."""
         start = tgt.next
         if start is None:
-            return [Record(m.offset, m.key, m.value, m.timestamp) for m in msgs]
+            # A record with no value (a tombstone) is b"": rejected as invalid JSON.
+            return [Record(m.offset, m.key, m.value or b"", m.timestamp) for m in msgs]
         low = start - 1 if tgt.verify is not None else start
-        recs = [Record(m.offset, m.key, m.value, m.timestamp) for m in msgs if m.offset >= low]
+        recs = [Record(m.offset, m.key, m.value or b"", m.timestamp) for m in msgs
+                if m.offset >= low]
         if tgt.verify is not None and recs:
             if recs[0].offset == start - 1:
                 if recs[0].fingerprint() != tgt.verify:
@@ -551,6 +567,11 @@ class Aggregator(Service):
             res = await tgt.sink.reset_offset(tp.topic, tp.partition, tgt.epoch, begin)
             self.settle(tp, tgt, res, begin)
         self._seek_all(tp)
+        if self.gens.building is not None and await abandon_rebuild(
+                self.redis, self.base, self.gens.building):
+            log.warning("rebuild of generation %d given up: the topic lost events it would "
+                        "have dropped from every number", self.gens.building)
+            self.dirty = True
 
     async def check_log_ends(self) -> None:
         """A stored offset past the log's end means the log is not the one we applied (a
@@ -617,6 +638,15 @@ class Aggregator(Service):
                             gens.serving)
                 self.dirty = True
                 return
+        # Partitions still assigned to us but held by nobody here (fenced by a member that
+        # was evicted meanwhile): claim them again if they stay so for a whole check.
+        unclaimed = self.assigned - set(self.live)
+        again = sorted(unclaimed & self.unclaimed)
+        self.unclaimed = unclaimed
+        if again:
+            log.warning("partitions %s are ours but unclaimed; claiming them again", again)
+            async with self.lock:
+                await self._claim(again)
         await self.check_log_ends()
         if gens.building is not None and not self.behind:
             if await try_switch(self.redis, self.base, gens):
@@ -624,9 +654,10 @@ class Aggregator(Service):
                             gens.building, gens.serving)
                 self.dirty = True
                 return
-        dropped = await drop_retired(self.redis, self.base, gens)
-        if dropped:
-            log.info("dropped the keys of retired generation(s) %s", dropped)
+        if gens.retired and (self.dropping is None or self.dropping.done()):
+            # In its own task: a SCAN of a large keyspace must not hold up the live loop.
+            self.dropping = asyncio.create_task(drop_retired(self.redis, self.base, gens))
+            self.dropping.add_done_callback(_log_dropped)
         await self.sweep_held()
         if time.monotonic() - self.topics_checked > TOPICS_EVERY:
             # A broker that came back empty has no topics; the API's ingest needs them too.
@@ -682,6 +713,16 @@ class Aggregator(Service):
         res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, UNCHECKED, UNCHECKED,
                                    tgt.next)
         self.settle(tp, tgt, res, UNCHECKED)
+
+
+def _log_dropped(task: asyncio.Task[list[int]]) -> None:
+    if task.cancelled():
+        return
+    err = task.exception()
+    if err is not None:
+        log.warning("dropping retired generations failed (retried in a second): %s", err)
+    elif task.result():
+        log.info("dropped the keys of retired generation(s) %s", task.result())
 
 
 async def gather_all(work: list[Any]) -> None:

@@ -19,6 +19,9 @@ local g = redis.call('HMGET', genkey, 'serving', 'building')
 if gen ~= (g[1] or '1') and gen ~= g[2] then return RESULT.RETIRED end
 local cur_epoch = redis.call('HGET', epkey, tp)
 if not cur_epoch then return RESULT.WIPED end
+-- An epoch older than ours, or an offset other than the one we last stored: Redis went back
+-- in time (restarted from an older append-only file, restored from a backup). Claim afresh.
+if tonumber(cur_epoch) < tonumber(epoch) then return RESULT.WIPED end
 if cur_epoch ~= epoch then return RESULT.FENCED end
 if first ~= UNCHECKED and first ~= FORCED then
   local stored = redis.call('HGET', offkey, tp)
@@ -26,6 +29,8 @@ if first ~= UNCHECKED and first ~= FORCED then
     if expected ~= '' then return RESULT.WIPED end
   elseif tonumber(stored) > first then
     return RESULT.STALE
+  elseif expected ~= '' and stored ~= expected then
+    return RESULT.WIPED
   end
 end
 

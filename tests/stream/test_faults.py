@@ -185,6 +185,31 @@ async def test_a_rebuild_under_live_ingest_ends_exact_and_readers_never_see_it_h
                   reader_drops=len(drops), rebuilds=2, equal_to_oracle=True)
 
 
+async def test_a_record_without_a_value_is_dead_lettered_and_the_stream_goes_on(
+        settings, workers, stream):
+    records, _now = stream
+    head = records[:300]
+    oracle = oracle_of(head)
+    workers.start()
+    # a tombstone (no value at all) between ordinary events, as any producer may write
+    from aiokafka import AIOKafkaProducer
+
+    from badgepulse.kafka import ensure_topics
+    await publish(settings, head[:150])
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic, None, key=b"tombstone")
+    finally:
+        await producer.stop()
+    await publish(settings, head[150:])
+    status = await caught_up(settings)
+    assert workers.procs[0].poll() is None, "the worker died on a record without a value"
+    assert (status["applied"], status["rejected"], status["held"]) == (
+        oracle.applied, oracle.rejected + 1, oracle.held)
+
+
 @pytest.mark.parametrize("save", [False, True], ids=["restarted-empty", "restarted-with-data"])
 async def test_a_redis_restart_mid_stream_is_waited_out_and_ends_exact(
         infra: Embedded, own_redis: Server, stream, save: bool):

@@ -341,6 +341,19 @@ async def test_a_redis_that_lost_its_epochs_or_offsets_is_reported_wiped(ctx):
     assert await awards(ctx) == 1
 
 
+async def test_a_redis_that_went_back_in_time_is_reported_wiped_not_applied(ctx):
+    # Applied up to 20, then Redis came back from an older append-only file holding 10.
+    assert await ctx.apply(counted(), 0, 10, None) is ApplyResult.OK
+    assert await ctx.apply(counted(), 10, 20, 10) is ApplyResult.OK
+    await ctx.redis.hset(ctx.layout.offsets(), ctx.tp, 10)
+    assert await ctx.apply(counted(), 20, 30, 20) is ApplyResult.WIPED
+    # ... or holding an epoch older than the one this worker claimed.
+    await ctx.redis.hset(ctx.layout.offsets(), ctx.tp, 20)
+    await ctx.redis.hset(ctx.layout.epochs(), ctx.tp, ctx.epoch - 1)
+    assert await ctx.apply(counted(), 20, 30, 20) is ApplyResult.WIPED
+    assert await awards(ctx) == 2
+
+
 async def test_a_generation_no_longer_served_or_built_is_retired(ctx):
     building = Sink(ctx.redis, ctx.layout.at(2))
     assert await building.apply(counted(), ctx.topic, 0, 1, UNCHECKED, UNCHECKED,
