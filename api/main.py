@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api import faults
 from api.faults import Health, make_redis, watch_redis
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.publisher.close()
             await redis.aclose()
 
-    app = FastAPI(title="Badgepulse", version="0.1.0", description=DESCRIPTION,
+    # /docs and /redoc from assets in the fastapi-offline wheel: no CDN, so they work on a
+    # machine without internet.
+    app = FastAPIOffline(title="Badgepulse", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=OrjsonResponse)
     app.state.settings = settings
     app.state.layout = Layout(settings.redis_prefix)  # control keys (API keys, coverage)
