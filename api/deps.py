@@ -132,10 +132,14 @@ def period_query(
     to: Annotated[date | None, BeforeValidator(strict_day), DAY_SCHEMA,
                   Query(description="Last day (UTC), inclusive, YYYY-MM-DD",
                         examples=["2026-04-13"])] = None,
-    issuer_id: Annotated[list[str] | None, IDS_SCHEMA,
-                         Query(description="Keep these issuers (any of)")] = None,
-    badge_id: Annotated[list[str] | None, IDS_SCHEMA,
-                        Query(description="Keep these badges (any of)")] = None,
+    # Python names apart from the query names: a scope's path parameter is also called
+    # issuer_id / badge_id (api.md), and FastAPI matches path parameters by Python name.
+    issuer_filter: Annotated[list[str] | None, IDS_SCHEMA,
+                             Query(alias="issuer_id",
+                                   description="Keep these issuers (any of)")] = None,
+    badge_filter: Annotated[list[str] | None, IDS_SCHEMA,
+                            Query(alias="badge_id",
+                                  description="Keep these badges (any of)")] = None,
     status: Annotated[list[StatusName] | None, STATUSES_SCHEMA,
                       Query(description="Award status (any of)")] = None,
 ) -> ReadQuery:
@@ -147,8 +151,8 @@ def period_query(
         raise unprocessable("to", f"the period spans more than {MAX_SPAN_DAYS} days")
     return ReadQuery(
         org_id=org_id, start=start, end=end,
-        issuer_filter=tuple(dict.fromkeys(issuer_id or ())),
-        badge_filter=tuple(dict.fromkeys(badge_id or ())),
+        issuer_filter=tuple(dict.fromkeys(issuer_filter or ())),
+        badge_filter=tuple(dict.fromkeys(badge_filter or ())),
         status_filter=tuple(dict.fromkeys(status or ())),
     )
 

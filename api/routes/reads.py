@@ -5,7 +5,7 @@ three scopes of api.md: the org, an issuer in it, a badge in it."""
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import WithJsonSchema
 
 from api.deps import LayoutDep, PeriodDep, ReaderDep, RedisDep
@@ -41,18 +41,22 @@ def org_scope(q: PeriodDep) -> ReadQuery:
     return q
 
 
-def issuer_scope(scope_issuer_id: str, q: PeriodDep) -> ReadQuery:
-    return scoped(q, issuer_id=scope_issuer_id)
+# The path parameter has the name api.md gives it; the repeatable `issuer_id` / `badge_id`
+# filters are query parameters of the same name (OpenAPI tells them apart by `in`).
+def issuer_scope(issuer_id: Annotated[str, Path(description="The issuer in scope")],
+                 q: PeriodDep) -> ReadQuery:
+    return scoped(q, issuer_id=issuer_id)
 
 
-def badge_scope(scope_badge_id: str, q: PeriodDep) -> ReadQuery:
-    return scoped(q, badge_id=scope_badge_id)
+def badge_scope(badge_id: Annotated[str, Path(description="The badge in scope")],
+                q: PeriodDep) -> ReadQuery:
+    return scoped(q, badge_id=badge_id)
 
 
 SCOPES: dict[str, tuple[str, Callable[..., ReadQuery]]] = {
     "org": ("", org_scope),
-    "issuer": ("/issuers/{scope_issuer_id}", issuer_scope),
-    "badge": ("/badges/{scope_badge_id}", badge_scope),
+    "issuer": ("/issuers/{issuer_id}", issuer_scope),
+    "badge": ("/badges/{badge_id}", badge_scope),
 }
 
 

@@ -469,8 +469,8 @@ async def test_a_table_without_data_is_just_its_header(world):
 
 async def test_the_openapi_document_describes_every_export(world):
     doc = (await world["client"].get("/openapi.json")).json()
-    for prefix in ("/v1/orgs/{org_id}", "/v1/orgs/{org_id}/issuers/{scope_issuer_id}",
-                   "/v1/orgs/{org_id}/badges/{scope_badge_id}"):
+    for prefix in ("/v1/orgs/{org_id}", "/v1/orgs/{org_id}/issuers/{issuer_id}",
+                   "/v1/orgs/{org_id}/badges/{badge_id}"):
         for component, fmts in OFFERED.items():
             path = f"{prefix}/export/{component}.{{format}}"
             if component == "issuer-activity" and "badges" in prefix:

@@ -150,7 +150,7 @@ schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 # parameter; the coverage phase (hundreds of boundary cases per operation, a chart rendered
 # for many) runs on the org scope's, and these get the examples and generated cases only, to
 # keep the module near 45 s on two cores.
-SCOPED_EXPORTS = r"^/v1/orgs/\{org_id\}/(issuers|badges)/\{scope_[a-z_]+\}/export/"
+SCOPED_EXPORTS = r"^/v1/orgs/\{org_id\}/(issuers|badges)/\{(issuer|badge)_id\}/export/"
 schema = load_schema()
 scoped_exports = load_schema(coverage=False).include(path_regex=SCOPED_EXPORTS)
 
@@ -169,7 +169,7 @@ def pin_to_the_data(case: Any) -> None:
     if not params:
         return
     params["org_id"] = ORG
-    for name, known in (("scope_issuer_id", ISSUERS), ("scope_badge_id", BADGES)):
+    for name, known in (("issuer_id", ISSUERS), ("badge_id", BADGES)):
         value = params.get(name)
         if isinstance(value, str):
             pick = len(value) % (len(known) + 1)
