@@ -330,30 +330,17 @@ class Aggregator(Service):
                     self.dirty = True
                     continue
                 async with self.lock:
-                    work = []
-                    replaced = []
-                    for tp, msgs in data.items():
-                        for tgt in (self.live.get(tp.partition), self.joined.get(tp.partition)):
-                            if tgt is not None:
-                                recs = self.records_for(tgt, msgs, self.consumer, tp)
-                                if recs is None:
-                                    replaced.append((tp, tgt))
-                                    break
-                                if recs:
-                                    work.append(self.apply_batch(tp, tgt, recs))
-                    await gather_all(work)
-                    for tp, tgt in replaced:
-                        await self.log_replaced(tp, "the broker came back with another log "
-                                                "under the same offsets", tgt.next or 0)
+                    await self.apply_fetched(
+                        [(tp, [t for t in (self.live.get(tp.partition),
+                                           self.joined.get(tp.partition)) if t], msgs)
+                         for tp, msgs in data.items()], self.consumer)
                 now = time.monotonic()
                 if now - last_check >= 1.0:
                     last_check = now
                     await self.housekeeping()
                 self.outage.ok()
             except TRANSIENT as err:
-                self.dirty = True
-                self.outage.failed(err)
-                await asyncio.sleep(self.outage.delay())
+                await self.wait_out(err)
 
     @Service.task
     async def _rebuild(self) -> None:
@@ -381,8 +368,7 @@ class Aggregator(Service):
                 async with self.lock:
                     if claims != self.claims or self.dirty or self.broker_lost:
                         continue  # fetched for claims that are gone: re-read from the new ones
-                    work = []
-                    replaced = []
+                    feeds = []
                     for tp, msgs in data.items():
                         tgt = self.behind.get(tp.partition)
                         live = self.live.get(tp.partition)
@@ -392,20 +378,38 @@ class Aggregator(Service):
                             # included) comes through the group consumer like live events.
                             if live is not None and live.next is not None:
                                 msgs = [m for m in msgs if m.offset < live.next]
-                            recs = self.records_for(tgt, msgs, self.builder, tp)
-                            if recs is None:
-                                replaced.append((tp, tgt))
-                            elif recs:
-                                work.append(self.apply_batch(tp, tgt, recs))
-                    await gather_all(work)
-                    for tp, tgt in replaced:
-                        await self.log_replaced(tp, "the broker came back with another log "
-                                                "under the same offsets", tgt.next or 0)
+                            feeds.append((tp, [tgt], msgs))
+                    await self.apply_fetched(feeds, self.builder)
                     self._join_caught_up()
             except TRANSIENT as err:
-                self.dirty = True
-                self.outage.failed(err)
-                await asyncio.sleep(self.outage.delay())
+                await self.wait_out(err)
+
+    async def wait_out(self, err: BaseException) -> None:
+        """A dependency failed mid-step: claims are in doubt, so take them afresh after a
+        backoff."""
+        self.dirty = True
+        self.outage.failed(err)
+        await asyncio.sleep(self.outage.delay())
+
+    async def apply_fetched(self, feeds: list[tuple[TopicPartition, list[Target], list[Any]]],
+                            consumer: AIOKafkaConsumer | None) -> None:
+        """Apply each partition's fetched records to its targets, partitions concurrently;
+        a partition whose log turned out to be replaced is handled once the rest is done.
+        Called with the lock held."""
+        work = []
+        replaced = []
+        for tp, targets, msgs in feeds:
+            for tgt in targets:
+                recs = self.records_for(tgt, msgs, consumer, tp)
+                if recs is None:
+                    replaced.append((tp, tgt))
+                    break
+                if recs:
+                    work.append(self.apply_batch(tp, tgt, recs))
+        await gather_all(work)
+        for tp, tgt in replaced:
+            await self.log_replaced(tp, "the broker came back with another log under the "
+                                    "same offsets", tgt.next or 0)
 
     def _join_caught_up(self) -> None:
         joined = False

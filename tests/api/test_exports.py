@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import openpyxl
-import orjson
 import pytest
 from PIL import Image
 
 from badgepulse.settings import Settings
-from tests.conftest import ARTIFACTS, WorkerProcs, caught_up, make_key, publish
+from tests.conftest import ARTIFACTS, WorkerProcs, caught_up, make_key, publish_events
 
 FROM, TO = "2026-04-01", "2026-04-30"
 Q = f"from={FROM}&to={TO}"
@@ -90,9 +89,6 @@ DATA = [
 ]
 
 
-def record_key(e: dict[str, Any]) -> bytes:
-    return str(e.get("award_id") or e.get("badge_id") or e.get("issuer_id")).encode()
-
 
 @pytest.fixture(scope="module")
 async def world(infra: Any) -> AsyncIterator[dict[str, Any]]:
@@ -110,7 +106,7 @@ async def world(infra: Any) -> AsyncIterator[dict[str, Any]]:
     workers = WorkerProcs(settings)
     try:
         workers.start()
-        await publish(settings, [(record_key(e), orjson.dumps(e)) for e in DATA])
+        await publish_events(settings, DATA)
         status = await caught_up(settings)
         assert status["rejected"] == 0, status
         keys = {

@@ -87,7 +87,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from badgepulse.settings import Settings
@@ -98,7 +97,7 @@ from tests.conftest import (
     caught_up,
     isolated_settings,
     make_key,
-    publish,
+    publish_events,
 )
 
 # ------------------------------------------------------------------------------ data set
@@ -247,9 +246,6 @@ def globex_events() -> list[dict[str, Any]]:
     return out
 
 
-def record_key(e: dict[str, Any]) -> bytes:
-    return str(e.get("award_id") or e.get("badge_id") or e["issuer_id"]).encode()
-
 
 # ------------------------------------------------------------------------------ fixtures
 
@@ -273,7 +269,7 @@ async def world(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     try:
         procs.start()
         events = acme_events() + globex_events()
-        await publish(settings, [(record_key(e), orjson.dumps(e)) for e in events])
+        await publish_events(settings, events)
         await caught_up(settings)
         # read_status takes `applied` before it measures the lag, so the status that first
         # sees lag 0 can carry an older `applied`: read it again once the lag is known 0

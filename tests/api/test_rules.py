@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from badgepulse.settings import Settings
@@ -20,7 +19,7 @@ from tests.conftest import (
     caught_up,
     isolated_settings,
     make_key,
-    publish,
+    publish_events,
 )
 
 Q = "from=2026-04-01&to=2026-04-30"  # previous period: 2026-03-02 .. 2026-03-31
@@ -70,9 +69,7 @@ async def world(settings: Settings) -> AsyncIterator[dict[str, str]]:
     procs = WorkerProcs(settings)
     try:
         procs.start()
-        await publish(settings, [(str(e.get("award_id") or e.get("badge_id")
-                                      or e["issuer_id"]).encode(), orjson.dumps(e))
-                                 for e in DATA])
+        await publish_events(settings, DATA)
         await caught_up(settings)
         yield {
             "admin": await make_key(settings, "acme", "org_admin"),

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,7 +26,14 @@ from schemathesis.core.parameters import ParameterLocation
 
 from badgepulse.embedded import Embedded
 from badgepulse.settings import Settings
-from tests.conftest import ARTIFACTS, WorkerProcs, caught_up, isolated_settings, make_key, publish
+from tests.conftest import (
+    ARTIFACTS,
+    WorkerProcs,
+    caught_up,
+    isolated_settings,
+    make_key,
+    publish_events,
+)
 
 ORG = "acme"
 ISSUERS = ("eng", "ops")
@@ -83,9 +89,7 @@ def world(infra: Embedded) -> Iterator[dict[str, Any]]:
 
     async def load() -> dict[str, Any]:
         events = data_set()
-        await publish(settings_, [(str(e.get("award_id") or e.get("badge_id")
-                                       or e["issuer_id"]).encode(), orjson.dumps(e))
-                                  for e in events])
+        await publish_events(settings_, events)
         status = await caught_up(settings_)
         return {"status": status, "events": len(events),
                 "admin": await make_key(settings_, ORG, "org_admin"),

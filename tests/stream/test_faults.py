@@ -29,7 +29,7 @@ from tests.conftest import (
     make_key,
     publish,
 )
-from tests.stream.conftest import record_figure
+from tests.stream.conftest import expected_totals, record_figure, totals, wait_exact
 from tests.stream.test_correctness import compare_analytics, compare_everything, oracle_of
 
 
@@ -96,20 +96,6 @@ async def applied_total(settings: Settings) -> int:
         await r.aclose()
 
 
-async def wait_exact(settings: Settings, oracle, timeout: float = 180) -> dict[str, object]:
-    """Caught up *and* the totals reached the oracle's (a replay starts with lag 0 briefly
-    only if nothing is stored; keep waiting until the counts stop moving)."""
-    deadline = time.monotonic() + timeout
-    status: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        status = await caught_up(settings, timeout=timeout)
-        if (status["applied"], status["rejected"], status["held"]) == (
-                oracle.applied, oracle.rejected, oracle.held):
-            return status
-        await asyncio.sleep(0.5)
-    return status
-
-
 async def test_a_rebuild_under_live_ingest_ends_exact_and_readers_never_see_it_half_built(
         settings, workers, client, stream, redis):
     records, now = stream
@@ -158,8 +144,7 @@ async def test_a_rebuild_under_live_ingest_ends_exact_and_readers_never_see_it_h
     # a second rebuild, with nothing arriving, changes nothing either
     assert await rebuild(settings, console) == 3
     status = await wait_exact(settings, oracle)
-    assert (status["applied"], status["rejected"], status["held"]) == (
-        oracle.applied, oracle.rejected, oracle.held)
+    assert totals(status) == expected_totals(oracle)
     await compare_everything(client, oracle, settings, now, seed=4)
     await compare_analytics(client, oracle, settings, now, seed=4)
     # the key made before the rebuilds still works, and the old generations are gone
@@ -206,8 +191,7 @@ async def test_a_record_without_a_value_is_dead_lettered_and_the_stream_goes_on(
     await publish(settings, head[150:])
     status = await caught_up(settings)
     assert workers.procs[0].poll() is None, "the worker died on a record without a value"
-    assert (status["applied"], status["rejected"], status["held"]) == (
-        oracle.applied, oracle.rejected + 1, oracle.held)
+    assert totals(status) == (oracle.applied, oracle.rejected + 1, oracle.held)
 
 
 @pytest.mark.parametrize("save", [False, True], ids=["restarted-empty", "restarted-with-data"])
@@ -237,8 +221,7 @@ async def test_a_redis_restart_mid_stream_is_waited_out_and_ends_exact(
         status = await wait_exact(settings, oracle)
         exact_s = time.monotonic() - t0
         assert worker.poll() is None, "the worker died instead of waiting Redis out"
-        assert (status["applied"], status["rejected"], status["held"]) == (
-            oracle.applied, oracle.rejected, oracle.held)
+        assert totals(status) == expected_totals(oracle)
         async for client in asgi_client(settings):
             await compare_everything(client, oracle, settings, now, seed=5)
         record_figure(f"Redis SHUTDOWN {'SAVE' if save else 'NOSAVE'} + restart mid-stream",
@@ -265,8 +248,7 @@ async def test_an_embedded_broker_restarted_empty_keeps_the_numbers_and_applies_
         status = await wait_exact(settings, oracle)
         exact_s = time.monotonic() - t0
         assert worker.poll() is None, "the worker died with the broker"
-        assert (status["applied"], status["rejected"], status["held"]) == (
-            oracle.applied, oracle.rejected, oracle.held)
+        assert totals(status) == expected_totals(oracle)
         async for client in asgi_client(settings):
             await compare_everything(client, oracle, settings, now, seed=6)
         # the loss of history is recorded, and a rebuild refuses to drop it silently
