@@ -167,7 +167,9 @@ class Layout:
         return f"{self.data}:stats"
 
     def org_stats(self, org: str) -> str:
-        """The stats of one org (applied, rejected, held, as_of_us): what /v1/status shows."""
+        """The stats of one org (applied, rejected, held, as_of_us): what /v1/status shows;
+        and ``version``, bumped by every commit that changes anything of the org, so
+        readers can cache answers per (org, version)."""
         return f"{self.data}:stats:{org}"
 
     def changes_channel(self) -> str:

@@ -183,6 +183,10 @@ def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str]
     for (org, name), n in commit.per_org.items():
         if n:
             incr[(layout.org_stats(org), name)] += n
+    # The org's data version: bumped once by every commit that changes anything of the org,
+    # so readers can cache answers per (org, version) (schemas/layout.py org_stats).
+    for org in commit.publish | {org for org, _name in commit.per_org}:
+        incr[(layout.org_stats(org), "version")] += 1
 
 
 TableCells = dict[tuple[str, str, str], defaultdict[int, int]]  # (org, bucket, pair) -> vector
