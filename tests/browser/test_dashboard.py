@@ -139,7 +139,7 @@ async def test_the_dashboard_shows_the_apis_numbers_filters_exports_and_updates_
     # the hover on a channel bar shows counts and the comparison
     await page.hover("#c-awarding .row[data-key=api]")
     tip = await page.inner_text("#tooltip")
-    assert "api" in tip and "previous period" in tip
+    assert "API" in tip and "previous period" in tip  # the token's label, as events.md lists it
 
     # an export downloads a real file
     await page.click("#c-awarding .export-btn")
