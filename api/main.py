@@ -20,6 +20,7 @@ from api.faults import Health, make_redis, watch_redis
 from api.limits import KeyGuard
 from api.live_hub import LiveHub
 from api.producer import Publisher
+from api.readers.answers import AnswerCache
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.health = Health()  # which dependencies are down (logged once per change)
     app.state.guard = KeyGuard(settings)  # per-key request rate, verified-key cache
+    # whole answers per (read, generation, org, scope, period, filters), checked against the
+    # org's data version on every request (api/readers/answers.py)
+    app.state.answers = AnswerCache(settings.answer_cache_mb * 1024 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(HTTPException)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
                                        "(at most 1: a revoked key stops within 1 s)")
     live_key_check_interval: float = Field(
         0.5, gt=0, le=1.0, description="seconds between checks that open streams' keys are live")
+    # API process: reads (api/readers/answers.py, api/server.py; bench/README.md).
+    answer_cache_mb: int = Field(
+        64, ge=0, description="MB of whole answers an API process keeps, checked against the "
+                              "org's data version on every request (0: every read is cold)")
+    api_workers: int = Field(
+        1, ge=1, description="`badgepulse api`: server processes sharing the port")
 
     # `badgepulse up` (badgepulse/up.py).
     data_dir: Path = Field(

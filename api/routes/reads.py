@@ -2,12 +2,14 @@
 three scopes of api.md: the org, an issuer in it, a badge in it."""
 
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import WithJsonSchema
+from redis.asyncio import Redis
 
+from api.auth import ApiKey
 from api.deps import LayoutDep, PeriodDep, ReaderDep, RedisDep
 from api.models import (
     ERROR_RESPONSES,
@@ -17,12 +19,13 @@ from api.models import (
     SummaryOut,
     TimeseriesOut,
 )
+from api.readers.answers import AnswerCache
 from api.readers.scope import NotFound
 from api.readers.scope import Query as ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
-from api.responses import OrjsonResponse
+from schemas.layout import Layout
 from schemas.metrics import BADGE_NUMERIC_COLUMNS, COUNT_METRICS
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"], responses=ERROR_RESPONSES)
@@ -68,11 +71,24 @@ async def answer(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         raise HTTPException(404, "not found") from err
 
 
-async def respond(call: Awaitable[dict[str, Any]]) -> OrjsonResponse:
-    """The reader's answer as JSON. The response models document the shape in the OpenAPI;
-    the answer goes out through orjson as it is (validating a 2,000-row table against the
-    model cost more than reading it)."""
-    return OrjsonResponse(await answer(call))
+class JsonBytes(Response):
+    """An answer already rendered (api/readers/answers.py keeps it rendered)."""
+
+    media_type = "application/json"
+
+
+async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery, redis: Redis,
+                  layout: Layout, params: tuple[Hashable, ...],
+                  compute: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+    """The reader's answer as JSON, through the process's answer cache. The response models
+    document the shape in the OpenAPI; the answer goes out through orjson as it is
+    (validating a 2,000-row table against the model cost more than reading it)."""
+    cache: AnswerCache = request.app.state.answers
+    try:
+        _answer, body = await cache.get(redis, layout, caller, q, read, params, compute)
+    except NotFound as err:
+        raise HTTPException(404, "not found") from err
+    return JsonBytes(body)
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return")]
@@ -88,52 +104,62 @@ def add_scope(kind: str) -> None:
 
     @router.get(f"{prefix}/summary", response_model=SummaryOut,
                 summary=f"KPI tiles, metrics, highlights, time to accept ({kind})")
-    async def read_summary_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                                 layout: LayoutDep) -> Any:
-        return await respond(read_summary(redis, layout, caller, q))
+    async def read_summary_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                 redis: RedisDep, layout: LayoutDep) -> Any:
+        return await respond(request, "summary", caller, q, redis, layout, (),
+                             lambda: read_summary(redis, layout, caller, q))
 
     @router.get(f"{prefix}/channels", response_model=ChannelsOut,
                 summary=f"Awarding methods, sharing methods, viewing sources ({kind})")
-    async def read_channels_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                                  layout: LayoutDep) -> Any:
-        return await respond(read_channels(redis, layout, caller, q))
+    async def read_channels_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                  redis: RedisDep, layout: LayoutDep) -> Any:
+        return await respond(request, "channels", caller, q, redis, layout, (),
+                             lambda: read_channels(redis, layout, caller, q))
 
     @router.get(f"{prefix}/badges", response_model=BadgesOut,
                 summary=f"The badge table, ranked by overall score ({kind})")
     async def read_badges_route(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        request: Request, caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
         sort: Annotated[SortColumn, Query(description="Any numeric column")] = "overall_score",
         order: Annotated[Literal["desc", "asc"], Query()] = "desc",
         limit: Limit = 50, offset: Offset = 0, min_awards: MinAwards = None,
     ) -> Any:
-        return await respond(read_badges(redis, layout, caller, q, sort=sort,
-                                        descending=order == "desc", limit=limit,
-                                        offset=offset, min_awards=min_awards))
+        return await respond(
+            request, "badges", caller, q, redis, layout,
+            (sort, order, limit, offset, min_awards),
+            lambda: read_badges(redis, layout, caller, q, sort=sort,
+                                descending=order == "desc", limit=limit, offset=offset,
+                                min_awards=min_awards))
 
     @router.get(f"{prefix}/top-badges", response_model=BadgesOut,
                 summary=f"The first badges of the ranking ({kind})")
     async def read_top_badges_route(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        request: Request, caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
         limit: Limit = 5, min_awards: MinAwards = None,
     ) -> Any:
-        return await respond(read_badges(redis, layout, caller, q, limit=limit,
-                                        min_awards=min_awards))
+        return await respond(
+            request, "top-badges", caller, q, redis, layout, (limit, min_awards),
+            lambda: read_badges(redis, layout, caller, q, limit=limit,
+                                min_awards=min_awards))
 
     @router.get(f"{prefix}/timeseries", response_model=TimeseriesOut,
                 summary=f"A count metric per day, ISO week or month ({kind})")
     async def read_timeseries_route(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        request: Request, caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
         metric: Annotated[CountMetric, Query(description="A count metric")] = "badges_awarded",
         interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
     ) -> Any:
-        return await respond(read_timeseries(redis, layout, caller, q, metric, interval))
+        return await respond(
+            request, "timeseries", caller, q, redis, layout, (metric, interval),
+            lambda: read_timeseries(redis, layout, caller, q, metric, interval))
 
     if kind != "badge":
         @router.get(f"{prefix}/issuer-activity", response_model=IssuerActivityOut,
                     summary=f"Issuer awarding performance ({kind})")
-        async def read_issuer_activity_route(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                                             layout: LayoutDep) -> Any:
-            return await respond(read_issuer_activity(redis, layout, caller, q))
+        async def read_issuer_activity_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                             redis: RedisDep, layout: LayoutDep) -> Any:
+            return await respond(request, "issuer-activity", caller, q, redis, layout, (),
+                                 lambda: read_issuer_activity(redis, layout, caller, q))
 
 
 for _kind in SCOPES:

@@ -1,0 +1,137 @@
+"""The per-process answer cache (api/readers/answers.py) never shows an old or another
+tenant's number: a commit, a generation switch and a coverage setting each change the
+next answer; a revoked key is refused within a second although verified keys are cached."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from api.auth import create_key, revoke_key
+from api.main import create_app
+from badgepulse.generations import GENERATION_TTL
+from badgepulse.settings import Settings
+from schemas.layout import Layout
+from tests.conftest import caught_up, make_key, publish_events
+
+T = "2026-04-13T09:30:00Z"
+Q = "from=2026-04-01&to=2026-04-30"
+SUMMARY = f"/v1/orgs/acme/summary?{Q}"
+
+
+def issued(n: int, org: str = "acme", issuer: str = "eng", badge: str = "py") -> dict[str, str]:
+    return {"event_id": f"{org}-{n}", "type": "award.issued", "occurred_at": T, "org_id": org,
+            "issuer_id": issuer, "badge_id": badge, "award_id": f"{org}-a{n}", "method": "lms"}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield app, c
+
+
+async def awarded(c: httpx.AsyncClient, token: str, url: str = SUMMARY) -> int:
+    r = await c.get(url, headers=auth(token))
+    assert r.status_code == 200, r.text
+    n: int = r.json()["metrics"]["badges_awarded"]
+    return n
+
+
+async def test_a_commit_changes_the_number_a_cached_answer_showed(settings, workers,
+                                                                  app_client):
+    app, c = app_client
+    workers.start()
+    await publish_events(settings, [issued(1), issued(2), issued(3, issuer="ops", badge="k8s")])
+    await caught_up(settings)
+    admin = await make_key(settings, "acme", "org_admin")
+    eng = await make_key(settings, "acme", "issuer", ("eng",))
+    globex = await make_key(settings, "globex", "org_admin")
+
+    assert await awarded(c, admin) == 3
+    hits = app.state.answers.hits
+    assert await awarded(c, admin) == 3
+    assert app.state.answers.hits == hits + 1  # the second read was served from the cache
+    # the same URL with another key of the org: its own scope, not the admin's answer
+    assert await awarded(c, eng) == 2
+    # another org's key never gets the cached answer (nor learns that acme exists)
+    r = await c.get(SUMMARY, headers=auth(globex))
+    assert r.status_code == 404 and "acme" not in r.text
+
+    # one more award of eng: the commit bumps acme's version, and every cached answer moves
+    await publish_events(settings, [issued(4)])
+    await caught_up(settings)
+    assert await awarded(c, admin) == 4
+    assert await awarded(c, eng) == 3
+    # the badge table and the issuer's own summary, read before and after one more award
+    table = f"/v1/orgs/acme/badges?{Q}"
+    before = (await c.get(table, headers=auth(admin))).json()
+    assert {row["badge_id"]: row["badges_awarded"] for row in before["items"]} == \
+        {"py": 3, "k8s": 1}
+    await publish_events(settings, [issued(5, issuer="ops", badge="k8s")])
+    await caught_up(settings)
+    after = (await c.get(table, headers=auth(admin))).json()
+    assert {row["badge_id"]: row["badges_awarded"] for row in after["items"]} == \
+        {"py": 3, "k8s": 2}
+    assert await awarded(c, admin, f"/v1/orgs/acme/issuers/ops/summary?{Q}") == 2
+
+
+async def test_a_generation_switch_is_never_answered_from_the_old_generation(
+        settings, workers, app_client, redis: Redis):
+    _app, c = app_client
+    workers.start()
+    await publish_events(settings, [issued(1), issued(2)])
+    await caught_up(settings)
+    admin = await make_key(settings, "acme", "org_admin")
+    assert await awarded(c, admin) == 2
+    assert await awarded(c, admin) == 2  # cached
+    # readers switched to an (empty) generation 7, as a finished rebuild would
+    await redis.hset(Layout(settings.redis_prefix).generations(), "serving", 7)
+    await asyncio.sleep(GENERATION_TTL + 0.1)  # readers re-read the pointer this often
+    assert await awarded(c, admin) == 0
+
+
+async def test_a_coverage_setting_changes_the_next_answer(settings, workers, app_client,
+                                                          redis: Redis):
+    _app, c = app_client
+    workers.start()
+    await publish_events(settings, [issued(1)])
+    await caught_up(settings)
+    admin = await make_key(settings, "acme", "org_admin")
+    first = (await c.get(SUMMARY, headers=auth(admin))).json()["coverage"]["first_day"]
+    assert first["award.issued"] == "2026-04-13"
+    # `badgepulse coverage` says awards are only tracked from 2026-04-01 (no commit)
+    await redis.hset(Layout(settings.redis_prefix).coverage_config("acme"), "award.issued",
+                     "2026-04-01")
+    again = (await c.get(SUMMARY, headers=auth(admin))).json()["coverage"]
+    assert again["first_day"]["award.issued"] == "2026-04-01"
+
+
+async def test_a_revoked_key_is_refused_within_a_second_with_the_key_cache(
+        settings, app_client, redis: Redis):
+    app, c = app_client
+    assert 0 < settings.auth_cache_ttl <= 1
+    layout = Layout(settings.redis_prefix)
+    key, token = await create_key(redis, layout, "acme", "org_admin")
+    await app.state.live_hub.subscribed.wait()
+    assert (await c.get(SUMMARY, headers=auth(token))).status_code == 200  # key now cached
+    assert app.state.guard.cached is not None
+    t0 = time.monotonic()
+    assert await revoke_key(redis, layout, key.key_id)
+    while (r := await c.get(SUMMARY, headers=auth(token))).status_code == 200:
+        assert time.monotonic() - t0 < 1.0, "a revoked key still read after 1 s"
+        await asyncio.sleep(0.02)
+    assert r.status_code == 401
+    assert time.monotonic() - t0 < 1.0
