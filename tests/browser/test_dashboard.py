@@ -12,11 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from tests.browser.conftest import CHROMIUM, open_dashboard
 from tests.conftest import ARTIFACTS, api_server, caught_up, make_key, publish
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
@@ -72,30 +69,6 @@ async def served(settings, workers):
     await caught_up(settings)
     with api_server(settings) as url:
         yield url
-
-
-@pytest.fixture
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-async def open_dashboard(browser, url: str, key: str, width: int = 1366, height: int = 900):
-    page = await browser.new_page(viewport={"width": width, "height": height},
-                                  accept_downloads=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(url + "/")
-    await page.fill("#key", key)
-    await page.click("button[type=submit]")
-    await page.wait_for_selector("body[data-loaded]", timeout=30_000)
-    return page, errors
 
 
 async def tile(page, kpi: str) -> tuple[str, str]:
