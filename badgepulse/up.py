@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -182,6 +183,34 @@ class DataDir:
         os.replace(tmp, self.runtime_file)
 
 
+def read_runtime(data_dir: Path) -> dict[str, object] | None:
+    """What the `up` using data_dir wrote about itself (its pid, Redis, broker, API), or
+    None if no live `up` uses it: no runtime file, an unreadable one, or one left behind by
+    an `up` killed outright (its pid is gone)."""
+    try:
+        info = orjson.loads((data_dir / RUNTIME_FILE).read_bytes())
+        pid = int(info["pid"])
+        os.kill(pid, 0)
+    except PermissionError:
+        return dict(info)  # alive, someone else's process
+    except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+    return dict(info)
+
+
+def running_ups(data_dir: Path) -> list[dict[str, object]]:
+    """The live `up`s other commands may talk to: the one using data_dir first, then
+    running demos (`up --demo` keeps its data in a temporary directory), newest first."""
+    found = [info for info in [read_runtime(data_dir)] if info is not None]
+    demos = []
+    for d in Path(tempfile.gettempdir()).glob(f"{DEMO_DIR_PREFIX}*"):
+        info = read_runtime(d)
+        if info is not None:
+            demos.append(info)
+    demos.sort(key=lambda i: -float(i.get("started_at", 0) or 0))  # type: ignore[arg-type]
+    return found + demos
+
+
 @dataclass
 class Up:
     settings: Settings
@@ -321,8 +350,11 @@ class Up:
             keys = [k for k in await list_keys(redis, Layout(s.redis_prefix)) if not k.revoked]
         finally:
             await redis.aclose()
-        prefix = ("" if s.redis_url == Settings.model_fields["redis_url"].default
-                  else f"BADGEPULSE_REDIS_URL={s.redis_url} ")
+        # The other commands find this `up` through its runtime file in the data directory
+        # they look at ($BADGEPULSE_DATA_DIR, else the default): name another one.
+        here = self.data.path.resolve()
+        prefix = ("" if here == Path(s.data_dir).resolve()
+                  else f"BADGEPULSE_DATA_DIR={shlex.quote(str(here))} ")
         command = f"{prefix}badgepulse keys create --org ORG --role org_admin"
         if self.embedded_redis:
             self.io.show(f"data: {self.data.path} (kept across restarts)")
