@@ -527,7 +527,7 @@ def up(
 
 
 def main() -> None:
-    cli()
+    cli(prog_name="badgepulse")  # also under `python -m badgepulse.cli` (what `up` runs)
 
 
 if __name__ == "__main__":
