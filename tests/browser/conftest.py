@@ -12,6 +12,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = (1400, 900)
+TABLET = (1000, 800)
 PHONE = (390, 844)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE, open_dashboard
+from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE, TABLET, open_dashboard
 from tests.conftest import ARTIFACTS, api_server, caught_up, make_key, publish_events
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
@@ -307,6 +307,7 @@ async def test_an_issuer_keys_header_names_its_issuer(program_served, browser, s
     who = await page.inner_text("#who")
     assert who == "acme · issuer: Data Science Academy"
     assert "iss-data" not in await page.inner_text("#app")
+    await page.screenshot(path=str(ARTIFACTS / "layout-issuer-key.png"), full_page=True)
     assert not errors, errors
 
 
@@ -352,7 +353,7 @@ async def test_issuer_activity_fits_at_1400_px_and_says_vs_previous_once(
     assert not errors, errors
 
 
-@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("size", [DESKTOP, TABLET, PHONE], ids=["desktop", "tablet", "phone"])
 async def test_tiles_are_alike_and_the_scores_explain_themselves(
         program_served, browser, settings, size):
     url, _, _ = program_served
@@ -372,7 +373,9 @@ async def test_tiles_are_alike_and_the_scores_explain_themselves(
     rows: dict[int, list[dict[str, Any]]] = {}
     for t in tiles:
         rows.setdefault(round(t["y"]), []).append(t)
-    assert len(rows) == (1 if size == DESKTOP else 4)
+    # one row of seven; the two scores over the other five; pairs, the last tile alone
+    assert [len(r) for r in rows.values()] == {DESKTOP: [7], TABLET: [2, 5],
+                                               PHONE: [2, 2, 2, 1]}[size]
     for row in rows.values():  # tiles side by side: same height, value and trend at one height
         assert len({round(t["h"]) for t in row}) == 1, row
         assert len({round(t["value"]) for t in row}) == 1, row
@@ -391,6 +394,9 @@ async def test_tiles_are_alike_and_the_scores_explain_themselves(
         assert await page.get_attribute(f"[data-kpi={kpi}] .info", "aria-expanded") == "true"
         box = await help_.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= size[0]
+        if kpi == "external_impact_score":
+            await page.locator("#tiles").screenshot(
+                path=str(ARTIFACTS / f"layout-tiles-{size[0]}.png"))
         await page.click("h2 >> nth=0")  # a click elsewhere closes it
         assert await help_.is_hidden()
     assert not errors, errors
