@@ -288,6 +288,14 @@ async def test_names_and_labels_instead_of_ids_and_tokens(program_served, browse
         rate = sum(a.public for a in mine) / len(mine)
         assert public[badge] == f"{rate * 100:.1f}%", (badge, public[badge], rate)
 
+    # the new column sorts like the others: highest public rate first
+    await page.click("#badge-table th[data-col=public_visibility_rate]")
+    await page.wait_for_selector("#badge-table th.sorted[data-col=public_visibility_rate]")
+    order = await page.eval_on_selector_all("#badge-table tbody tr",
+                                            "rs => rs.map(r => r.dataset.badge)")
+    rates = [float(public[b].rstrip("%")) for b in order]
+    assert rates == sorted(rates, reverse=True), (order, public)
+
     # Issuer Activity: names, methods labelled
     await page.click("#tab-issuers")
     await page.wait_for_selector("#issuer-table tr[data-issuer=iss-eng]", timeout=15_000)
