@@ -124,8 +124,28 @@ def _meta_value(meta: dict[str, Any], name: str) -> Any:
     return v[2] if isinstance(v, list) and len(v) == 3 else None
 
 
+def _row(badge: str, vec: list[int], pv: list[int] | None, meta: dict[str, Any],
+         badge_issuer: dict[str, str]) -> dict[str, Any]:
+    m = derive(_counts(vec))
+    p_aw = pv[0] if pv else 0
+    p_les = learner_engagement_score(ratio(pv[1], p_aw), ratio(pv[2], p_aw)) if pv else None
+    return {
+        "rank": 0, "badge_id": badge, "name": _meta_value(meta, "name"),
+        "issuer_id": meta.get("issuer_id") or badge_issuer.get(badge),
+        "skills": _meta_value(meta, "skills") or [],
+        "visibility": _meta_value(meta, "visibility"),
+        **m, "overall_score": 0.0,
+        "trend": {"badges_awarded": trend(m["badges_awarded"], p_aw),
+                  "learner_engagement_score": trend(m["learner_engagement_score"], p_les)},
+    }
+
+
 async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
-                      min_awards: int | None) -> tuple[Resolved, list[dict[str, Any]]]:
+                      min_awards: int | None, window: tuple[int, int] | None = None,
+                      ) -> tuple[Resolved, list[dict[str, Any]], int]:
+    """(scope, rows ranked by overall score, how many rows in all). With `window` =
+    (offset, limit) only the rows of that window are built: the ranking needs only each
+    badge's awards, engagement and impact (computed by the same functions as the rows')."""
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
     names, (cur_t, prev_t) = await CACHE.period_totals(redis, layout, q.org_id,
@@ -137,43 +157,49 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
     # the whole hash: one argument-less HGETALL beats an HMGET of every badge id
     stored = cast(dict[bytes, bytes], await redis.hgetall(layout.badges(q.org_id)))
     metas = {b.decode(): _meta(m) for b, m in stored.items()}
+    kept = [(badge, vec) for badge, vec in cur.items()
+            if vec[0] + vec[4] + vec[5] != 0  # an award, share or view in the period
+            and (min_awards is None or vec[0] >= min_awards)]
+    if window is None:
+        rows = [_row(badge, vec, prev.get(badge), metas.get(badge, {}), badge_issuer)
+                for badge, vec in kept]
+        return res, rank_badges(rows), len(rows)
+    # rank_badges' order and score, from the three numbers it reads of each row
+    awarded = [vec[0] for _b, vec in kept]
+    les = [learner_engagement_score(ratio(vec[1], vec[0]), ratio(vec[2], vec[0]))
+           for _b, vec in kept]
+    eis = [ratio(vec[5], vec[4]) or 0 for _b, vec in kept]
+    top = max(eis, default=0)
+    overall = [0.65 * (le or 0) + 0.35 * (100 * e / top if top else 0.0)
+               for le, e in zip(les, eis, strict=True)]
+    order = sorted(range(len(kept)), key=lambda j: (-overall[j], -awarded[j], kept[j][0]))
+    offset, limit = window
     rows = []
-    for badge, vec in cur.items():
-        if vec[0] + vec[4] + vec[5] == 0:
-            continue  # no award, share or view in the period
-        if min_awards is not None and vec[0] < min_awards:
-            continue
-        m = derive(_counts(vec))
-        pv = prev.get(badge)
-        p_aw = pv[0] if pv else 0
-        p_les = learner_engagement_score(ratio(pv[1], p_aw), ratio(pv[2], p_aw)) \
-            if pv else None
-        meta = metas.get(badge, {})
-        row: dict[str, Any] = {
-            "rank": 0, "badge_id": badge, "name": _meta_value(meta, "name"),
-            "issuer_id": meta.get("issuer_id") or badge_issuer.get(badge),
-            "skills": _meta_value(meta, "skills") or [],
-            "visibility": _meta_value(meta, "visibility"),
-            **m, "overall_score": 0.0,
-            "trend": {"badges_awarded": trend(m["badges_awarded"], p_aw),
-                      "learner_engagement_score": trend(m["learner_engagement_score"],
-                                                        p_les)},
-        }
+    for pos in range(offset, min(offset + limit, len(order))):
+        j = order[pos]
+        badge, vec = kept[j]
+        row = _row(badge, vec, prev.get(badge), metas.get(badge, {}), badge_issuer)
+        row["overall_score"] = overall[j]
+        row["rank"] = pos + 1
         rows.append(row)
-    return res, rank_badges(rows)
+    return res, rows, len(kept)
 
 
 async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: Query, *,
                       sort: str = "overall_score", descending: bool = True, limit: int = 50,
                       offset: int = 0, min_awards: int | None = None) -> dict[str, Any]:
-    res, rows = await ranked_rows(redis, layout, caller, q, min_awards)
-    if sort != "overall_score" or not descending:
-        rows = sort_rows(rows, sort, descending)
+    if sort == "overall_score" and descending:
+        # the ranking's own order: only the rows asked for are built
+        _res, items, total = await ranked_rows(redis, layout, caller, q, min_awards,
+                                               (offset, limit))
+    else:
+        _res, rows, total = await ranked_rows(redis, layout, caller, q, min_awards)
+        items = sort_rows(rows, sort, descending)[offset:offset + limit]
     pstart, pend = previous_period(q.start, q.end)
     first_day = await read_coverage(redis, layout, q.org_id)
     return {
         "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
-        "total": len(rows), "items": rows[offset:offset + limit],
+        "total": total, "items": items,
         "coverage": {"first_day": first_day,
                      "incomplete": incomplete(ALL_METRICS, first_day, pstart)},
     }

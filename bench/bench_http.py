@@ -1,0 +1,331 @@
+"""Requests/s and latency of `badgepulse api` over HTTP for a dashboard's mix, while ingest
+runs, with open /live streams timed from an event to its update.
+
+    python bench/bench_http.py [--clients 50] [--duration 30] [--workers 1,2]
+                               [--ingest-rate 200] [--live-streams 200] [--cache on,off]
+                               [--awards 1000000]
+
+Starts its own Tansu broker and Redis, populates the same big org as bench_api.py (same
+seed: 2,000 badges, 100 issuers, 1 M awards over 730 days), then a `badgepulse worker` and,
+for each API configuration, `badgepulse api` as users run it (a subprocess; processes from
+BADGEPULSE_API_WORKERS). Meanwhile:
+
+* ingest: `badgepulse simulate --org bigorg --rate R` publishes realistic events for the
+  dashboards' own org, so the worker commits into it (and bumps its data version) all along;
+* `--clients` concurrent dashboard users (aiohttp, one key each), each looping over
+  summary, channels, badges (first 50 rows) and the weekly time series, for the last 30,
+  90 or 365 days (a third of the users each);
+* `--live-streams` open `GET /live` streams (on a small org of their own, keys of 20
+  streams each: a key's limit per process), and every 3 s one award published to that org:
+  the time from publishing it to each stream's summary showing it.
+
+Writes bench/results/http.json (one entry per configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.auth import create_key  # noqa: E402
+from badgepulse.embedded import Embedded, free_port, wait_port  # noqa: E402
+from badgepulse.kafka import ensure_topics  # noqa: E402
+from badgepulse.settings import Settings  # noqa: E402
+from bench.bench_api import ORG, populate  # noqa: E402
+from schemas.layout import Layout  # noqa: E402
+from tests.conftest import settings_env  # noqa: E402
+
+LIVE_ORG = "liveorg"
+MIX = ("summary", "channels", "badges", "timeseries?metric=badges_awarded&interval=week")
+SPANS = (30, 90, 365)
+MARKER_EVERY_S = 3.0
+LOGS = ROOT / "bench" / "results"
+
+
+def pct(ms: list[float], q: float) -> float:
+    return round(ms[min(len(ms) - 1, int(len(ms) * q))], 1) if ms else float("nan")
+
+
+class Live:
+    """Open /live streams and the award markers published to their org."""
+
+    def __init__(self) -> None:
+        self.markers: list[float] = []  # publish time of marker k (k = 1, 2, ...)
+        self.base: int | None = None  # badges_awarded before the first marker
+        self.seen: list[list[float]] = []  # per marker: delay to each stream
+        self.errors = 0
+        self.opened = 0
+
+    async def stream(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
+        shown = 0
+        try:
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"},
+                                   timeout=aiohttp.ClientTimeout(total=None)) as r:
+                if r.status != 200:
+                    self.errors += 1
+                    return
+                self.opened += 1
+                async for line in r.content:
+                    if not line.startswith(b"data: "):
+                        continue
+                    n = orjson.loads(line[6:])["metrics"]["badges_awarded"]
+                    now = time.perf_counter()
+                    if self.base is None:
+                        continue
+                    while shown < len(self.markers) and n >= self.base + shown + 1:
+                        self.seen[shown].append((now - self.markers[shown]) * 1000)
+                        shown += 1
+        except (TimeoutError, aiohttp.ClientError):
+            self.errors += 1
+
+
+def marker_event(k: int, run: str) -> dict[str, str]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {"event_id": f"live-{run}-{k}", "type": "award.issued", "occurred_at": now,
+            "org_id": LIVE_ORG, "issuer_id": "live-iss", "badge_id": "live-badge",
+            "award_id": f"live-{run}-{k}", "method": "api"}
+
+
+async def dashboard_user(session: aiohttp.ClientSession, base: str, token: str, span: int,
+                         stop: asyncio.Event, samples: list[float], errors: dict[str, int],
+                         rng: random.Random) -> None:
+    h = {"Authorization": f"Bearer {token}"}
+    today = datetime.now(UTC).date()
+    period = f"from={(today - timedelta(days=span - 1)).isoformat()}&to={today.isoformat()}"
+    urls = [f"{base}/v1/orgs/{ORG}/{p}{'&' if '?' in p else '?'}{period}" for p in MIX]
+    while not stop.is_set():
+        url = rng.choice(urls)
+        t = time.perf_counter()
+        try:
+            async with session.get(url, headers=h) as r:
+                await r.read()
+                status = r.status
+        except (TimeoutError, aiohttp.ClientError) as e:
+            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+            continue
+        if status != 200:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+        else:
+            samples.append((time.perf_counter() - t) * 1000)
+
+
+async def version(redis: Redis, layout: Layout) -> int:
+    return int(await redis.hget(layout.org_stats(ORG), "version") or 0)
+
+
+async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
+                     readers: list[str], live_keys: list[str], workers: int,
+                     cache: bool) -> dict[str, Any]:
+    layout = Layout(settings.redis_prefix)
+    port = free_port()
+    env = settings_env(settings)
+    env["BADGEPULSE_API_WORKERS"] = str(workers)
+    env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
+    name = f"workers={workers} cache={'on' if cache else 'off'}"
+    log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
+    api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
+                           env=env, cwd=ROOT, stdout=log, stderr=log)
+    ingest: subprocess.Popen[bytes] | None = None
+    try:
+        wait_port(port, 60, api)
+        base = f"http://127.0.0.1:{port}"
+        run = uuid.uuid4().hex[:6]
+        total_s = args.warmup + args.duration + 5
+        if args.ingest_rate > 0:
+            ingest = subprocess.Popen(
+                [sys.executable, "-m", "badgepulse.cli", "simulate", "--org", ORG,
+                 "--events", str(int(args.ingest_rate * total_s) + 1),
+                 "--rate", str(args.ingest_rate), "--seed", str(random.randrange(1 << 30))],
+                env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL,
+                stderr=log)
+        live = Live()
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn) as live_session, \
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.clients),
+                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
+            live_url = f"{base}/v1/orgs/{LIVE_ORG}/live"
+            streams = [asyncio.create_task(live.stream(live_session, live_url,
+                                                       live_keys[i // 20]))
+                       for i in range(args.live_streams)]
+            stop = asyncio.Event()
+            samples: list[float] = []
+            errors: dict[str, int] = {}
+            rng = random.Random(9)
+            users = [asyncio.create_task(dashboard_user(
+                session, base, readers[i], SPANS[i % len(SPANS)], stop, samples, errors,
+                random.Random(rng.random()))) for i in range(args.clients)]
+            await asyncio.sleep(args.warmup)
+            # the streams' first summaries are in: the count before the first marker
+            async with live_session.get(f"{base}/v1/orgs/{LIVE_ORG}/summary",
+                                   headers={"Authorization": f"Bearer {live_keys[0]}"}) as r:
+                live.base = (await r.json())["metrics"]["badges_awarded"]
+            samples.clear()
+            errors.clear()
+            v0 = await version(redis, layout)
+            t0 = time.perf_counter()
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                k = 0
+                while time.perf_counter() - t0 < args.duration:
+                    if args.live_streams:
+                        k += 1
+                        ev = marker_event(k, run)
+                        live.seen.append([])
+                        live.markers.append(time.perf_counter())
+                        await producer.send_and_wait(settings.topic, orjson.dumps(ev),
+                                                     key=ev["award_id"].encode())
+                    await asyncio.sleep(min(MARKER_EVERY_S,
+                                            max(0.0, args.duration
+                                                - (time.perf_counter() - t0))))
+            finally:
+                await producer.stop()
+            elapsed = time.perf_counter() - t0
+            done = len(samples)
+            v1 = await version(redis, layout)
+            stop.set()
+            await asyncio.gather(*users)
+            await asyncio.sleep(1.5)  # the last marker reaches the streams
+            for t in streams:
+                t.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+        ms = sorted(samples[:done])
+        delays = sorted(d for per in live.seen for d in per)
+        missed = sum(live.opened - len(per) for per in live.seen)
+        result: dict[str, Any] = {
+            "config": name, "api_workers": workers, "answer_cache": cache,
+            "clients": args.clients, "duration_s": round(elapsed, 1),
+            "requests": done, "requests_per_s": round(done / elapsed),
+            "latency_ms": {"p50": pct(ms, 0.5), "p90": pct(ms, 0.9), "p99": pct(ms, 0.99),
+                           "max": round(ms[-1], 1) if ms else None},
+            "errors": errors,
+            "ingest_events_per_s": args.ingest_rate,
+            "org_versions_per_s": round((v1 - v0) / elapsed, 1),
+            "live": {"streams_open": live.opened, "stream_errors": live.errors,
+                     "markers": len(live.markers),
+                     "event_to_stream_ms": {"p50": pct(delays, 0.5), "p99": pct(delays, 0.99),
+                                            "max": round(delays[-1], 1) if delays else None},
+                     "updates_missed": missed},
+        }
+        print(orjson.dumps(result).decode(), file=sys.stderr)
+        return result
+    finally:
+        if ingest is not None and ingest.poll() is None:
+            ingest.terminate()
+            ingest.wait(10)
+        api.terminate()
+        try:
+            api.wait(20)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.wait()
+        log.close()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--badges", type=int, default=2000)
+    ap.add_argument("--issuers", type=int, default=100)
+    ap.add_argument("--awards", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=730)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--workers", default="1,2", help="API processes to measure, e.g. 1,2,3")
+    ap.add_argument("--cache", default="on", help="answer cache: on, off or on,off")
+    ap.add_argument("--ingest-rate", type=float, default=200.0, help="events/s published")
+    ap.add_argument("--live-streams", type=int, default=200)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
+    args = ap.parse_args()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    emb = Embedded()
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        emb.start_kafka()
+        emb.start_redis()
+        assert emb.redis_url and emb.kafka_bootstrap
+        settings = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=emb.redis_url,
+                            redis_prefix="bench", topic="bench-http", dlq_topic="bench-dlq",
+                            consumer_group="bench-http", partitions=4)
+        await ensure_topics(settings)
+        redis = Redis.from_url(emb.redis_url)
+        layout = Layout(settings.redis_prefix)
+        t = time.perf_counter()
+        await populate(redis, layout, args.badges, args.issuers, args.awards, args.days,
+                       datetime.now(UTC).date())
+        populate_s = time.perf_counter() - t
+        readers = [(await create_key(redis, layout, ORG, "org_admin"))[1]
+                   for _ in range(args.clients)]
+        live_keys = [(await create_key(redis, layout, LIVE_ORG, "org_admin"))[1]
+                     for _ in range((args.live_streams + 19) // 20 or 1)]
+        wlog = open(LOGS / "http-worker.log", "ab")  # noqa: SIM115
+        worker = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"],
+                                  env=settings_env(settings), cwd=ROOT, stdout=wlog,
+                                  stderr=wlog)
+        # the live org exists before the streams open (one award, applied)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        ev = marker_event(0, "seed")
+        await producer.send_and_wait(settings.topic, orjson.dumps(ev),
+                                     key=ev["award_id"].encode())
+        await producer.stop()
+        deadline = time.monotonic() + 90
+        while not await redis.hget(Layout(settings.redis_prefix).org_stats(LIVE_ORG),
+                                   "version"):
+            assert time.monotonic() < deadline, "the worker did not apply the first event"
+            await asyncio.sleep(0.2)
+        runs = []
+        for cache in [c.strip() == "on" for c in args.cache.split(",")]:
+            for workers in [int(w) for w in args.workers.split(",")]:
+                runs.append(await run_config(args, settings, redis, readers, live_keys,
+                                             workers, cache))
+        await redis.aclose()
+        out = {
+            "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cpu_count": os.cpu_count(), "badges": args.badges, "awards": args.awards,
+            "days": args.days, "populate_s": round(populate_s, 1),
+            "mix": [m.split("?")[0] for m in MIX], "spans_days": SPANS,
+            "runs": runs,
+            "targets": {r["config"]: {
+                "requests_per_s >= 1000": r["requests_per_s"] >= 1000,
+                "p99 <= 100 ms": r["latency_ms"]["p99"] <= 100,
+                "0 errors": not r["errors"],
+                "live within 1 s": bool(r["live"]["event_to_stream_ms"]["max"] is not None
+                                        and r["live"]["event_to_stream_ms"]["max"] <= 1000
+                                        and not r["live"]["updates_missed"]),
+            } for r in runs},
+        }
+        text = orjson.dumps(out, option=orjson.OPT_INDENT_2).decode()
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+        print(text)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        emb.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
