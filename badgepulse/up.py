@@ -372,22 +372,8 @@ class Up:
         self.io.show(f"demo key (org '{DEMO_ORG}', org_admin): {token}")
         self.io.show(f"try: curl -H 'Authorization: Bearer {token}' "
                      f"{url}/v1/orgs/{DEMO_ORG}/summary")
-        seed, first = 8, True
-        while True:
-            # First a history to look at, then a trickle of new awards to watch live.
-            records, n, rate = ((demo.events(DEMO_ORG, 20_000), 20_000, None) if first else
-                                (demo.events(DEMO_ORG, 50, seed=seed, days=1, catalog=False),
-                                 50, 10.0))
-            try:
-                sent = await demo.publish(s, records, n, rate, self.io.err, progress=False)
-            except (KafkaError, OSError, TimeoutError) as err:
-                # The broker is restarting: pause the demo, not `up`.
-                self.io.say(f"demo: publishing failed ({err!r}); retrying in 2 s")
-                await asyncio.sleep(2)
-                continue
-            if first:
-                self.io.say(f"demo: published {sent} events; streaming more, Ctrl-C to stop")
-            seed, first = seed + 1, False
+        # A history to look at, then the same program going on in real time.
+        await demo.run_demo(s, DEMO_ORG, self.io.err, self.io.say)
 
 
 def run_up(settings: Settings, host: str, port: int, demo: bool, data_dir: Path | None,
