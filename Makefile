@@ -8,12 +8,17 @@ $(VENV_STAMP): pyproject.toml
 	.venv/bin/pip install -q -e ".[dev]"
 	touch $(VENV_STAMP)
 
-.PHONY: run test bench lint
+.PHONY: run test test-containers bench lint
 run: $(VENV_STAMP)
 	.venv/bin/badgepulse up --demo
 
 test: $(VENV_STAMP)
 	$(PY) -m pytest -q
+
+# The stream and end-to-end tests against Apache Kafka (KRaft) and Redis in Docker
+# (testcontainers); where Docker does not run they skip, saying why in one line.
+test-containers: $(VENV_STAMP)
+	$(PY) -m pytest -q --containers tests/stream tests/e2e
 
 bench: $(VENV_STAMP)
 	$(PY) bench/bench_worker.py

@@ -26,13 +26,26 @@ from redis.asyncio import Redis
 
 from badgepulse.embedded import Embedded
 from badgepulse.settings import Settings
+from tests import containers
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    containers.add_option(parser)  # --containers (tests/containers.py)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    containers.keep_container_tests(config, items)
+
+
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Embedded]:
+def infra(request: pytest.FixtureRequest) -> Iterator[Embedded]:
+    if containers.wanted(request.config):
+        with containers.container_servers() as servers:
+            yield servers  # type: ignore[misc]  # duck-typed: what the tests read of Embedded
+        return
     emb = Embedded()
     try:
         emb.start_kafka()
