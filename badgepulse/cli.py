@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from typer._click.exceptions import ClickException, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer._click.globals import get_current_context
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -138,6 +138,11 @@ class Group(_Params, TyperGroup):
         except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except NoArgsIsHelpError as e:
+            # The help is the answer (typer's rich help has printed itself already).
+            if e.format_message().strip():
+                typer.echo(e.format_message())
+            sys.exit(e.exit_code)
         except ClickException as e:
             where = (e.ctx.command_path if isinstance(e, UsageError) and e.ctx
                      else _prog(prog_name))

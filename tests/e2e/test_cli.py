@@ -5,6 +5,7 @@ real Redis and broker. Each command is a real `badgepulse` process."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -146,3 +147,25 @@ async def test_coverage_set_writes_to_the_running_ups_redis(shell, settings, red
     assert done.returncode == 0, done.stderr
     stored = await redis.hgetall(Layout(settings.redis_prefix).coverage_config("acme"))
     assert stored == {b"award.shared": b"2026-02-01"}
+
+
+def test_beside_a_real_up_demo_the_second_terminal_finds_it(start_up, tmp_path: Path):
+    """The issue as seen: `make run` in one terminal, `badgepulse keys list` in another,
+    with no BADGEPULSE_* set: the demo's keys, from the demo's Redis."""
+    from badgepulse.embedded import free_port
+    from tests.e2e.conftest import user_env
+
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "home").mkdir()
+    env = {"TMPDIR": str(tmp_path / "tmp"), "BADGEPULSE_DATA_DIR": str(tmp_path / "home")}
+    run = start_up("--demo", "--port", str(free_port()), **env)
+    run.wait_for(r"demo key \(org 'demo', org_admin\): bpk_", timeout=90)
+    redis_url = re.search(r"redis \(embedded\) on (\S+)", run.text())
+    assert redis_url, run.text()
+    listed = bp(user_env(**env), "keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert rows[0] == ["ID", "ORG", "ROLE", "ISSUERS", "STATE", "NAME"]
+    assert [r[1:] for r in rows[1:]] == [["demo", "org_admin", "-", "active", "demo"]]
+    assert (f"using Redis at {redis_url.group(1)} (the running `badgepulse up --demo`, "
+            f"pid {run.proc.pid})") in listed.stderr

@@ -229,3 +229,10 @@ def test_a_running_up_that_does_not_answer_is_named_in_the_one_line(shell):
     assert err.count("\n") == 1, err
     assert (f"nothing answers at Redis at {url} (the running `badgepulse up`, "
             f"pid {os.getpid()})") in err
+
+
+def test_no_command_shows_the_help_and_nothing_on_stderr(shell):
+    code, out, err = run()
+    assert code == 2  # as click has it: no command is a usage error, answered with the help
+    assert "Usage: badgepulse" in out and "keys" in out and "simulate" in out
+    assert err == ""
