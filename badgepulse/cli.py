@@ -115,8 +115,9 @@ class Command(_Params, TyperCommand):
             raise
         except Exception as e:
             one = _explain(e, ctx.meta.get(TARGET_META), service=self.name in SERVICES)
-            if isinstance(one, CliError):
-                one.where = ctx.command_path
+            if not isinstance(one, CliError):
+                raise  # a service's own failure: its traceback, for the operator
+            one.where = ctx.command_path
             raise one from e
 
 
@@ -206,6 +207,10 @@ def find_target(settings: Settings) -> Target:
         else:
             froms[name] = (f"the default: no running `badgepulse up` found in "
                            f"{settings.data_dir} nor a running demo; set {var} to use another")
+    # Where in them: up's key prefix and topics, unless set here too.
+    for name in ("redis_prefix", "topic", "dlq_topic"):
+        if ups and name not in set_here and isinstance(ups[0].get(name), str):
+            update[name] = ups[0][name]
     return Target(settings.model_copy(update=update), froms["redis_url"],
                   froms["kafka_bootstrap"])
 

@@ -24,21 +24,21 @@ from tests.conftest import ROOT, caught_up, publish_events
 
 @pytest.fixture
 def shell(tmp_path: Path, settings: Settings, infra: Embedded) -> dict[str, str]:
-    """The second terminal: its own data and temporary directories, the test's key prefix
-    and topic (so the session's other tests are not touched), nothing saying where Redis
-    or the broker is: that comes from the runtime file of an `up` (this test process)."""
+    """The second terminal: its own data and temporary directories, nothing saying where
+    Redis or the broker is, nor the key prefix and topic: all that comes from the runtime
+    file of an `up` (this test process; the test's own prefix and topic, so the session's
+    other tests are not touched)."""
     data = tmp_path / "data"
     data.mkdir()
     (tmp_path / "tmp").mkdir()
     (data / "runtime.json").write_bytes(orjson.dumps({
         "pid": os.getpid(), "api_url": "http://127.0.0.1:1", "redis_url": infra.redis_url,
-        "kafka_bootstrap": infra.kafka_bootstrap, "data_dir": str(data), "demo": False,
-        "started_at": 1.0}))
+        "kafka_bootstrap": infra.kafka_bootstrap, "redis_prefix": settings.redis_prefix,
+        "topic": settings.topic, "dlq_topic": settings.dlq_topic, "data_dir": str(data),
+        "demo": False, "started_at": 1.0}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEPULSE_")}
     env.update(BADGEPULSE_DATA_DIR=str(data), TMPDIR=str(tmp_path / "tmp"),
-               BADGEPULSE_REDIS_PREFIX=settings.redis_prefix, BADGEPULSE_TOPIC=settings.topic,
-               BADGEPULSE_DLQ_TOPIC=settings.dlq_topic, BADGEPULSE_PARTITIONS="4",
-               COLUMNS="200")
+               BADGEPULSE_PARTITIONS="4", COLUMNS="200")
     return env
 
 

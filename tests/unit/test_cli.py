@@ -236,3 +236,16 @@ def test_no_command_shows_the_help_and_nothing_on_stderr(shell):
     assert code == 2  # as click has it: no command is a usage error, answered with the help
     assert "Usage: badgepulse" in out and "keys" in out and "simulate" in out
     assert err == ""
+
+
+def test_the_running_ups_key_prefix_and_topics_come_with_it(shell, monkeypatch):
+    write_runtime(Path(shell["data"]), os.getpid(), "redis://127.0.0.1:1111/0",
+                  "127.0.0.1:2222")
+    info = orjson.loads((Path(shell["data"]) / "runtime.json").read_bytes())
+    info.update(redis_prefix="team", topic="ev-team", dlq_topic="dlq-team")
+    (Path(shell["data"]) / "runtime.json").write_bytes(orjson.dumps(info))
+    t = find_target(Settings())
+    assert (t.settings.redis_prefix, t.settings.topic, t.settings.dlq_topic) == (
+        "team", "ev-team", "dlq-team")
+    monkeypatch.setenv("BADGEPULSE_REDIS_PREFIX", "mine")
+    assert find_target(Settings()).settings.redis_prefix == "mine"
