@@ -168,11 +168,12 @@ function renderTop(t) {
 const whenFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 function renderIssuers(a) {
   for (const i of a.items) if (i.name) state.names.set(i.issuer_id, i.name);
+  // data-label: the column's name, shown beside each value where a phone stacks a row as a card
   $("#issuer-table tbody").innerHTML = a.items.length ? a.items.map((i) => `<tr data-issuer="${esc(i.issuer_id)}"><td title="${esc(i.issuer_id)}">${esc(i.name ?? i.issuer_id)}</td>
-    <td class="num">${fmt(i.badges_created, "count")}</td><td class="num">${fmt(i.badges_awarded.current, "count")}</td>
-    <td class="num trend ${i.badges_awarded.direction}" title="Previous period: ${fmt(i.badges_awarded.previous, "count")}">${fmtChange(i.badges_awarded, "count")}</td>
-    <td class="methods">${Object.entries(i.methods).sort((x, y) => y[1] - x[1]).map(([m, n]) => `<span class="chip" data-token="${esc(m)}">${esc(tokenLabel(m))} <b>${nf.format(n)}</b></span>`).join(" ") || "—"}</td>
-    <td class="when"${i.last_awarded_at ? ` title="${esc(i.last_awarded_at)}"` : ""}>${i.last_awarded_at ? whenFmt.format(new Date(i.last_awarded_at)) : "—"}</td></tr>`).join("")
+    <td class="num" data-label="Badges created">${fmt(i.badges_created, "count")}</td><td class="num" data-label="Awards">${fmt(i.badges_awarded.current, "count")}</td>
+    <td class="num trend ${i.badges_awarded.direction}" data-label="vs previous" title="Previous period: ${fmt(i.badges_awarded.previous, "count")}">${fmtChange(i.badges_awarded, "count")}</td>
+    <td class="methods" data-label="Awarding methods">${Object.entries(i.methods).sort((x, y) => y[1] - x[1]).map(([m, n]) => `<span class="chip" data-token="${esc(m)}">${esc(tokenLabel(m))} <b>${nf.format(n)}</b></span>`).join(" ") || "—"}</td>
+    <td class="when" data-label="Last awarded"${i.last_awarded_at ? ` title="${esc(i.last_awarded_at)}"` : ""}>${i.last_awarded_at ? whenFmt.format(new Date(i.last_awarded_at)) : "—"}</td></tr>`).join("")
     : `<tr><td colspan="6" class="empty">No issuers yet.</td></tr>`;
   state.notes.issuers = `Awards issued ${a.period.from} – ${a.period.to}; “vs previous” compares them with ${a.previous_period.from} – ${a.previous_period.to}.`;
   showNotes();
@@ -196,6 +197,7 @@ function niceStep(max, n = 4) {
 }
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
 const monthFmt = new Intl.DateTimeFormat(undefined, { month: "short", year: "numeric", timeZone: "UTC" });
+const spanFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
 // Drawn at the plot's own pixel size (redrawn when it changes), so the text is never stretched or squashed.
 function renderSeries(ts) {
   state.series = ts;
@@ -213,7 +215,7 @@ function renderSeries(ts) {
   const partial = [];
   const bars = pts.map((p, i) => {
     const b = bucket(p.start, interval, ts.period), part = b.covered < b.days, h = (ih * p.value) / ymax;
-    const range = b.from === b.to ? lab(b.from) : `${lab(b.from)} – ${lab(b.to)}`;
+    const fmtr = interval === "month" ? spanFmt : dayFmt, range = fmtr.formatRange(new Date(utc(b.from)), new Date(utc(b.to)));
     if (part) partial.push(`${range} (${b.covered} of ${b.days} days)`);
     return `<rect class="pt${part ? " partial" : ""}" x="${left + i * bw + gap / 2}" y="${y(p.value)}" width="${Math.max(1, bw - gap)}" height="${h}"
       data-start="${p.start}" data-value="${p.value}" data-tip="${range}: ${nf.format(p.value)}${part ? ` · partial ${interval}, ${b.covered} of ${b.days} days` : ""}"></rect>`;

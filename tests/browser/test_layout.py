@@ -319,11 +319,12 @@ async def test_an_issuer_keys_header_names_its_issuer(program_served, browser, s
     assert not errors, errors
 
 
-async def test_issuer_activity_fits_at_1400_px_and_says_vs_previous_once(
-        program_served, browser, settings):
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_issuer_activity_fits_and_says_vs_previous_once(
+        program_served, browser, settings, size):
     url, awards, _ = program_served
     key = await make_key(settings, "acme", "org_admin")
-    page, errors = await open_dashboard(browser, url, key, *DESKTOP)
+    page, errors = await open_dashboard(browser, url, key, *size)
     assert "Tiles show" in await page.inner_text("#period-note")
     await page.click("#tab-issuers")
     await page.wait_for_selector("#issuer-table tr[data-issuer=iss-ops]", timeout=15_000)
@@ -334,8 +335,16 @@ async def test_issuer_activity_fits_at_1400_px_and_says_vs_previous_once(
       return {scroll: wrap.scrollWidth, client: wrap.clientWidth, right: w.right, last};
     }""")
     assert fit["scroll"] <= fit["client"], fit
-    assert all(r <= fit["right"] + 0.5 for r in fit["last"]), fit
-    assert await page.inner_text("#issuer-table th:last-child") == "Last awarded"
+    assert all(r <= min(fit["right"], size[0]) + 0.5 for r in fit["last"]), fit
+    if size == DESKTOP:
+        assert await page.inner_text("#issuer-table th:last-child") == "Last awarded"
+    else:  # a card per issuer, each value beside its column's name
+        label = await page.evaluate("getComputedStyle(document.querySelector("
+                                    "'#issuer-table tr[data-issuer=iss-eng] td:last-child'),"
+                                    " '::before').content")
+        assert label == '"Last awarded"'
+        box = await page.locator("#issuer-table tr[data-issuer=iss-eng]").bounding_box()
+        assert box and box["height"] < 260, box
     assert (await page.inner_text("#issuer-table tr[data-issuer=iss-eng] td:last-child")) != "—"
 
     trends = await page.eval_on_selector_all("#issuer-table tbody td.trend",
@@ -354,7 +363,8 @@ async def test_issuer_activity_fits_at_1400_px_and_says_vs_previous_once(
     assert "Tiles" not in note and "tiles" not in note
     assert f"{pfrm.isoformat()} – {pto.isoformat()}" in note
     assert await page.locator("#coverage").is_hidden()
-    await page.screenshot(path=str(ARTIFACTS / "layout-issuers.png"), full_page=True)
+    name = "desktop" if size == DESKTOP else "phone"
+    await page.screenshot(path=str(ARTIFACTS / f"layout-issuers-{name}.png"), full_page=True)
     await page.click("#tab-analytics")
     await page.wait_for_function("document.querySelector('#period-note').innerText"
                                  ".startsWith('Tiles show')")
