@@ -358,10 +358,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!row) { tip.hidden = true; return; }
     tip.textContent = row.dataset.tip; tip.hidden = false; tip.style.left = e.clientX + 12 + "px"; tip.style.top = e.clientY + 12 + "px";
   });
-  let plotWidth = 0;
+  // the chart is drawn for its plot's width: redraw it when that changes (a resized window, a
+  // rotated phone, the tab shown again after a reload drew it hidden)
   new ResizeObserver(([e]) => {
-    const w = Math.floor(e.contentRect.width);
-    if (w && w !== plotWidth) { plotWidth = w; if (state.series) renderSeries(state.series); }
+    const w = Math.floor(e.contentRect.width), svg = $("#series svg");
+    if (w && state.series && (!svg || Number(svg.getAttribute("width")) !== Math.max(240, w))) renderSeries(state.series);
   }).observe($("#series .plot"));
   addExportMenus(); start();
 });

@@ -202,6 +202,30 @@ async def test_the_time_series_has_readable_axes_from_zero_and_marks_partial_wee
     assert not errors, errors
 
 
+async def test_the_chart_redraws_for_a_new_width_and_after_another_tab(
+        program_served, browser, settings):
+    url, _, _ = program_served
+    key = await make_key(settings, "acme", "org_admin")
+    page, errors = await open_dashboard(browser, url, key, *DESKTOP)
+    fits = ("(() => { const p = document.querySelector('#series .plot');"
+            " return Number(p.querySelector('svg').getAttribute('width')) === p.clientWidth; })()")
+    assert await page.evaluate(fits)
+    await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})  # a phone turned
+    await page.wait_for_function(fits)
+    for lab in await axis_labels(page):
+        assert 0.85 <= lab["w"] / lab["ref"] <= 1.15, lab
+    # the other tab reloads while the chart is hidden; back on Analytics it fits again
+    before = await page.evaluate("document.body.dataset.loaded")
+    await page.click("#tab-issuers")
+    await page.wait_for_function(f"document.body.dataset.loaded !== '{before}'")
+    await page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    await page.click("#tab-analytics")
+    await page.wait_for_function(fits)
+    for lab in await axis_labels(page):
+        assert 0.85 <= lab["w"] / lab["ref"] <= 1.15, lab
+    assert not errors, errors
+
+
 async def test_export_buttons_cover_nothing_on_a_phone(program_served, browser, settings):
     url, _, _ = program_served
     key = await make_key(settings, "acme", "org_admin")
