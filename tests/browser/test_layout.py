@@ -271,11 +271,12 @@ async def test_names_and_labels_instead_of_ids_and_tokens(program_served, browse
 
     # highlights: the most used method and channel of the period, counted here, labelled
     method = Counter(a.method for a in cohort).most_common(1)[0][0]
-    channel = Counter(c for t, c in shares if frm <= t.date() <= to).most_common(1)[0][0]
+    channels = Counter(c for t, c in shares if frm <= t.date() <= to)
+    top_channels = {c for c, n in channels.items() if n == max(channels.values())}  # ties
     assert method == "lms"
     highlights = await page.eval_on_selector_all("#highlights .v", "vs => vs.map(v => v.innerText)")
     assert highlights[0] == "LMS"
-    assert highlights[1] == LABELS.get(channel, channel)
+    assert highlights[1] in {LABELS.get(c, c) for c in top_channels}
 
     # the channel charts: every key labelled as events.md lists it; an unknown one as sent
     for chart in ("c-awarding", "c-sharing", "c-viewing"):
