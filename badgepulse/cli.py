@@ -510,6 +510,7 @@ def rebuild(
     _ping_redis(t)
     _reach_broker(t)
     _found_note(t)
+    _found_note(t, kafka=True)
     try:
         asyncio.run(do_rebuild(t.settings, err, force=force))
     except RebuildRefused as e:

@@ -45,17 +45,20 @@ def docker_problem() -> str | None:
     return None
 
 
-def kafka_env(host_port: int) -> dict[str, str]:
-    """A single-node KRaft broker (broker and controller in one) advertising the host port
-    Docker maps to it, so clients outside the container reach it."""
+def kafka_env(host: str, host_port: int) -> dict[str, str]:
+    """A single-node KRaft broker (broker and controller in one). Clients outside the
+    container reach it on the host and port Docker maps (advertised on PLAINTEXT); the
+    broker talks to itself inside the container (BROKER), as testcontainers' own Kafka
+    modules do."""
     return {
         "CLUSTER_ID": KAFKA_CLUSTER_ID,
         "KAFKA_NODE_ID": "1",
         "KAFKA_PROCESS_ROLES": "broker,controller",
-        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
-        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{host_port}",
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,BROKER://:9094,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{host}:{host_port},BROKER://localhost:9094",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+            "PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "BROKER",
         "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
         "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
         "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
@@ -108,16 +111,17 @@ class Containers:
 
         from badgepulse.embedded import free_port
 
-        # The advertised address must be the host's mapped port, known before the broker
-        # starts: bind a free one.
+        # The advertised address must be the mapped host port, known before the broker
+        # starts: bind a free one (on the Docker host, which may be another machine).
         port = free_port()
         kafka = DockerContainer(KAFKA_IMAGE).with_bind_ports(9092, port)
-        for k, v in kafka_env(port).items():
+        host = kafka.get_docker_client().host()
+        for k, v in kafka_env(host, port).items():
             kafka.with_env(k, v)
         kafka.start()
         self.started.append(kafka)
         self.kafka_port = port
-        self.kafka_bootstrap = f"127.0.0.1:{port}"
+        self.kafka_bootstrap = f"{host}:{port}"
         wait_for_kafka(self.kafka_bootstrap)
         return self.kafka_bootstrap
 

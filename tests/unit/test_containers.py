@@ -29,12 +29,16 @@ def test_the_containers_run_the_images_production_runs():
 
 def test_the_broker_is_kraft_configured_as_in_compose_but_reachable_from_the_host():
     theirs = {k: str(v) for k, v in compose()["services"]["kafka"]["environment"].items()}
-    ours = containers.kafka_env(45678)
+    ours = containers.kafka_env("127.0.0.1", 45678)
     assert ours["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
-    assert ours["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://127.0.0.1:45678"
+    # clients on the host reach it on the mapped port, on the plain listener
+    assert "PLAINTEXT://127.0.0.1:45678" in ours["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "PLAINTEXT:PLAINTEXT" in ours["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
     # everything else as production's broker, but for where it lives (a host name in
-    # compose, this container itself here) and its data volume
-    differ = {"KAFKA_ADVERTISED_LISTENERS", "KAFKA_CONTROLLER_QUORUM_VOTERS", "KAFKA_LOG_DIRS"}
+    # compose; the mapped port and a listener of its own for itself here) and its volume
+    differ = {"KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", "KAFKA_INTER_BROKER_LISTENER_NAME",
+              "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_CONTROLLER_QUORUM_VOTERS",
+              "KAFKA_LOG_DIRS"}
     assert {k: v for k, v in ours.items() if k not in differ} == \
         {k: v for k, v in theirs.items() if k not in differ}
 
