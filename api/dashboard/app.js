@@ -94,13 +94,14 @@ const base = () => `/v1/orgs/${encodeURIComponent(state.me.org_id)}`;
 function renderTiles(s) {
   const open = $(".tile .info[aria-expanded=true]")?.closest(".tile")?.dataset.kpi;
   $("#tiles").innerHTML = TILES.map(([k, label, kind, unit, help]) => {
-    const t = s.kpis[k], [change, pct] = trendParts(t, kind);
-    const sub = t.change === null ? "previous period empty" : pct ? `${pct} vs previous` : "vs previous";
+    const t = s.kpis[k], [change, pct] = trendParts(t, kind), per = k === "external_impact_score" ? "shares" : "awards";
+    const sub = t.change !== null ? (pct ? `${pct} vs previous` : "vs previous")
+      : t.current === null ? `this period: no ${per}` : t.previous === null ? `previous: no ${per}` : "";
     return `<div class="tile" data-kpi="${k}">
       <div class="label"><span>${label}</span>${help ? `<button type="button" class="info" aria-expanded="false" aria-controls="help-${k}" aria-label="What is the ${label}?">?</button>` : ""}</div>
       <div class="value" data-value="${t.value ?? ""}">${fmt(t.value, kind)}</div><div class="unit">${unit}</div>
       <div class="trend ${t.direction}" data-current="${t.current ?? ""}" title="This period: ${fmt(t.current, kind)} · previous: ${fmt(t.previous, kind)}">${change}</div>
-      <div class="trend-sub">${sub}</div>
+      <div class="trend-sub">${sub || "&nbsp;"}</div>
       ${help ? `<p class="help" id="help-${k}" role="note" hidden>${esc(help)}</p>` : ""}</div>`;
   }).join("");
   $$("#tiles .info").forEach((b) => {

@@ -95,6 +95,11 @@ async def test_the_dashboard_shows_the_apis_numbers_filters_exports_and_updates_
     assert float(current) == api["kpis"]["badges_awarded"]["current"]
     shown = await page.inner_text("[data-kpi=acceptance_rate] .value")
     assert shown == f"{api['kpis']['acceptance_rate']['value'] * 100:.1f}%"  # 7/11 = 63.6%
+    # nothing was awarded 30 to 60 days ago: no rate to compare with, and the tile says why
+    assert api["kpis"]["acceptance_rate"]["previous"] is None
+    assert await page.inner_text("[data-kpi=acceptance_rate] .trend") == "no comparison"
+    assert await page.inner_text("[data-kpi=acceptance_rate] .trend-sub") == "previous: no awards"
+    assert await page.inner_text("[data-kpi=badges_awarded] .trend") == "▲ +11"
     await page.screenshot(path=str(ARTIFACTS / "dashboard-desktop.png"), full_page=True)
 
     # a shorter period and a status filter change the trends, never the all-time tiles
