@@ -1,4 +1,8 @@
-"""Annotated dependencies: settings, Redis, the Kafka producer, the caller's key, the query."""
+"""Annotated dependencies: settings, Redis, the Kafka producer, the caller's key, the query.
+
+Every dependency is `async def`, even those that never wait: FastAPI runs a plain `def`
+dependency in a worker thread, and those thread hops (four per read) cost more than the
+cached read itself (bench/README.md)."""
 
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ MAX_SPAN_DAYS = 3660
 StatusName = Literal["pending", "accepted", "declined", "revoked"]
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
@@ -71,7 +75,7 @@ async def get_caller(
 CallerDep = Annotated[ApiKey, Depends(get_caller)]
 
 
-def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
+async def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
     """Reads: another org is a 404 (never reveal it exists); a publisher key is a 403."""
     if caller.org_id != org_id:
         raise HTTPException(404, "not found")
@@ -83,7 +87,7 @@ def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
 ReaderDep = Annotated[ApiKey, Depends(require_reader)]
 
 
-def require_org_admin(caller: CallerDep) -> ApiKey:
+async def require_org_admin(caller: CallerDep) -> ApiKey:
     """The pipeline's status is org-wide (the worker keeps totals per org only), so only an
     org_admin key reads it; an issuer key would see other issuers' activity in it."""
     if caller.role == "publisher":
@@ -124,7 +128,7 @@ STATUSES_SCHEMA = WithJsonSchema({"type": "array", "items": {
     "type": "string", "enum": list(get_args(StatusName))}})
 
 
-def period_query(
+async def period_query(
     org_id: str,
     from_: Annotated[date | None, BeforeValidator(strict_day), DAY_SCHEMA,
                      Query(alias="from", description="First day (UTC), inclusive, YYYY-MM-DD",

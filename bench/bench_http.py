@@ -11,7 +11,9 @@ for each API configuration, `badgepulse api` as users run it (a subprocess; proc
 BADGEPULSE_API_WORKERS). Meanwhile:
 
 * ingest: `badgepulse simulate --org bigorg --rate R` publishes realistic events for the
-  dashboards' own org, so the worker commits into it (and bumps its data version) all along;
+  dashboards' own org, so the worker commits into it (and bumps its data version, so every
+  cached answer is computed again) all along; `--ingest-org other` publishes them for
+  another tenant instead (the dashboards' numbers change only when their org's do);
 * `--clients` concurrent dashboard users (aiohttp, one key each), each looping over
   summary, channels, badges (first 50 rows) and the weekly time series, for the last 30,
   90 or 365 days (a third of the users each);
@@ -53,6 +55,7 @@ from schemas.layout import Layout  # noqa: E402
 from tests.conftest import settings_env  # noqa: E402
 
 LIVE_ORG = "liveorg"
+OTHER_ORG = "otherorg"  # --ingest-org other: the events go to another tenant
 MIX = ("summary", "channels", "badges", "timeseries?metric=badges_awarded&interval=week")
 SPANS = (30, 90, 365)
 MARKER_EVERY_S = 3.0
@@ -138,7 +141,8 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
     env = settings_env(settings)
     env["BADGEPULSE_API_WORKERS"] = str(workers)
     env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
-    name = f"workers={workers} cache={'on' if cache else 'off'}"
+    name = (f"workers={workers} cache={'on' if cache else 'off'} "
+            f"ingest={args.ingest_rate:g}/s->{args.ingest_org}")
     log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
     api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
                            env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -150,7 +154,8 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         total_s = args.warmup + args.duration + 5
         if args.ingest_rate > 0:
             ingest = subprocess.Popen(
-                [sys.executable, "-m", "badgepulse.cli", "simulate", "--org", ORG,
+                [sys.executable, "-m", "badgepulse.cli", "simulate", "--org",
+                 ORG if args.ingest_org == "read" else OTHER_ORG,
                  "--events", str(int(args.ingest_rate * total_s) + 1),
                  "--rate", str(args.ingest_rate), "--seed", str(random.randrange(1 << 30))],
                 env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -217,6 +222,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                            "max": round(ms[-1], 1) if ms else None},
             "errors": errors,
             "ingest_events_per_s": args.ingest_rate,
+            "ingest_org": ORG if args.ingest_org == "read" else OTHER_ORG,
             "org_versions_per_s": round((v1 - v0) / elapsed, 1),
             "live": {"streams_open": live.opened, "stream_errors": live.errors,
                      "markers": len(live.markers),
@@ -251,6 +257,9 @@ async def main() -> None:
     ap.add_argument("--workers", default="1,2", help="API processes to measure, e.g. 1,2,3")
     ap.add_argument("--cache", default="on", help="answer cache: on, off or on,off")
     ap.add_argument("--ingest-rate", type=float, default=200.0, help="events/s published")
+    ap.add_argument("--ingest-org", choices=("read", "other"), default="read",
+                    help="publish for the dashboards' own org (each commit changes what "
+                         "they read) or for another tenant")
     ap.add_argument("--live-streams", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
     args = ap.parse_args()
@@ -263,7 +272,11 @@ async def main() -> None:
         assert emb.redis_url and emb.kafka_bootstrap
         settings = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=emb.redis_url,
                             redis_prefix="bench", topic="bench-http", dlq_topic="bench-dlq",
-                            consumer_group="bench-http", partitions=4)
+                            consumer_group="bench-http", partitions=4,
+                            # each synthetic user sends ~20-30 requests/s back to back, far
+                            # above a person's dashboard: the per-key rate limit is lifted
+                            # (api/limits.py; tests/api/test_faults.py tests it)
+                            key_rate=1e6, key_burst=1_000_000)
         await ensure_topics(settings)
         redis = Redis.from_url(emb.redis_url)
         layout = Layout(settings.redis_prefix)

@@ -15,11 +15,13 @@ from api.auth import ApiKey
 from api.deps import LayoutDep, ReaderDep, RedisDep, get_layout
 from api.live_hub import LiveHub, Subscription
 from api.models import ERROR_RESPONSES
+from api.readers.answers import AnswerCache
 from api.readers.scope import NotFound
 from api.readers.scope import Query as ReadQuery
 from api.readers.summary import read_summary
 from api.routes.reads import SCOPES
 from badgepulse.settings import Settings
+from schemas.layout import Layout
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["live"], responses=ERROR_RESPONSES)
 
@@ -29,6 +31,16 @@ LIVE_DESCRIPTION = """`event: summary` with the summary's JSON as `data`, first 
 whenever its numbers change (at most four a second); `: comment` lines keep the connection
 alive. The stream ends when the key is revoked (within a second). A key may hold
 `BADGEPULSE_LIVE_STREAMS_PER_KEY` (default 20) streams per API process: more is a 429."""
+
+
+async def cached_summary(request: Request, redis: Redis, layout: Layout, caller: ApiKey,
+                         q: ReadQuery) -> dict[str, Any]:
+    """The summary through the process's answer cache (api/readers/answers.py): the streams
+    of one org and scope woken by the same commit compute it once."""
+    answers: AnswerCache = request.app.state.answers
+    summary, _body = await answers.get(redis, layout, caller, q, "summary", (),
+                                       lambda: read_summary(redis, layout, caller, q))
+    return summary
 
 
 def numbers(summary: dict[str, Any]) -> bytes:
@@ -82,7 +94,7 @@ async def summaries(request: Request, sub: Subscription, caller: ApiKey, q: Read
             # the serving generation now: a rebuild may have switched it since the stream
             # opened
             layout = await get_layout(request, redis)
-            fresh = await read_summary(redis, layout, caller, q)
+            fresh = await cached_summary(request, redis, layout, caller, q)
         except NotFound:
             return
         except RedisError:
@@ -111,7 +123,7 @@ def add_scope(kind: str) -> None:
         hub: LiveHub = request.app.state.live_hub
         hub.admit(caller.key_id)  # the 429 before any read
         try:
-            first = await read_summary(redis, layout, caller, q)
+            first = await cached_summary(request, redis, layout, caller, q)
         except NotFound as err:
             raise HTTPException(404, "not found") from err
         sub = hub.open(caller, q.org_id)  # no await between this and the response
