@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     batch_within_ms: int = Field(50, ge=1, description="longest wait to fill a batch")
     hold_seconds: int = Field(7 * 86400, ge=1, description="how long an orphan award event waits")
     dedup_days: int = Field(7, ge=1, description="window in which a repeated event_id is ignored")
+    award_cache: int = Field(
+        200_000, ge=1_000, description="worker: award states held in memory, all partitions "
+                                       "together (the oldest half is dropped when full)")
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -1,9 +1,14 @@
 """Worker catch-up rate vs a bare aiokafka consumer, on one topic preloaded with a realistic mix.
 
-    python bench/bench_worker.py [--events 200000] [--out bench/results/worker.json]
+    python bench/bench_worker.py [--events 200000] [--invalid-pct 1] [--out FILE.json]
+    python bench/bench_worker.py --awards 5000000      # size the state: bytes per award
 
 Starts its own Tansu broker and Redis. Both rates are measured in this one run, so the
-ratio holds on a noisy machine even when the absolute numbers move.
+ratio holds on a noisy machine even when the absolute numbers move. Besides the rates it
+reports what the worker costs Redis (`INFO cpu` of the bench's own Redis before and after:
+µs of Redis CPU per event, and the top commands from `INFO commandstats`), what the state
+weighs (`INFO memory` used_memory after the run, per award applied, with a sample of
+`MEMORY USAGE` per key kind) and the worker's peak RSS (VmHWM).
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import argparse
 import asyncio
 import collections
 import os
+import random
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -31,14 +39,85 @@ from badgepulse.settings import Settings  # noqa: E402
 from schemas.layout import Layout  # noqa: E402
 from tests.conftest import publish, settings_env  # noqa: E402
 
+INVALID = (
+    b'{"event_id": "x-broken", "type": "award.viewed", ',  # cut short
+    b'{"event_id":"x-%d","type":"award.teleported","occurred_at":"2026-01-01T00:00:00Z",'
+    b'"org_id":"org0"}',  # unknown type
+    b'{"event_id":"x-%d","type":"award.viewed","org_id":"org0","award_id":"a"}',  # no time
+    b'{"event_id":"x-%d","type":"award.viewed","occurred_at":"2999-01-01T00:00:00Z",'
+    b'"org_id":"org0","award_id":"a","source":"direct"}',  # far future
+)
 
-def records(n: int) -> list[tuple[bytes, bytes]]:
+
+def chunks(n_events: int | None, n_awards: int | None, invalid_pct: float,
+           size: int = 200_000) -> Iterator[list[tuple[bytes, bytes]]]:
+    """The realistic mix in chunks, until n_events events or n_awards awards; about
+    invalid_pct % of the records replaced by invalid ones (the worker rejects them)."""
+    rng = random.Random(42)
     out: list[tuple[bytes, bytes]] = []
-    org = 0
-    while len(out) < n:
-        out.extend(demo.events(f"org{org}", min(50_000, n - len(out)), seed=org))
-        org += 1
-    return out[:n]
+    produced = awards = org = 0
+    while True:
+        for key, value in demo.events(f"org{org}", 50_000, seed=org):
+            if n_events is not None and produced >= n_events:
+                break
+            if n_awards is not None and awards >= n_awards:
+                break
+            if rng.random() * 100 < invalid_pct:
+                bad = rng.choice(INVALID)
+                value = bad % produced if b"%d" in bad else bad
+            elif b'"award.issued"' in value:
+                awards += 1
+            out.append((key, value))
+            produced += 1
+            if len(out) >= size:
+                yield out
+                out = []
+        else:
+            org += 1
+            continue
+        break
+    if out:
+        yield out
+
+
+async def redis_info(r: Redis) -> dict[str, Any]:
+    cpu = await r.info("cpu")
+    mem = await r.info("memory")
+    cmd = await r.info("commandstats")
+    return {"cpu_s": float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
+            "used_memory": int(mem["used_memory"]),
+            "commands": {k.removeprefix("cmdstat_"): int(v["usec"]) for k, v in cmd.items()}}
+
+
+async def key_kinds(r: Redis, sample: int = 4000) -> dict[str, dict[str, int]]:
+    """MEMORY USAGE of a sample of keys, by kind (the part after the generation)."""
+    kinds: dict[str, list[int]] = collections.defaultdict(list)
+    total = await r.dbsize()
+    seen = 0
+    async for key in r.scan_iter(count=1000):
+        parts = key.decode().split(":")
+        kind = parts[2] if len(parts) > 2 else parts[-1]
+        kinds[kind].append(int(await r.memory_usage(key, samples=0) or 0))
+        seen += 1
+        if seen >= sample:
+            break
+    scale = total / max(seen, 1)
+    return {k: {"keys_est": round(len(v) * scale), "bytes_est": round(sum(v) * scale)}
+            for k, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))}
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident set (VmHWM), bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _type_of(value: bytes) -> str:
+    if value.startswith((b'{"event_id":"x-', b'{"event_id": "x-')):
+        return "invalid"
+    return str(orjson.loads(value)["type"])
 
 
 async def bare_consumer(s: Settings, n: int) -> float:
@@ -56,7 +135,10 @@ async def bare_consumer(s: Settings, n: int) -> float:
                 start = time.perf_counter()
             for msgs in data.values():
                 for m in msgs:
-                    orjson.loads(m.value)
+                    try:
+                        orjson.loads(m.value)
+                    except orjson.JSONDecodeError:
+                        pass
                 got += sum(len(v) for v in data.values())
     finally:
         await c.stop()
@@ -64,38 +146,51 @@ async def bare_consumer(s: Settings, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def worker_rate(s: Settings, n: int) -> tuple[float, float]:
-    """(events/s from the first applied batch to the last, seconds to first batch)."""
+async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, float, int]:
+    """(events/s from the first applied batch to the last, seconds to first batch, the
+    largest peak RSS of the worker processes in bytes)."""
     r = Redis.from_url(s.redis_url)
     stats = Layout(s.redis_prefix).stats()
     t0 = time.perf_counter()
+    timeout = max(600, n / 5000)
     log = open(ROOT / "bench" / "results" / "worker.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"],
-                            env=settings_env(s), cwd=ROOT, stdout=log, stderr=log)
+    procs = [subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"],
+                              env=settings_env(s), cwd=ROOT, stdout=log, stderr=log)
+             for _ in range(workers)]
     try:
         first_t = first_n = None
         while True:
-            vals = await r.hmget(stats, ["applied", "rejected", "duplicates"])
+            vals = await r.hmget(stats, ["applied", "rejected", "duplicates", "held"])
             done = sum(int(v or 0) for v in vals)
             now = time.perf_counter()
             if done and first_t is None:
                 first_t, first_n = now, done
             if done >= n:
                 assert first_t is not None and first_n is not None
-                return (done - first_n) / (now - first_t), first_t - t0
-            if now - t0 > 600:
-                raise TimeoutError(f"only {done} of {n} after 600 s")
+                return ((done - first_n) / (now - first_t), first_t - t0,
+                        max(peak_rss(p.pid) for p in procs))
+            if now - t0 > timeout:
+                raise TimeoutError(f"only {done} of {n} after {timeout} s")
             await asyncio.sleep(0.05)
     finally:
-        proc.terminate()
-        proc.wait()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
         log.close()
         await r.aclose()
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--events", type=int, default=None,
+                    help="events to preload (default 200,000 unless --awards is given)")
+    ap.add_argument("--awards", type=int, default=None,
+                    help="preload until this many awards (with their events) instead")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="worker processes (one consumer group) sharing the partitions")
+    ap.add_argument("--invalid-pct", type=float, default=1.0,
+                    help="percent of the records replaced by invalid ones (default 1)")
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "worker.json"))
     args = ap.parse_args()
@@ -109,21 +204,45 @@ async def main() -> None:
                      consumer_group=f"bg-{tag}", partitions=args.partitions)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        recs = records(args.events)
-        mix = collections.Counter(orjson.loads(v)["type"] for _, v in recs)
+        n_events = args.events if args.events or args.awards else 200_000
+        mix: collections.Counter[str] = collections.Counter()
+        total = 0
         t = time.perf_counter()
-        await publish(s, recs)
-        produce_rate = len(recs) / (time.perf_counter() - t)
-        bare = await bare_consumer(s, len(recs))
-        rate, startup = await worker_rate(s, len(recs))
+        for chunk in chunks(n_events, args.awards, args.invalid_pct):
+            for _, v in chunk:
+                mix[_type_of(v)] += 1
+            total += len(chunk)
+            await publish(s, chunk)
+        produce_rate = total / (time.perf_counter() - t)
+        bare = await bare_consumer(s, total)
+        r = Redis.from_url(s.redis_url)
+        before = await redis_info(r)
+        rate, startup, rss = await worker_rate(s, total, args.workers)
+        after = await redis_info(r)
+        kinds = await key_kinds(r)
+        await r.aclose()
+        awards = mix["award.issued"]
+        redis_cpu = after["cpu_s"] - before["cpu_s"]
+        cmd_us = {k: v - before["commands"].get(k, 0) for k, v in after["commands"].items()}
         result = {
-            "events": len(recs), "partitions": args.partitions,
+            "events": total, "partitions": args.partitions, "invalid_pct": args.invalid_pct,
+            "workers": args.workers,
             "mix": dict(mix.most_common()),
             "producer_events_per_s": round(produce_rate),
             "bare_consumer_events_per_s": round(bare),
             "worker_events_per_s": round(rate),
             "worker_to_bare_ratio": round(rate / bare, 3),
             "worker_startup_s": round(startup, 2),
+            "redis_us_per_event": round(redis_cpu * 1e6 / total, 2),
+            "redis_top_commands_us_per_event": {
+                k: round(v / total, 2) for k, v in sorted(cmd_us.items(), key=lambda kv: -kv[1])
+                if v / total >= 0.05},
+            "awards": awards,
+            "redis_used_memory_bytes": after["used_memory"],
+            "redis_bytes_per_award": round((after["used_memory"] - before["used_memory"])
+                                           / max(awards, 1)),
+            "redis_memory_by_key_kind": kinds,
+            "worker_peak_rss_bytes": rss,
             "cpu_count": os.cpu_count(),
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -69,16 +69,15 @@ async def main() -> None:
                 batch = PartitionBatch(layout, recs, time.time_ns() // 1000, caches[p],
                                        layout.held_index("t", p), 8 * 86400)
                 t1 = time.perf_counter()
-                fetched = await sink.fetch(batch.lookups(), layout.held_index("t", p))
-                logs = await sink.fetch_logs(batch.load(fetched))
+                batch.load(await sink.fetch(batch.lookups(), layout.held_index("t", p)))
                 t2 = time.perf_counter()
-                commit = batch.fold(logs)
+                commit = batch.fold()
                 t3 = time.perf_counter()
                 header = Header(tp_field("t", p), 1, pos[p], pos[p] + len(values),
                                 None if pos[p] == 0 else pos[p])
                 payload = encode(commit, layout, header)
                 t4 = time.perf_counter()
-                res = await sink.apply_script(keys=[], args=[payload])
+                res = await sink.apply_script(keys=[], args=payload)
                 assert ApplyResult(res.decode()) is ApplyResult.OK
                 t5 = time.perf_counter()
                 spent["decode + validate"] += t1 - t0

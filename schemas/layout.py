@@ -115,10 +115,9 @@ class Layout:
 
     # --- per-award state -----------------------------------------------------------
     def award(self, org: str, award_id: str) -> str:
+        """The award's packed state, its share/view log and de-duplication included
+        (streams/state.py AwardState)."""
         return f"{self.data}:a:{org}:{award_id}"
-
-    def activity_log(self, org: str, award_id: str) -> str:
-        return f"{self.data}:al:{org}:{award_id}"
 
     def held(self, org: str, award_id: str) -> str:
         return f"{self.data}:h:{org}:{award_id}"

@@ -19,6 +19,7 @@ next step re-reads the generations and claims every partition again from Redis's
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -456,8 +457,8 @@ class Aggregator(Service):
 
     async def apply_batch(self, tp: TopicPartition, tgt: Target, recs: list[Record]) -> None:
         s = self.settings
-        if len(tgt.cache) > 500_000:
-            tgt.cache.clear()
+        held = len(self.live) + len(self.joined) + len(self.behind)
+        trim_cache(tgt.cache, s.award_cache // max(1, held))
         t = self.timings
         t0 = time.perf_counter()
         hold_index = tgt.layout.held_index(tp.topic, tp.partition)
@@ -465,10 +466,9 @@ class Aggregator(Service):
                                (s.dedup_days + 1) * 86400, s.event_limits)
         t1 = time.perf_counter()
         try:
-            fetched = await tgt.sink.fetch(batch.lookups(), hold_index)
-            logs = await tgt.sink.fetch_logs(batch.load(fetched))
+            batch.load(await tgt.sink.fetch(batch.lookups(), hold_index))
             t2 = time.perf_counter()
-            commit = batch.fold(logs)
+            commit = batch.fold()
             t3 = time.perf_counter()
             if tgt.layout.gen != self.gens.building:
                 # A rebuild re-reads rejections the serving generation dead-lettered already.
@@ -736,6 +736,14 @@ async def gather_all(work: list[Any]) -> None:
     for r in results:
         if isinstance(r, BaseException):
             raise r
+
+
+def trim_cache(cache: dict[AwardRef, AwardState], most: int) -> None:
+    """Keep a partition's award cache under `most` entries by dropping the oldest half
+    (insertion order): what is dropped is read back from Redis when next needed."""
+    if len(cache) > most:
+        for ref in list(itertools.islice(cache, len(cache) - most // 2)):
+            del cache[ref]
 
 
 def now_us() -> int:

@@ -1,8 +1,14 @@
 """Turn one partition's batch of records into one atomic Commit.
 
-Three steps with I/O between them (done by the agent): decode + say what to look up;
-say which activity logs are needed; fold every event into state and counters. Nothing
-here touches the network, so the whole of it is unit-testable.
+Two steps with one read between them (done by the aggregator): decode + say what to look
+up; fold every event into state and counters. Nothing here touches the network, so the
+whole of it is unit-testable.
+
+De-duplication: an award keeps what recognises its own events (the issue's and status
+events' ids, digests of its shares, views and visibility changes; streams/state.py), so
+its re-sent events are found in the state the worker holds anyway. Only events with no
+award state yet (held ones) and badge/issuer events take a mark in the (org, day) dedup
+hash, which expires after the dedup window.
 """
 
 from __future__ import annotations
@@ -25,9 +31,8 @@ from streams.state import (
     badge_meta_merge,
     cohort,
     cohort_delta,
+    digest,
     insert_status,
-    log_entry,
-    parse_log,
     rebucket,
     status_at,
 )
@@ -123,6 +128,7 @@ class Lookups:
     """What the batch needs read from Redis before it can be folded."""
 
     dedup: dict[str, list[str]] = field(default_factory=dict)  # dedup key -> event ids
+    # (only events of awards not held in the cache, and badge/issuer events)
     awards: list[AwardRef] = field(default_factory=list)
     held: list[AwardRef] = field(default_factory=list)
     badges: list[tuple[str, str]] = field(default_factory=list)
@@ -136,7 +142,6 @@ class Fetched:
     held: dict[AwardRef, list[bytes]] = field(default_factory=dict)
     badges: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
     issuers: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
-    logs: dict[AwardRef, str] = field(default_factory=dict)
 
 
 class PartitionBatch:
@@ -183,15 +188,17 @@ class PartitionBatch:
         issuers: set[tuple[str, str]] = set()
         layout, cache = self.layout, self.cache
         for _rec, ev in self.events:
-            dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
             t = ev.type
             if ev.award_id is not None:
                 ref = (ev.org_id, ev.award_id)
                 if ref not in cache:
                     awards.add(ref)
+                    dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
                 if t == "award.issued":
                     held.add(ref)
-            elif t == "issuer.created":
+                continue
+            dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
+            if t == "issuer.created":
                 issuers.add((ev.org_id, ev.issuer_id or ""))
             else:
                 badges.add((ev.org_id, ev.badge_id or ""))
@@ -203,36 +210,24 @@ class PartitionBatch:
         return lk
 
     # --- step 2 ------------------------------------------------------------------------
-    def load(self, fetched: Fetched) -> list[AwardRef]:
-        """Adopt fetched state; return the awards whose activity log is needed."""
+    def load(self, fetched: Fetched) -> None:
+        """Adopt what Redis answered."""
         self.fetched = fetched
         for ref, raw in fetched.awards.items():
             if raw is not None:
                 self.cache[ref] = AwardState.loads(raw)
-        # A status event may change the status-at-the-time of shares and views already
-        # counted (semantics.md), so awards that get one bring their activity log along.
-        return sorted({(ev.org_id, ev.award_id or "") for _rec, ev in self.events
-                       if ev.type in KIND_OF_TYPE and (ev.org_id, ev.award_id or "") in self.cache})
 
     # --- step 3 ------------------------------------------------------------------------
-    def fold(self, logs: dict[AwardRef, str]) -> Commit:
-        c, layout, fetched = self.commit, self.layout, self.fetched
-        self.logs = logs
-        self.pending_log: defaultdict[AwardRef, list[tuple[int, str, str]]] = defaultdict(list)
+    def fold(self) -> Commit:
+        c, layout = self.commit, self.layout
         self.pending_held: dict[AwardRef, list[tuple[Record | None, Event, bytes]]] = {}
         self.dirty: set[AwardRef] = set()
         self.badge_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.issuer_meta: dict[tuple[str, str], dict[str, Any]] = {}
-        seen = fetched.seen
         for rec, ev in self.events:
-            dk = (ev.org_id, ev.day, ev.event_id)
-            if dk in seen:
+            if self._duplicate(ev):
                 c.stat(ev.org_id, "duplicates")
                 continue
-            seen.add(dk)
-            dkey = layout.dedup(ev.org_id, ev.day)
-            c.dedup_marks.append((dkey, ev.event_id))
-            c.expire[dkey] = self.dedup_ttl
             self._apply(rec.key, rec.value, ev, rec.offset)
         for ref, items in self.pending_held.items():
             key = layout.held(*ref)
@@ -242,13 +237,35 @@ class PartitionBatch:
             c.stat(ref[0], "held", len(items))
         for ref in self.dirty:
             c.sets[layout.award(*ref)] = self.cache[ref].dumps()
-        for ref, entries in self.pending_log.items():
-            c.appends[layout.activity_log(*ref)].extend(log_entry(*e) for e in entries)
         for (org, badge), meta in self.badge_meta.items():
             c.hsets[(layout.badges(org), badge)] = orjson.dumps(meta)
         for (org, issuer), meta in self.issuer_meta.items():
             c.hsets[(layout.issuers(org), issuer)] = orjson.dumps(meta)
         return c
+
+    def _duplicate(self, ev: Event) -> bool:
+        """Whether the event was applied (or is held) already; if not and it has no award
+        state to remember it by, reserve its id with a dedup mark."""
+        dk = (ev.org_id, ev.day, ev.event_id)
+        seen = self.fetched.seen
+        if dk in seen:
+            return True
+        if ev.award_id is not None:
+            s = self.cache.get((ev.org_id, ev.award_id))
+            t = ev.type
+            if s is not None:
+                if t == "award.issued":
+                    return ev.event_id == s.eid
+                if t in KIND_OF_TYPE:
+                    return any(eid == ev.event_id for _ts, eid, _k in s.st)
+                return digest(ev.event_id) in s.seen
+            if t == "award.issued":
+                return False  # the award's state remembers it from now on
+        seen.add(dk)
+        dkey = self.layout.dedup(ev.org_id, ev.day)
+        self.commit.dedup_marks.append((dkey, ev.event_id))
+        self.commit.expire[dkey] = self.dedup_ttl
+        return False
 
     def _apply(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         t = ev.type
@@ -371,11 +388,10 @@ class PartitionBatch:
                 self._cohort_change(ref, before, s)
             self.commit.count(ref[0], s.issuer, s.badge, ev.day,
                               activity_field(kind, chan, status_at(s.st, ev.ts)))
-            self.pending_log[ref].append((ev.ts, kind, chan))
-            if kind == "v":
-                self._applied(ev)
-                return  # a view changes counters only, never the award's state
+            s.log.append((ev.ts, kind, chan))
+            s.seen.add(digest(ev.event_id))
         elif t == "award.visibility_changed":
+            s.seen.add(digest(ev.event_id))
             stamp = (ev.ts, ev.event_id)
             if stamp > (s.vis[0], s.vis[1]):
                 before = cohort(s)
@@ -386,8 +402,7 @@ class PartitionBatch:
             old_st = list(s.st)
             insert_status(s, ev.ts, ev.event_id, KIND_OF_TYPE[t])
             self._cohort_change(ref, before, s)
-            log = parse_log(self.logs.get(ref, "")) + self.pending_log.get(ref, [])
-            for day, f, n in rebucket(old_st, s.st, ev.ts, log):
+            for day, f, n in rebucket(old_st, s.st, ev.ts, s.log):
                 self.commit.count(ref[0], s.issuer, s.badge, day, f, n)
         self.dirty.add(ref)
         self._applied(ev)

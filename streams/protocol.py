@@ -1,10 +1,12 @@
 """The commit protocol: how one Commit travels to streams/apply.lua, which sits beside this.
 
 A commit goes to Redis as one argument, a JSON list of strings: the Header's slots in
-HEADER_SLOTS order, then one section per Op in use, ``op code, row count, rows...``. The
-script decodes exactly that. Everything both sides must agree on (op codes, results, header
-positions, offset modes, the badge-table vector length) is defined here once and rendered
-into the script when it is loaded (`apply_lua`), so the encoder and the decoder cannot drift.
+HEADER_SLOTS order, then one section per Op in use, ``op code, row count, rows...``; binary
+values (the packed award states) follow as further arguments, which the JSON names by
+position. The script decodes exactly that. Everything both sides must agree on (op codes,
+results, header positions, offset modes, the badge-table vector length) is defined here
+once and rendered into the script when it is loaded (`apply_lua`), so the encoder and the
+decoder cannot drift.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Op(StrEnum):
     DEDUP = "M"  # key, id count, ids...: HSET id 1 (the dedup marks of the batch's events)
     HINCRBY = "I"  # key, field, delta
     HSETNX = "N"  # key, field, value
-    SET = "S"  # key, value
+    SET = "S"  # key, position of the value among the script's ARGVs (binary-safe: states)
     HSET = "H"  # key, field, value
     EXPIRE = "E"  # key, seconds
     APPEND = "A"  # key, text
@@ -96,12 +98,15 @@ class Header:
         return [values[name] for name in HEADER_SLOTS]
 
 
-def encode(commit: Commit, layout: Layout, header: Header) -> bytes:
-    """The one ARGV of apply.lua. Leaves `commit` as it was.
+def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
+    """The ARGVs of apply.lua: the JSON, then the binary values it names. Leaves `commit`
+    as it was.
 
     One JSON argument instead of tens of thousands: redis-py encodes each argument in
-    Python, which cost more than the whole fold (profile in bench/README.md).
+    Python, which cost more than the whole fold (profile in bench/README.md). Binary values
+    cannot travel inside JSON, so each is one more argument (bytes pass through untouched).
     """
+    blobs: list[bytes] = []
     out = header.slots(layout)
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
     hsetnx = dict(commit.hsetnx)
@@ -158,7 +163,8 @@ def encode(commit: Commit, layout: Layout, header: Header) -> bytes:
 
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
     section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
-    section(Op.SET, commit.sets.items(), 2)
+    blobs.extend(commit.sets.values())
+    section(Op.SET, ((k, str(i)) for i, k in enumerate(commit.sets, 2)), 2)
     section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
     section(Op.EXPIRE, commit.expire.items(), 2)
     section(Op.APPEND, ((k, "".join(v)) for k, v in commit.appends.items()), 2)
@@ -170,7 +176,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> bytes:
     section(Op.HMIN, ((k, f, v) for (k, f), v in commit.hmin.items()), 3)
     section(Op.HMAX, ((k, f, v) for (k, f), v in commit.hmax.items()), 3)
     section(Op.PUBLISH, ((layout.changes_channel(), org) for org in sorted(commit.publish)), 2)
-    return orjson.dumps(out)
+    return [orjson.dumps(out), *blobs]
 
 
 def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str], int]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 from redis.asyncio import Redis
 
@@ -75,13 +74,6 @@ class Sink:
                     out.held[ref] = raws
         return out
 
-    async def fetch_logs(self, refs: list[AwardRef]) -> dict[AwardRef, str]:
-        if not refs:
-            return {}
-        raws = cast(list[bytes | None],
-                    await self.redis.mget([self.layout.activity_log(*ref) for ref in refs]))
-        return {ref: (raw.decode() if raw else "") for ref, raw in zip(refs, raws, strict=True)}
-
     async def apply(
         self,
         commit: Commit,
@@ -96,7 +88,7 @@ class Sink:
         """Apply atomically (see streams/protocol.py for `first` and `nxt`, ApplyResult for
         the answer). `expected` is the next offset we believe stored, None for none yet."""
         header = Header(tp_field(topic, partition), epoch, first, nxt, expected, fingerprint)
-        res = await self.apply_script(keys=[], args=[encode(commit, self.layout, header)])
+        res = await self.apply_script(keys=[], args=encode(commit, self.layout, header))
         return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
 
     async def claim(self, topic: str, partition: int) -> Claim | None:

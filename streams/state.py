@@ -7,11 +7,12 @@ before, fold the event into the state, compute it after, and hand the difference
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgpack
 
 from schemas.layout import STATUS_CODES
 from schemas.metrics import tta_bucket_index
@@ -25,8 +26,34 @@ KIND_OF_TYPE = {"award.accepted": ACCEPT, "award.declined": DECLINE, "award.revo
 P, A, D, R = (STATUS_CODES[s] for s in ("pending", "accepted", "declined", "revoked"))
 
 
+# The well-known share channels and view sources (events.md), packed as one small int in
+# the activity log; any other token is kept as text.
+SHARE_CHANNELS = ("linkedin", "linkedin_profile", "facebook", "x", "email", "url", "embed",
+                  "download", "wallet", "other")
+VIEW_SOURCES = ("linkedin", "direct", "embed", "email", "search", "social", "verification",
+                "other")
+_CODE = {**{("s", c): i for i, c in enumerate(SHARE_CHANNELS)},
+         **{("v", c): 64 + i for i, c in enumerate(VIEW_SOURCES)}}
+_OF_CODE = {i: kc for kc, i in _CODE.items()}
+_VIS = {"private": 0, "public": 1}
+_VIS_OF = {v: k for k, v in _VIS.items()}
+FORMAT = 2  # the first item of a packed state; 1 was the JSON list with a separate log key
+DIGEST = 8  # bytes of an event id's digest in `seen`
+
+
+def digest(event_id: str) -> bytes:
+    """The 8-byte digest of an event id that an award keeps to recognise a re-sent share,
+    view or visibility change (a false match needs two of one award's event ids to collide
+    in 64 bits: about 1 in 10^17 per award)."""
+    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
+
+
 @dataclass(slots=True)
 class AwardState:
+    """All an award needs for exact counting, stored packed in one value (FORMAT 2): its
+    issue, visibility stamp, status events, share/view log and the digests of the applied
+    shares, views and visibility changes (its de-duplication, kept as long as the award)."""
+
     issuer: str
     badge: str
     ts: int  # award.issued occurred_at, epoch microseconds
@@ -36,18 +63,42 @@ class AwardState:
     vis: tuple[int, str, str]  # latest (ts, event_id, visibility)
     st: list[tuple[int, str, str]] = field(default_factory=list)  # sorted status events
     shared: bool = False
+    log: list[tuple[int, str, str]] = field(default_factory=list)  # (ts, kind, chan) s/v
+    seen: set[bytes] = field(default_factory=set)  # digests of applied s/v/visibility ids
 
     def dumps(self) -> bytes:
-        return orjson.dumps(
-            [self.issuer, self.badge, self.ts, self.eid, self.method, self.day,
-             list(self.vis), [list(s) for s in self.st], self.shared]
-        )
+        ts = self.ts
+        vts, veid, vis = self.vis
+        same_vis = vts == ts and veid == self.eid
+        st: list[Any] = []
+        for sts, seid, kind in self.st:
+            st.extend((sts - ts, kind, seid))
+        log: list[Any] = []
+        for lts, kind, chan in self.log:
+            log.append(lts - ts)
+            log.append(_CODE.get((kind, chan), kind + chan))
+        packed: bytes = msgpack.packb(
+            [FORMAT, self.issuer, self.badge, ts, self.eid, self.method,
+             None if same_vis else vts - ts, None if same_vis else veid, _VIS.get(vis, vis),
+             st, self.shared, log, b"".join(sorted(self.seen))], use_bin_type=True)
+        return packed
 
     @classmethod
-    def loads(cls, raw: bytes | str) -> AwardState:
-        i, b, ts, eid, m, day, vis, st, sh = orjson.loads(raw)
-        return cls(i, b, ts, eid, m, day, (vis[0], vis[1], vis[2]),
-                   [(s[0], s[1], s[2]) for s in st], sh)
+    def loads(cls, raw: bytes) -> AwardState:
+        (fmt, issuer, badge, ts, eid, method, vts, veid, vis, stf, shared, logf,
+         seen) = msgpack.unpackb(raw, raw=False, use_list=True)
+        if fmt != FORMAT:
+            raise ValueError(f"award state format {fmt}, this worker reads {FORMAT}")
+        visibility: str = _VIS_OF[vis] if isinstance(vis, int) else vis
+        vstamp = (ts, eid, visibility) if vts is None else (ts + vts, veid, visibility)
+        st = [(ts + stf[i], stf[i + 2], stf[i + 1]) for i in range(0, len(stf), 3)]
+        log = []
+        for i in range(0, len(logf), 2):
+            code = logf[i + 1]
+            kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
+            log.append((ts + logf[i], kind, chan))
+        return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
+                   {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)})
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:
@@ -120,19 +171,6 @@ def insert_status(s: AwardState, ts: int, eid: str, kind: str) -> None:
 
 def activity_field(kind: str, chan: str, status: str) -> str:
     return f"{'sc' if kind == 's' else 'vs'}.{chan}.{status}"
-
-
-def log_entry(ts: int, kind: str, chan: str) -> str:
-    return f"{ts},{kind},{chan};"
-
-
-def parse_log(raw: str) -> list[tuple[int, str, str]]:
-    out = []
-    for item in raw.split(";"):
-        if item:
-            ts, kind, chan = item.split(",")
-            out.append((int(ts), kind, chan))
-    return out
 
 
 def utc_day(ts_us: int) -> str:

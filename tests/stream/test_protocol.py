@@ -57,7 +57,7 @@ class Ctx:
     async def apply_ok(self, commit: Commit, op: Op) -> None:
         """Apply `commit`, which must go out as (at least) an `op` section."""
         payload = orjson.loads(encode(commit, self.layout, Header(self.tp, self.epoch,
-                                                                  UNCHECKED, UNCHECKED)))
+                                                                  UNCHECKED, UNCHECKED))[0])
         assert op in payload[len(HEADER_SLOTS):], f"the commit does not exercise {op!r}"
         assert await self.apply(commit) is ApplyResult.OK
 
@@ -163,8 +163,11 @@ async def hsetnx_keeps_the_first_value(c: Ctx) -> None:
 async def set_stores_the_value(c: Ctx) -> None:
     commit = Commit()
     commit.sets[c.key("s")] = b'["eng","py",1]'
+    binary = bytes(range(256))  # a packed award state is any bytes, not text
+    commit.sets[c.key("b")] = binary
     await c.apply_ok(commit, Op.SET)
     assert await c.redis.get(c.key("s")) == b'["eng","py",1]'
+    assert await c.redis.get(c.key("b")) == binary
 
 
 @case(Op.HSET)

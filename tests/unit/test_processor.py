@@ -12,7 +12,7 @@ import orjson
 
 from schemas.layout import Layout
 from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection
-from streams.state import AwardState
+from streams.state import AwardState, digest
 
 LAYOUT = Layout("u")
 NOW_US = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -47,11 +47,10 @@ def batch(values: Sequence[bytes], cache: dict[tuple[str, str], AwardState] | No
                           DEDUP_TTL)
 
 
-def run(b: PartitionBatch, fetched: Fetched | None = None,
-        logs: dict[tuple[str, str], str] | None = None) -> Commit:
+def run(b: PartitionBatch, fetched: Fetched | None = None) -> Commit:
     b.lookups()
     b.load(fetched or Fetched())
-    return b.fold(logs or {})
+    return b.fold()
 
 
 def deltas(commit: Commit) -> dict[str, dict[str, int]]:
@@ -72,8 +71,8 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     assert lk.dedup == {LAYOUT.dedup("acme", "2026-04-13"): ["e-1001"],
                         LAYOUT.dedup("acme", "2026-04-14"): ["e-1002", "e-1003"],
                         LAYOUT.dedup("acme", "2026-04-15"): ["e-1004"]}
-    assert b.load(Fetched()) == []  # a new award has no activity log to re-bucket
-    commit = b.fold({})
+    b.load(Fetched())
+    commit = b.fold()
     assert deltas(commit) == {
         # The cohort, on the issue day, in the status it has now: accepted after 25.5 h,
         # which is time-to-accept bucket 3 (bounds 1, 6, 24, 72 h ...); private, so no `pu`.
@@ -85,14 +84,16 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     assert (commit.applied, commit.duplicates, commit.rejected, commit.held_delta) == (4, 0, 0, 0)
     assert dict(commit.per_org) == {("acme", "applied"): 4}
     assert commit.publish == {"acme"}
-    assert len(commit.dedup_marks) == 4
+    # The award's state remembers its own events: no dedup marks for them.
+    assert commit.dedup_marks == []
     state = AwardState.loads(commit.sets[LAYOUT.award(*AWARD)])
     assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
                                                                        "lms", True)
     # Shares and views are logged so a late status event can move them (semantics.md).
-    log = "".join(commit.appends[LAYOUT.activity_log(*AWARD)])
-    assert log == (f"{us('2026-04-14T11:05:00+00:00')},s,linkedin;"
-                   f"{us('2026-04-15T08:00:00+00:00')},v,linkedin;")
+    assert state.log == [(us("2026-04-14T11:05:00+00:00"), "s", "linkedin"),
+                         (us("2026-04-15T08:00:00+00:00"), "v", "linkedin")]
+    assert state.seen == {digest("e-1003"), digest("e-1004")}
+    assert state.st == [(us("2026-04-14T11:02:00+00:00"), "e-1002", "a")]
 
 
 def test_an_award_the_worker_holds_is_not_looked_up_again():
@@ -153,16 +154,43 @@ def test_a_malformed_record_is_a_rejection_naming_the_field():
 
 
 def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
-    stored = AwardState("acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", "lms",
-                        "2026-04-13", (us("2026-04-13T09:30:00+00:00"), "e-1001", "private"))
     view_ts = us("2026-04-15T08:00:00+00:00")
+    stored = AwardState("acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", "lms",
+                        "2026-04-13", (us("2026-04-13T09:30:00+00:00"), "e-1001", "private"),
+                        log=[(view_ts, "v", "direct")], seen={digest("e-9")})
     b = batch([ACCEPTED])
     assert b.lookups().awards == [AWARD]
-    # The status event changes what shares and views were counted as: it needs the log.
-    assert b.load(Fetched(awards={AWARD: stored.dumps()})) == [AWARD]
-    commit = b.fold({AWARD: f"{view_ts},v,direct;"})
+    # The status event changes what shares and views were counted as: the stored log says.
+    b.load(Fetched(awards={AWARD: stored.dumps()}))
+    commit = b.fold()
     assert deltas(commit) == {
         "2026-04-13": {"aw.p": -1, "aw.a": 1, "me.lms.p": -1, "me.lms.a": 1, "ac.a": 1,
                        "tt.3.a": 1},
         "2026-04-15": {"vs.direct.p": -1, "vs.direct.a": 1},
     }
+
+
+def test_a_re_sent_view_of_an_award_the_worker_holds_is_a_duplicate():
+    cache: dict[tuple[str, str], AwardState] = {}
+    run(batch([ISSUED, VIEWED], cache))
+    again = run(batch([VIEWED, VIEWED], cache, first_offset=2))
+    assert (again.applied, again.duplicates) == (0, 2)
+    assert deltas(again) == {}
+
+
+def test_a_re_sent_view_is_a_duplicate_after_the_state_went_through_redis():
+    first = run(batch([ISSUED, VIEWED]))
+    stored = first.sets[LAYOUT.award(*AWARD)]
+    again = run(batch([VIEWED, SHARED], first_offset=2), Fetched(awards={AWARD: stored}))
+    assert (again.applied, again.duplicates) == (1, 1)
+    assert deltas(again) == {"2026-04-13": {"sh.p": 1}, "2026-04-14": {"sc.linkedin.p": 1}}
+
+
+def test_a_re_sent_held_event_is_a_duplicate_by_its_dedup_mark():
+    first = run(batch([ACCEPTED, ACCEPTED]))
+    assert (first.held_delta, first.duplicates) == (1, 1)
+    assert first.dedup_marks == [(LAYOUT.dedup("acme", "2026-04-14"), "e-1002")]
+    # in a later batch Redis answers that the mark is there
+    later = run(batch([ACCEPTED], first_offset=2),
+                Fetched(seen={("acme", "2026-04-14", "e-1002")}))
+    assert (later.held_delta, later.duplicates) == (0, 1)

@@ -31,7 +31,7 @@ def test_encoding_a_commit_twice_sends_the_same_stats_and_changes_nothing():
     commit.incr[("k", "f")] += 1
     before = copy.deepcopy(commit)
     header = Header("events:0", 1, 0, 3, None, "fp")
-    sent = [orjson.loads(encode(commit, LAYOUT, header)) for _ in range(2)]
+    sent = [orjson.loads(encode(commit, LAYOUT, header)[0]) for _ in range(2)]
     assert commit == before
     for payload in sent:
         stats = payload.index(LAYOUT.stats())
