@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -170,6 +171,9 @@ cli.add_typer(coverage_cli, name="coverage")
 # --- which Redis and broker -------------------------------------------------------------
 
 TARGET_META = "badgepulse.target"
+# Where a running `up` is found, these come from it (unless set here): its servers first.
+ADOPTED = ("redis_url", "kafka_bootstrap", "redis_prefix", "topic", "dlq_topic",
+           "consumer_group")
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ def find_target(settings: Settings) -> Target:
             froms[name] = (f"the default: no running `badgepulse up` found in "
                            f"{settings.data_dir} nor a running demo; set {var} to use another")
     # Where in them: up's key prefix and topics, unless set here too.
-    for name in ("redis_prefix", "topic", "dlq_topic"):
+    for name in ADOPTED[2:]:
         if ups and name not in set_here and isinstance(ups[0].get(name), str):
             update[name] = ups[0][name]
     return Target(settings.model_copy(update=update), froms["redis_url"],
@@ -299,6 +303,22 @@ def _found_note(t: Target, kafka: bool = False) -> None:
     if not origin.startswith("from "):
         err.print(f"using {t.describe_kafka() if kafka else t.describe_redis()}",
                   markup=False, highlight=False, soft_wrap=True)
+
+
+def _adopt_target() -> Settings:
+    """A service started by hand (`worker`, `api`) beside a running `up` works on up's
+    Redis, broker, key prefix and topics: they are put in this process's environment, where
+    the service, and any process it starts, builds its settings from."""
+    t = target()
+    found = t.settings
+    mine = get_settings()
+    for name in ADOPTED:
+        if name not in mine.model_fields_set and getattr(found, name) != getattr(mine, name):
+            os.environ[f"BADGEPULSE_{name.upper()}"] = str(getattr(found, name))
+    get_settings.cache_clear()
+    _found_note(t)
+    _found_note(t, kafka=True)
+    return get_settings()
 
 
 # --- keys -------------------------------------------------------------------------------
@@ -437,9 +457,11 @@ def coverage_set(
 
 @cli.command(cls=Command)
 def worker() -> None:
-    """The stream worker alone (scale out by starting more)."""
+    """The stream worker alone (scale out by starting more: beside a running `up`, they
+    join its worker on its broker and Redis)."""
     from streams.app import main
 
+    _adopt_target()
     sys.argv = [sys.argv[0]]
     main()
 
@@ -458,7 +480,7 @@ def api(
     from api.server import serve
     from badgepulse.up import listen_problem
 
-    settings = get_settings()
+    settings = _adopt_target()
     host, port = host or settings.api_host, port or settings.api_port
     problem = listen_problem(host, port)
     if problem:

@@ -332,7 +332,8 @@ class Up:
         self.data.write_runtime({
             "pid": os.getpid(), "api_url": url, "redis_url": s.redis_url,
             "kafka_bootstrap": s.kafka_bootstrap, "redis_prefix": s.redis_prefix,
-            "topic": s.topic, "dlq_topic": s.dlq_topic, "data_dir": str(self.data.path),
+            "topic": s.topic, "dlq_topic": s.dlq_topic, "consumer_group": s.consumer_group,
+            "data_dir": str(self.data.path),
             "demo": self.demo, "started_at": time.time()})
         self.io.show(f"Badgepulse is up: {url}  (API docs: {url}/docs)")
         if self.demo:

@@ -4,6 +4,7 @@ real Redis and broker. Each command is a real `badgepulse` process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -34,7 +35,8 @@ def shell(tmp_path: Path, settings: Settings, infra: Embedded) -> dict[str, str]
     (data / "runtime.json").write_bytes(orjson.dumps({
         "pid": os.getpid(), "api_url": "http://127.0.0.1:1", "redis_url": infra.redis_url,
         "kafka_bootstrap": infra.kafka_bootstrap, "redis_prefix": settings.redis_prefix,
-        "topic": settings.topic, "dlq_topic": settings.dlq_topic, "data_dir": str(data),
+        "topic": settings.topic, "dlq_topic": settings.dlq_topic,
+        "consumer_group": settings.consumer_group, "data_dir": str(data),
         "demo": False, "started_at": 1.0}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEPULSE_")}
     env.update(BADGEPULSE_DATA_DIR=str(data), TMPDIR=str(tmp_path / "tmp"),
@@ -169,3 +171,34 @@ def test_beside_a_real_up_demo_the_second_terminal_finds_it(start_up, tmp_path: 
     assert [r[1:] for r in rows[1:]] == [["demo", "org_admin", "-", "active", "demo"]]
     assert (f"using Redis at {redis_url.group(1)} (the running `badgepulse up --demo`, "
             f"pid {run.proc.pid})") in listed.stderr
+
+
+async def test_a_worker_started_by_hand_joins_the_running_up(shell, settings, infra, tmp_path):
+    """`badgepulse worker` in a second terminal (to scale out) works on up's broker, topic,
+    group and Redis, not on the defaults."""
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"], env=shell,
+                                  cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        stamp = datetime.now(UTC).isoformat()
+        base = {"org_id": "acme", "occurred_at": stamp, "issuer_id": "eng"}
+        await publish_events(settings, [
+            {**base, "event_id": "w1", "type": "issuer.created", "name": "Engineering"},
+            {**base, "event_id": "w2", "type": "badge.created", "badge_id": "py",
+             "name": "Python"},
+            *({**base, "event_id": f"w-aw{i}", "type": "award.issued", "badge_id": "py",
+               "award_id": f"aw{i}", "method": "lms"} for i in range(3))])
+        deadline = time.monotonic() + 90
+        status = await caught_up(settings, timeout=90)
+        while status["applied"] < 5 and time.monotonic() < deadline:  # lag reads 0 until
+            await asyncio.sleep(0.5)                                   # the worker claims
+            status = await caught_up(settings, timeout=90)
+        assert status["applied"] == 5, status
+        text = log_path.read_text(errors="replace")
+        assert (f"using Redis at {infra.redis_url} (the running `badgepulse up`, "
+                f"pid {os.getpid()})") in text
+        assert f"using broker at {infra.kafka_bootstrap} (the running" in text
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
