@@ -1,10 +1,11 @@
 """The `badgepulse` command line (api.md: up, worker, api, keys, simulate, rebuild).
 
-The commands that talk to a running service (keys, coverage, simulate, rebuild) find it
-themselves: BADGEPULSE_REDIS_URL / BADGEPULSE_KAFKA_BOOTSTRAP when set, else the running
-`badgepulse up` (its runtime file in the data directory, or a running `up --demo`), else
-the defaults. When nothing answers there they say so in one line naming the address.
-Every error is one line on stderr with a non-zero exit code.
+The commands find the service they work with themselves: BADGEPULSE_REDIS_URL /
+BADGEPULSE_KAFKA_BOOTSTRAP when set, else the running `badgepulse up` (its runtime file in
+the data directory, or a running `up --demo`), else the defaults; and say which on stderr.
+When nothing answers there, keys, coverage, simulate and rebuild say so in one line naming
+the address. Every error is one line on stderr with a non-zero exit code (a service's own
+crash keeps its traceback, for its operator).
 """
 
 from __future__ import annotations
