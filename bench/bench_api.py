@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import random
 import statistics
 import sys
@@ -313,6 +314,7 @@ async def main() -> None:
             "badges": args.badges, "issuers": args.issuers, "awards": args.awards,
             "days": args.days, "repeat": args.repeat, "populate_s": round(populate_s, 1),
             "redis_ping_ms": ping,
+            "load_average_1m": round(os.getloadavg()[0], 2),  # a shared machine: how busy
             "latency_ms": results,
             "notes": {
                 "cached": "answer cache on (the default): each request still reads the org's "

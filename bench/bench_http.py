@@ -2,8 +2,8 @@
 runs, with open /live streams timed from an event to its update.
 
     python bench/bench_http.py [--clients 50] [--duration 30] [--workers 1,2]
-                               [--ingest-rate 200] [--live-streams 200] [--cache on,off]
-                               [--awards 1000000]
+                               [--ingest-rate 200] [--ingest-org other,read]
+                               [--live-streams 200] [--cache on,off] [--awards 1000000]
 
 Starts its own Tansu broker and Redis, populates the same big org as bench_api.py (same
 seed: 2,000 badges, 100 issuers, 1 M awards over 730 days), then a `badgepulse worker` and,
@@ -13,7 +13,8 @@ BADGEPULSE_API_WORKERS). Meanwhile:
 * ingest: `badgepulse simulate --org bigorg --rate R` publishes realistic events for the
   dashboards' own org, so the worker commits into it (and bumps its data version, so every
   cached answer is computed again) all along; `--ingest-org other` publishes them for
-  another tenant instead (the dashboards' numbers change only when their org's do);
+  another tenant instead (the dashboards' numbers change only when their org's do); by
+  default both are measured in turn;
 * `--clients` concurrent dashboard users (aiohttp, one key each), each looping over
   summary, channels, badges (first 50 rows) and the weekly time series, for the last 30,
   90 or 365 days (a third of the users each);
@@ -135,14 +136,14 @@ async def version(redis: Redis, layout: Layout) -> int:
 
 async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                      readers: list[str], live_keys: list[str], workers: int,
-                     cache: bool) -> dict[str, Any]:
+                     cache: bool, ingest_org: str) -> dict[str, Any]:
     layout = Layout(settings.redis_prefix)
     port = free_port()
     env = settings_env(settings)
     env["BADGEPULSE_API_WORKERS"] = str(workers)
     env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
     name = (f"workers={workers} cache={'on' if cache else 'off'} "
-            f"ingest={args.ingest_rate:g}/s->{args.ingest_org}")
+            f"ingest={args.ingest_rate:g}/s->{ingest_org}")
     log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
     api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
                            env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -155,7 +156,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         if args.ingest_rate > 0:
             ingest = subprocess.Popen(
                 [sys.executable, "-m", "badgepulse.cli", "simulate", "--org",
-                 ORG if args.ingest_org == "read" else OTHER_ORG,
+                 ORG if ingest_org == "read" else OTHER_ORG,
                  "--events", str(int(args.ingest_rate * total_s) + 1),
                  "--rate", str(args.ingest_rate), "--seed", str(random.randrange(1 << 30))],
                 env=settings_env(settings), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -222,8 +223,10 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                            "max": round(ms[-1], 1) if ms else None},
             "errors": errors,
             "ingest_events_per_s": args.ingest_rate,
-            "ingest_org": ORG if args.ingest_org == "read" else OTHER_ORG,
+            "ingest_org": ORG if ingest_org == "read" else OTHER_ORG,
             "org_versions_per_s": round((v1 - v0) / elapsed, 1),
+            # the machine is shared: its 1-minute load at the end of the run (2 cores)
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "live": {"streams_open": live.opened, "stream_errors": live.errors,
                      "markers": len(live.markers),
                      "event_to_stream_ms": {"p50": pct(delays, 0.5), "p99": pct(delays, 0.99),
@@ -257,9 +260,9 @@ async def main() -> None:
     ap.add_argument("--workers", default="1,2", help="API processes to measure, e.g. 1,2,3")
     ap.add_argument("--cache", default="on", help="answer cache: on, off or on,off")
     ap.add_argument("--ingest-rate", type=float, default=200.0, help="events/s published")
-    ap.add_argument("--ingest-org", choices=("read", "other"), default="read",
-                    help="publish for the dashboards' own org (each commit changes what "
-                         "they read) or for another tenant")
+    ap.add_argument("--ingest-org", default="other,read",
+                    help="publish for another tenant (other), for the dashboards' own org "
+                         "(read: each commit changes what they read), or both in turn")
     ap.add_argument("--live-streams", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
     args = ap.parse_args()
@@ -305,10 +308,12 @@ async def main() -> None:
             assert time.monotonic() < deadline, "the worker did not apply the first event"
             await asyncio.sleep(0.2)
         runs = []
-        for cache in [c.strip() == "on" for c in args.cache.split(",")]:
-            for workers in [int(w) for w in args.workers.split(",")]:
-                runs.append(await run_config(args, settings, redis, readers, live_keys,
-                                             workers, cache))
+        for ingest_org in [o.strip() for o in args.ingest_org.split(",")]:
+            assert ingest_org in ("read", "other"), ingest_org
+            for cache in [c.strip() == "on" for c in args.cache.split(",")]:
+                for workers in [int(w) for w in args.workers.split(",")]:
+                    runs.append(await run_config(args, settings, redis, readers, live_keys,
+                                                 workers, cache, ingest_org))
         await redis.aclose()
         out = {
             "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),
