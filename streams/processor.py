@@ -224,11 +224,13 @@ class PartitionBatch:
         self.dirty: set[AwardRef] = set()
         self.badge_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.issuer_meta: dict[tuple[str, str], dict[str, Any]] = {}
+        self.applied_by_org: dict[str, list[Any]] = {}
         for rec, ev in self.events:
             if self._duplicate(ev):
                 c.stat(ev.org_id, "duplicates")
                 continue
             self._apply(rec.key, rec.value, ev, rec.offset)
+        self._settle_applied()
         for ref, items in self.pending_held.items():
             key = layout.held(*ref)
             for _rec, _ev, raw in items:
@@ -279,14 +281,30 @@ class PartitionBatch:
             self._issuer(ev)
 
     def _applied(self, ev: Event) -> None:
-        c = self.commit
-        c.stat(ev.org_id, "applied")
-        c.min_(self.layout.first_day(ev.org_id), ev.type, ev.day)
-        c.max_(self.layout.stats(), "as_of_us", ev.ts)
-        c.max_(self.layout.org_stats(ev.org_id), "as_of_us", ev.ts)
-        if ev.org_id not in c.publish:
-            c.publish.add(ev.org_id)
-            c.sadd.add((self.layout.orgs(), ev.org_id))
+        """Count an applied event; its org's first day per type and newest time are folded
+        in per batch (_settle_applied), not per event."""
+        org = ev.org_id
+        acc = self.applied_by_org.get(org)
+        if acc is None:
+            acc = self.applied_by_org[org] = [0, ev.ts, {}]
+        acc[0] += 1
+        if ev.ts > acc[1]:
+            acc[1] = ev.ts
+        first: dict[str, str] = acc[2]
+        d = first.get(ev.type)
+        if d is None or ev.day < d:
+            first[ev.type] = ev.day
+
+    def _settle_applied(self) -> None:
+        c, layout = self.commit, self.layout
+        for org, (n, newest, first) in self.applied_by_org.items():
+            c.stat(org, "applied", n)
+            for typ, day in first.items():
+                c.min_(layout.first_day(org), typ, day)
+            c.max_(layout.stats(), "as_of_us", newest)
+            c.max_(layout.org_stats(org), "as_of_us", newest)
+            c.publish.add(org)
+            c.sadd.add((layout.orgs(), org))
 
     def _issuer(self, ev: Event) -> None:
         ref = (ev.org_id, ev.issuer_id or "")
