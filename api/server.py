@@ -5,7 +5,7 @@ one open dashboard kept the process up until it was killed. Here the signal that
 server first ends every stream (the client sees the stream end and reconnects elsewhere);
 a grace period is the backstop.
 
-With `workers` > 1 (BADGEPULSE_API_WORKERS) one parent binds
+With `workers` > 1 (`badgepulse api --workers N`, BADGEPULSE_API_WORKERS) one parent binds
 the port and uvicorn's supervisor starts N processes that each run this server on it (each
 with its own app, Redis pool, answer cache and live hub), restarts one that dies and stops
 them all on SIGINT/SIGTERM. The default is chosen from bench/bench_http.py (bench/README.md).
@@ -24,6 +24,8 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+
+from badgepulse.settings import Settings
 
 SHUTDOWN_GRACE_S = 3  # seconds open requests get once the server is told to stop
 
@@ -50,24 +52,26 @@ class ApiServer(uvicorn.Server):
 def serve(app: FastAPI, host: str, port: int, workers: int | None = None) -> None:
     """Serve `app`; with more than one worker (the argument, else the app's settings'
     `api_workers`), N processes that each build their own app (see serve_workers)."""
-    workers = workers or app.state.settings.api_workers
+    settings: Settings = app.state.settings
+    workers = workers or settings.api_workers
     if workers > 1:
-        serve_workers(host, port, workers)
+        serve_workers(host, port, workers, settings)
         return
     ApiServer(app, host, port).run()
 
 
-def _serve_worker(host: str, port: int, sock: socket.socket) -> None:
+def _serve_worker(host: str, port: int, sock: socket.socket, settings: Settings) -> None:
     """One of N server processes: its own app on the socket the parent bound."""
     from api.main import create_app
 
-    ApiServer(create_app(), host, port).run(sockets=[sock])
+    ApiServer(create_app(settings), host, port).run(sockets=[sock])
 
 
-def serve_workers(host: str, port: int, workers: int) -> None:
-    """`workers` processes on one port (the kernel spreads connections over them); the app
-    of each is built from the environment's settings in the process itself. SIGINT/SIGTERM
-    stop them all (each ends its live streams first); one that dies is started again."""
+def serve_workers(host: str, port: int, workers: int, settings: Settings) -> None:
+    """`workers` processes on one port (the kernel spreads connections over them); each
+    builds its own app from `settings` (the parent's, found Redis and broker included).
+    SIGINT/SIGTERM stop them all (each ends its live streams first); one that dies is
+    started again."""
     config = uvicorn.Config("api.main:create_app", factory=True, host=host, port=port,
                             log_level="warning")
     sock = config.bind_socket()
@@ -75,7 +79,8 @@ def serve_workers(host: str, port: int, workers: int) -> None:
     stop = threading.Event()
 
     def start() -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_serve_worker, args=(host, port, sock), daemon=False)
+        proc = ctx.Process(target=_serve_worker, args=(host, port, sock, settings),
+                           daemon=False)
         proc.start()
         return proc
 

@@ -475,6 +475,9 @@ def api(
     port: Annotated[int | None, typer.Option(
         min=1, max=65535, help="Port to listen on",
         show_default="$BADGEPULSE_API_PORT, else 8000")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Server processes sharing the port (per-key limits count per process)",
+        show_default="$BADGEPULSE_API_WORKERS, else 1")] = None,
 ) -> None:
     """The HTTP API alone."""
     from api.main import create_app
@@ -486,7 +489,8 @@ def api(
     problem = listen_problem(host, port)
     if problem:
         raise CliError(problem)
-    serve(create_app(settings), host, port)  # uvicorn, ending live streams on a stop signal
+    # uvicorn, ending live streams on a stop signal; N processes with --workers N
+    serve(create_app(settings), host, port, workers)
 
 
 def _positive_rate(value: float | None) -> float | None:
