@@ -118,14 +118,14 @@ class AnswerCache:
                        compute: Callable[[], Awaitable[dict[str, Any]]],
                        summary: bool) -> _Entry:
         flight = (key, stamp)
-        running = self._inflight.get(flight)
-        if running is not None:
+        while (running := self._inflight.get(flight)) is not None:
             try:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
                 if not running.cancelled():
                     raise  # this request was cancelled, not the one computing
-            # the request computing it went away (client gone): compute it here
+            # the request computing it went away (client gone): another waiter may have
+            # taken over meanwhile; if none has, compute it here
         fut: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
         self._inflight[flight] = fut
         try:
@@ -142,7 +142,8 @@ class AnswerCache:
             fut.exception()  # retrieved: a flight nobody else joined logs nothing
             raise
         finally:
-            del self._inflight[flight]
+            if self._inflight.get(flight) is fut:
+                del self._inflight[flight]
         self._store(key, entry)
         return entry
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from api.auth import create_key, revoke_key
+from api.auth import ApiKey, create_key, revoke_key
 from api.main import create_app
+from api.readers.answers import AnswerCache
+from api.readers.scope import Query
 from badgepulse.generations import GENERATION_TTL
 from badgepulse.settings import Settings
 from schemas.layout import Layout
@@ -135,3 +138,38 @@ async def test_a_revoked_key_is_refused_within_a_second_with_the_key_cache(
         await asyncio.sleep(0.02)
     assert r.status_code == 401
     assert time.monotonic() - t0 < 1.0
+
+
+async def test_a_burst_of_misses_computes_once_and_a_cancelled_one_hands_over(
+        settings, redis: Redis):
+    """50 dashboards asking at once after a commit cost one computation; if the request
+    computing it goes away (client gone), the others still get the answer."""
+    layout = Layout(settings.redis_prefix)
+    await redis.hincrby(layout.org_stats("acme"), "version", 1)
+    cache = AnswerCache(1 << 20)
+    caller = ApiKey("k1", "acme", "org_admin")
+    q = Query("acme", date(2026, 4, 1), date(2026, 4, 30))
+    calls = 0
+    release = asyncio.Event()
+
+    async def compute() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return {"n": calls}
+
+    tasks = [asyncio.create_task(cache.get(redis, layout, caller, q, "channels", (), compute))
+             for _ in range(50)]
+    await asyncio.sleep(0.2)
+    assert calls == 1
+    tasks[0].cancel()  # the one computing: its client went away
+    await asyncio.sleep(0.2)
+    release.set()
+    answers = await asyncio.gather(*tasks[1:])
+    assert calls == 2  # one waiter took over, the other 48 waited for it
+    assert {body for _a, body in answers} == {b'{"n":2}'}
+    # the next commit: computed again, once
+    await redis.hincrby(layout.org_stats("acme"), "version", 1)
+    again = await asyncio.gather(*[cache.get(redis, layout, caller, q, "channels", (), compute)
+                                   for _ in range(10)])
+    assert calls == 3 and {body for _a, body in again} == {b'{"n":3}'}
