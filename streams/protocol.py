@@ -43,7 +43,7 @@ class Op(StrEnum):
     DEDUP = "M"  # key, id count, ids...: HSET id 1 (the dedup marks of the batch's events)
     HINCRBY = "I"  # key, field, delta
     HSETNX = "N"  # key, field, value
-    SET = "S"  # key, position of the value among the script's ARGVs (binary-safe: states)
+    STATE = "S"  # key, field, position of the value among the script's ARGVs: HSET (binary)
     HSET = "H"  # key, field, value
     EXPIRE = "E"  # key, seconds
     APPEND = "A"  # key, text
@@ -163,8 +163,8 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
 
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
     section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
-    blobs.extend(commit.sets.values())
-    section(Op.SET, ((k, str(i)) for i, k in enumerate(commit.sets, 2)), 2)
+    blobs.extend(commit.states.values())
+    section(Op.STATE, ((k, f, str(i)) for i, (k, f) in enumerate(commit.states, 2)), 3)
     section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
     section(Op.EXPIRE, commit.expire.items(), 2)
     section(Op.APPEND, ((k, "".join(v)) for k, v in commit.appends.items()), 2)

@@ -33,8 +33,8 @@ class Sink:
         dedup_keys = list(lk.dedup.items())
         for key, ids in dedup_keys:
             pipe.hmget(key, ids)
-        if lk.awards:
-            pipe.mget([layout.award(*ref) for ref in lk.awards])
+        for ref in lk.awards:
+            pipe.hget(*layout.award(*ref))
         if lk.held:
             # One ZMSCORE says which new awards have held events waiting; usually none.
             pipe.zmscore(hold_index, [f"{org}|{award}" for org, award in lk.held])
@@ -51,8 +51,8 @@ class Sink:
                 if hit is not None:
                     out.seen.add((org, day, eid))
             i += 1
-        if lk.awards:
-            out.awards = dict(zip(lk.awards, res[i], strict=True))
+        for ref in lk.awards:
+            out.awards[ref] = res[i]
             i += 1
         waiting: list[AwardRef] = []
         if lk.held:

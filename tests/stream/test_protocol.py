@@ -159,15 +159,16 @@ async def hsetnx_keeps_the_first_value(c: Ctx) -> None:
     assert await c.redis.hget(c.key("nx"), "f") == b"first"
 
 
-@case(Op.SET)
-async def set_stores_the_value(c: Ctx) -> None:
+@case(Op.STATE)
+async def states_are_stored_byte_for_byte(c: Ctx) -> None:
     commit = Commit()
-    commit.sets[c.key("s")] = b'["eng","py",1]'
+    commit.states[(c.key("s"), "aw-1")] = b'["eng","py",1]'
     binary = bytes(range(256))  # a packed award state is any bytes, not text
-    commit.sets[c.key("b")] = binary
-    await c.apply_ok(commit, Op.SET)
-    assert await c.redis.get(c.key("s")) == b'["eng","py",1]'
-    assert await c.redis.get(c.key("b")) == binary
+    commit.states[(c.key("s"), "aw-2")] = binary
+    commit.states[(c.key("t"), "aw-3")] = b"\x00"
+    await c.apply_ok(commit, Op.STATE)
+    assert await c.redis.hgetall(c.key("s")) == {b"aw-1": b'["eng","py",1]', b"aw-2": binary}
+    assert await c.redis.hgetall(c.key("t")) == {b"aw-3": b"\x00"}
 
 
 @case(Op.HSET)

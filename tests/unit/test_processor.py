@@ -86,7 +86,7 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     assert commit.publish == {"acme"}
     # The award's state remembers its own events: no dedup marks for them.
     assert commit.dedup_marks == []
-    state = AwardState.loads(commit.sets[LAYOUT.award(*AWARD)])
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)])
     assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
                                                                        "lms", True)
     # Shares and views are logged so a late status event can move them (semantics.md).
@@ -180,7 +180,7 @@ def test_a_re_sent_view_of_an_award_the_worker_holds_is_a_duplicate():
 
 def test_a_re_sent_view_is_a_duplicate_after_the_state_went_through_redis():
     first = run(batch([ISSUED, VIEWED]))
-    stored = first.sets[LAYOUT.award(*AWARD)]
+    stored = first.states[LAYOUT.award(*AWARD)]
     again = run(batch([VIEWED, SHARED], first_offset=2), Fetched(awards={AWARD: stored}))
     assert (again.applied, again.duplicates) == (1, 1)
     assert deltas(again) == {"2026-04-13": {"sh.p": 1}, "2026-04-14": {"sc.linkedin.p": 1}}
