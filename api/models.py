@@ -109,6 +109,12 @@ class StatusOut(BaseModel):
     lag: int | None = Field(description="Events published but not yet applied; null if unknown")
     applied: int
     rejected: int
+    rejected_by_reason: dict[str, int] = Field(
+        default_factory=dict,
+        description="`rejected` by reason code (schemas/reasons.py: not_json, too_large, "
+                    "too_deep, unknown_type, missing_field, invalid_field, future, mismatch, "
+                    "award_already_issued, badge_already_created, unknown_award); codes with "
+                    "none are left out")
     held: int
     notices: list[str] = Field(
         default_factory=list,

@@ -56,6 +56,7 @@ def year_b(year: int) -> str:
 
 
 ALL_BUCKET = "all"
+REJECTED_PREFIX = "rejected."  # stats field per drop reason: rejected.<schemas.reasons code>
 AWARD_BUCKETS = 1024  # hashes holding one org's award states (Layout.award)
 
 

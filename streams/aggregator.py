@@ -44,6 +44,7 @@ from badgepulse.generations import (
 from badgepulse.kafka import ensure_topics
 from badgepulse.settings import Settings
 from schemas.layout import Layout, tp_field
+from schemas.reasons import DropReason
 from streams.outage import TRANSIENT, Outage
 from streams.processor import AwardRef, Commit, PartitionBatch, Record, Rejection
 from streams.protocol import UNCHECKED, ApplyResult
@@ -520,7 +521,7 @@ class Aggregator(Service):
         assert self.producer is not None
         futs = []
         for rej in rejections:
-            headers = [("reason", rej.reason.encode()),
+            headers = [("reason", rej.reason.encode()), ("reason_code", rej.code.encode()),
                        ("source", f"{tp.topic}:{tp.partition}:{rej.offset}".encode())]
             futs.append(await self.producer.send(self.settings.dlq_topic, rej.value,
                                                  key=rej.key, headers=headers))
@@ -706,8 +707,7 @@ class Aggregator(Service):
             org, award = member.decode().split("|", 1)
             key = layout.held(org, award)
             for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
-                commit.dlq.append(Rejection(award.encode(), raw, "unknown_award"))
-                commit.stat(org, "rejected")
+                commit.reject(org, Rejection(award.encode(), raw, DropReason.UNKNOWN_AWARD))
                 commit.stat(org, "held", -1)
             commit.dels.append(key)
             commit.zrem.append((index, member.decode()))

@@ -24,6 +24,7 @@ import orjson
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
 from schemas.layout import Layout, pair
 from schemas.limits import DEFAULT_LIMITS, EventLimits
+from schemas.reasons import DropReason, classify
 from streams.state import (
     KIND_OF_TYPE,
     AwardState,
@@ -59,8 +60,12 @@ class Record:
 class Rejection:
     key: bytes | None
     value: bytes
-    reason: str
+    reason: str  # the human detail
     offset: int | None = None
+
+    @property
+    def code(self) -> DropReason:
+        return classify(self.reason)
 
 
 @dataclass
@@ -92,6 +97,15 @@ class Commit:
     duplicates: int = 0
     held_delta: int = 0
     per_org: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # (org or None, reason code) -> rejections; `rejected` is their sum
+    reasons: defaultdict[tuple[str | None, DropReason], int] = field(
+        default_factory=lambda: defaultdict(int))
+
+    def reject(self, org: str | None, rejection: Rejection) -> None:
+        """Dead-letter a rejection and count it, in all and by its reason."""
+        self.dlq.append(rejection)
+        self.stat(org, "rejected")
+        self.reasons[(org, rejection.code)] += 1
 
     def stat(self, org: str | None, name: str, n: int = 1) -> None:
         """Count an outcome for the whole pipeline and, where the org is known, for it."""
@@ -175,8 +189,7 @@ class PartitionBatch:
 
     def _reject(self, key: bytes | None, value: bytes, reason: str, offset: int | None,
                 org: str | None = None) -> None:
-        self.commit.dlq.append(Rejection(key, value, reason, offset))
-        self.commit.stat(org, "rejected")
+        self.commit.reject(org, Rejection(key, value, reason, offset))
 
     # --- step 1 ------------------------------------------------------------------------
     def lookups(self) -> Lookups:

@@ -25,6 +25,7 @@ import orjson
 from schemas.layout import (
     ALL_BUCKET,
     ORG_ENTITY,
+    REJECTED_PREFIX,
     TABLE_VECTOR,
     Layout,
     buckets_of_day,
@@ -189,6 +190,10 @@ def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str]
     for (org, name), n in commit.per_org.items():
         if n:
             incr[(layout.org_stats(org), name)] += n
+    for (of_org, code), n in commit.reasons.items():
+        incr[(stats, f"{REJECTED_PREFIX}{code}")] += n
+        if of_org is not None:
+            incr[(layout.org_stats(of_org), f"{REJECTED_PREFIX}{code}")] += n
     # The org's data version: bumped once by every commit that changes anything of the org,
     # so readers can cache answers per (org, version) (schemas/layout.py org_stats).
     for org in commit.publish | {org for org, _name in commit.per_org}:

@@ -28,7 +28,8 @@ from api.readers.summary import iso_us
 from api.responses import OrjsonResponse
 from badgepulse.generations import Generations, parse_generations
 from badgepulse.settings import Settings
-from schemas.layout import Layout
+from schemas.layout import REJECTED_PREFIX, Layout
+from schemas.reasons import DropReason
 
 router = APIRouter(tags=["operations"])
 
@@ -47,6 +48,9 @@ class Metrics:
                             ["kind"], registry=self.registry)
         self.lag = Gauge("badgepulse_consumer_lag", "Events published but not yet applied",
                          registry=self.registry)
+        self.rejected = Gauge("badgepulse_worker_rejected_events",
+                              "Events the worker rejected, by reason (from Redis)", ["reason"],
+                              registry=self.registry)
 
 
 
@@ -114,11 +118,14 @@ async def read_status(settings: Settings, redis: Any, layout: Layout,
     pipe.hgetall(layout.history_gaps())
     raw_stats, raw_gens, gaps = await pipe.execute()
     stats = {k.decode(): int(v) for k, v in raw_stats.items()}
+    by_reason = {name.removeprefix(REJECTED_PREFIX): n for name, n in sorted(stats.items())
+                 if name.startswith(REJECTED_PREFIX) and n}
     return {
         "as_of": iso_us(stats.get("as_of_us")),
         "lag": lag,
         "applied": stats.get("applied", 0),
         "rejected": stats.get("rejected", 0),
+        "rejected_by_reason": by_reason,
         "held": stats.get("held", 0),
         "notices": pipeline_notices(parse_generations(raw_gens), gaps),
     }
@@ -179,6 +186,8 @@ async def read_metrics(request: Request, settings: SettingsDep, redis: RedisDep)
         status = await read_status(settings, redis, layout)
         for kind in ("applied", "rejected", "held"):
             metrics.worker.labels(kind).set(status[kind])
+        for code in DropReason:
+            metrics.rejected.labels(code.value).set(status["rejected_by_reason"].get(code, 0))
         if status["lag"] is not None:
             metrics.lag.set(status["lag"])
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
