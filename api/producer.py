@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
-from badgepulse.kafka import ensure_topics
+from badgepulse.kafka import ensure_topics, make_producer
 from badgepulse.settings import Settings
 
 # How long one publish waits for the broker's acknowledgements, in all.
@@ -70,11 +70,9 @@ class Publisher:
         async with self._lock:
             if self._producer is None:
                 max_request = max(1024 * 1024, self.settings.event_max_bytes + RECORD_OVERHEAD)
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2,
-                    request_timeout_ms=5000, max_batch_size=1024 * 1024,
-                    max_request_size=max_request,
-                )
+                producer = make_producer(self.settings, linger_ms=2, request_timeout_ms=5000,
+                                         max_batch_size=1024 * 1024,
+                                         max_request_size=max_request)
                 try:
                     await asyncio.wait_for(producer.start(), 5)
                     await asyncio.wait_for(ensure_topics(self.settings), 5)

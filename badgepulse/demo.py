@@ -282,14 +282,11 @@ def events(org: str, n: int, seed: int = 7, days: int = 90, now: datetime | None
 async def publish(settings: Settings, records: Iterable[tuple[bytes, bytes]], total: int,
                   rate: float | None, console: Console, progress: bool = True) -> int:
     """Send records to the topic, at most `rate` a second; a progress bar on console."""
-    from aiokafka import AIOKafkaProducer
-
-    from badgepulse.kafka import ensure_topics
+    from badgepulse.kafka import ensure_topics, make_producer
 
     # Bounded: the admin client would wait for an absent broker forever.
     await asyncio.wait_for(ensure_topics(settings), 30)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                linger_ms=5, max_batch_size=512 * 1024)
+    producer = make_producer(settings)
     await producer.start()
     sent = 0
     try:

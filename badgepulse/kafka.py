@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from badgepulse.settings import Settings
+
+
+def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    """The one producer configuration of the worker, the API and the CLI: every write
+    acknowledged by all in-sync replicas (acks=all), small lingering to batch, and requests
+    large enough for the biggest event the limits admit. `overrides` tune it per use (the
+    API's shorter timeouts, the DLQ's larger requests)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap, "acks": "all", "linger_ms": 5,
+        "max_batch_size": 512 * 1024,
+        "max_request_size": max(1024 * 1024, settings.event_max_bytes + 64 * 1024),
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
 
 
 async def ensure_topics(settings: Settings) -> None:

@@ -41,7 +41,7 @@ from badgepulse.generations import (
     read_generations,
     try_switch,
 )
-from badgepulse.kafka import ensure_topics
+from badgepulse.kafka import ensure_topics, make_producer
 from badgepulse.settings import Settings
 from schemas.layout import Layout, tp_field
 from schemas.reasons import DropReason
@@ -163,8 +163,7 @@ class Aggregator(Service):
         # A rejected event goes to the DLQ whole (events.md), and a `too_large` one is as big
         # as the topic let it be: aiokafka's default 1 MiB request limit would refuse it, and
         # the worker would wait that refusal out for ever.
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all",
-                                         linger_ms=5, max_request_size=64 * 1024 * 1024)
+        self.producer = make_producer(s, max_request_size=64 * 1024 * 1024)
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
             group_id=s.consumer_group,

@@ -141,7 +141,7 @@ class Commit:
 class Lookups:
     """What the batch needs read from Redis before it can be folded."""
 
-    dedup: dict[str, list[str]] = field(default_factory=dict)  # dedup key -> event ids
+    dedup: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (org, day) -> ids
     # (only events of awards not held in the cache, and badge/issuer events)
     awards: list[AwardRef] = field(default_factory=list)
     held: list[AwardRef] = field(default_factory=list)
@@ -194,23 +194,23 @@ class PartitionBatch:
     # --- step 1 ------------------------------------------------------------------------
     def lookups(self) -> Lookups:
         lk = Lookups()
-        dedup: defaultdict[str, list[str]] = defaultdict(list)
+        dedup: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         awards: set[AwardRef] = set()
         held: set[AwardRef] = set()
         badges: set[tuple[str, str]] = set()
         issuers: set[tuple[str, str]] = set()
-        layout, cache = self.layout, self.cache
+        cache = self.cache
         for _rec, ev in self.events:
             t = ev.type
             if ev.award_id is not None:
                 ref = (ev.org_id, ev.award_id)
                 if ref not in cache:
                     awards.add(ref)
-                    dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
+                    dedup[(ev.org_id, ev.day)].append(ev.event_id)
                 if t == "award.issued":
                     held.add(ref)
                 continue
-            dedup[layout.dedup(ev.org_id, ev.day)].append(ev.event_id)
+            dedup[(ev.org_id, ev.day)].append(ev.event_id)
             if t == "issuer.created":
                 issuers.add((ev.org_id, ev.issuer_id or ""))
             else:

@@ -31,8 +31,8 @@ class Sink:
         layout = self.layout
         pipe = self.redis.pipeline(transaction=False)
         dedup_keys = list(lk.dedup.items())
-        for key, ids in dedup_keys:
-            pipe.hmget(key, ids)
+        for (org, day), ids in dedup_keys:
+            pipe.hmget(layout.dedup(org, day), ids)
         for ref in lk.awards:
             pipe.hget(*layout.award(*ref))
         if lk.held:
@@ -45,8 +45,7 @@ class Sink:
         res = await pipe.execute() if len(pipe) else []
         out = Fetched()
         i = 0
-        for key, ids in dedup_keys:
-            _p, _d, org, day = key.rsplit(":", 3)
+        for (org, day), ids in dedup_keys:
             for eid, hit in zip(ids, res[i], strict=True):
                 if hit is not None:
                     out.seen.add((org, day, eid))

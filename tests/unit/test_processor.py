@@ -68,9 +68,9 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     b = batch([ISSUED, ACCEPTED, SHARED, VIEWED])
     lk = b.lookups()
     assert lk.awards == [AWARD] and lk.held == [AWARD]  # its state, and anything held for it
-    assert lk.dedup == {LAYOUT.dedup("acme", "2026-04-13"): ["e-1001"],
-                        LAYOUT.dedup("acme", "2026-04-14"): ["e-1002", "e-1003"],
-                        LAYOUT.dedup("acme", "2026-04-15"): ["e-1004"]}
+    assert lk.dedup == {("acme", "2026-04-13"): ["e-1001"],
+                        ("acme", "2026-04-14"): ["e-1002", "e-1003"],
+                        ("acme", "2026-04-15"): ["e-1004"]}
     b.load(Fetched())
     commit = b.fold()
     assert deltas(commit) == {
