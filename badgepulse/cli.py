@@ -484,11 +484,12 @@ def api(
     from api.server import serve
     from badgepulse.up import listen_problem
 
-    settings = _adopt_target()
+    settings = get_settings()
     host, port = host or settings.api_host, port or settings.api_port
-    problem = listen_problem(host, port)
+    problem = listen_problem(host, port)  # first: a taken port is one line and nothing else
     if problem:
         raise CliError(problem)
+    settings = _adopt_target()
     # uvicorn, ending live streams on a stop signal; N processes with --workers N
     serve(create_app(settings), host, port, workers)
 
