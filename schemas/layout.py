@@ -58,6 +58,7 @@ def year_b(year: int) -> str:
 ALL_BUCKET = "all"
 REJECTED_PREFIX = "rejected."  # stats field per drop reason: rejected.<schemas.reasons code>
 AWARD_BUCKETS = 1024  # hashes holding one org's award states (Layout.award)
+DEDUP_BUCKETS = 16  # sets holding one org-day's event-id digests (Layout.dedup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +123,10 @@ class Layout:
         de-duplication included (streams/state.py AwardState). An org's awards share
         AWARD_BUCKETS hashes: a field costs far less than a key of its own, and a hash of a
         hundred small values is stored compactly (listpack) where Redis allows values of
-        that size (`hash-max-listpack-value 256`, set by `up` and docker-compose)."""
+        that size (`hash-max-listpack-value 1024`, set by `up` and docker-compose)."""
         bucket = zlib.crc32(award_id.encode()) % AWARD_BUCKETS
-        return f"{self.data}:a:{org}:{bucket:03x}", award_id
+        # `as`, not `a`: the string keys of format 1 (`a:{org}:{award}`) never collide
+        return f"{self.data}:as:{org}:{bucket:03x}", award_id
 
     def held(self, org: str, award_id: str) -> str:
         return f"{self.data}:h:{org}:{award_id}"
@@ -132,8 +134,12 @@ class Layout:
     def held_index(self, topic: str, partition: int) -> str:
         return f"{self.data}:hi:{topic}:{partition}"
 
-    def dedup(self, org: str, day: str) -> str:
-        return f"{self.data}:dd:{org}:{day}"
+    def dedup(self, org: str, day: str, bucket: int) -> str:
+        """Set of the 64-bit digests (as integers) of the event ids of one org and event
+        day in one of DEDUP_BUCKETS buckets; expires DEDUP_DAYS + 1 after its last write.
+        Integers keep a small set an intset (8 bytes a member) where Redis allows
+        (`set-max-intset-entries 4096`, set by `up` and docker-compose)."""
+        return f"{self.data}:dd:{org}:{day}:{bucket:x}"
 
     # --- registry ------------------------------------------------------------------
     def orgs(self) -> str:

@@ -19,6 +19,7 @@ next step re-reads the generations and claims every partition again from Redis's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -43,10 +44,18 @@ from badgepulse.generations import (
 )
 from badgepulse.kafka import ensure_topics, make_producer
 from badgepulse.settings import Settings
+from schemas.events import EventRejected, decode_event
 from schemas.layout import Layout, tp_field
 from schemas.reasons import DropReason
 from streams.outage import TRANSIENT, Outage
-from streams.processor import AwardRef, Commit, PartitionBatch, Record, Rejection
+from streams.processor import (
+    AwardRef,
+    Commit,
+    PartitionBatch,
+    Record,
+    Rejection,
+    dedup_member,
+)
 from streams.protocol import UNCHECKED, ApplyResult
 from streams.sink import Sink
 from streams.state import AwardState
@@ -707,6 +716,11 @@ class Aggregator(Service):
             key = layout.held(org, award)
             for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
                 commit.reject(org, Rejection(award.encode(), raw, DropReason.UNKNOWN_AWARD))
+                with contextlib.suppress(EventRejected):  # it was valid when held
+                    ev = decode_event(raw, now_us(), self.settings.event_limits)
+                    # dead-lettered: its id is no longer reserved (semantics.md)
+                    commit.dedup_unmarks.append(dedup_member(layout, org, ev.day,
+                                                             ev.event_id))
                 commit.stat(org, "held", -1)
             commit.dels.append(key)
             commit.zrem.append((index, member.decode()))

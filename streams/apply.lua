@@ -15,6 +15,11 @@ local offkey, epkey, fpkey, fp = A[SLOT.offsets], A[SLOT.epochs], A[SLOT.fingerp
   A[SLOT.fingerprint]
 local genkey, gen = A[SLOT.generations], A[SLOT.generation]
 
+-- A script error does not undo the writes before it: refuse a malformed call before any.
+if #ARGV ~= 1 + tonumber(A[SLOT.blobs]) then
+  return redis.error_reply('expected ' .. A[SLOT.blobs] .. ' binary values, got ' .. (#ARGV - 1))
+end
+
 local g = redis.call('HMGET', genkey, 'serving', 'building')
 if gen ~= (g[1] or '1') and gen ~= g[2] then return RESULT.RETIRED end
 local cur_epoch = redis.call('HGET', epkey, tp)
@@ -74,19 +79,20 @@ while i <= n do
       i = i + 2 * nz
     end
   elseif op == OP.DEDUP then
-    -- dedup marks: key, id count, ids; one variadic HSET per 2,000 ids
+    -- dedup marks: key, count, id digests; one variadic SADD per 4,000 digests
     for _ = 1, cnt do
       local key, nids = A[i], tonumber(A[i + 1])
       i = i + 2
       local args = {}
       for j = 0, nids - 1 do
         args[#args + 1] = A[i + j]
-        args[#args + 1] = '1'
-        if #args >= 4000 then redis.call('HSET', key, unpack(args)); args = {} end
+        if #args >= 4000 then redis.call('SADD', key, unpack(args)); args = {} end
       end
-      if #args > 0 then redis.call('HSET', key, unpack(args)) end
+      if #args > 0 then redis.call('SADD', key, unpack(args)) end
       i = i + nids
     end
+  elseif op == OP.UNDEDUP then
+    for _ = 1, cnt do redis.call('SREM', A[i], A[i + 1]); i = i + 2 end
   elseif op == OP.HINCRBY then
     for _ = 1, cnt do redis.call('HINCRBY', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.STATE then

@@ -4,11 +4,12 @@ Two steps with one read between them (done by the aggregator): decode + say what
 up; fold every event into state and counters. Nothing here touches the network, so the
 whole of it is unit-testable.
 
-De-duplication: an award keeps what recognises its own events (the issue's and status
-events' ids, digests of its shares, views and visibility changes; streams/state.py), so
-its re-sent events are found in the state the worker holds anyway. Only events with no
-award state yet (held ones) and badge/issuer events take a mark in the (org, day) dedup
-hash, which expires after the dedup window.
+De-duplication: every applied or held event marks the 64-bit digest of its id in its org
+and day's dedup sets, which expire after the dedup window (events.md: a repeat within 7
+days has no effect); an award also keeps what recognises its own events (the issue's and
+status events' ids, digests of its shares, views and visibility changes; streams/state.py)
+for as long as it exists. A rejected event reserves nothing: a held event rejected on
+release takes its mark back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import orjson
 
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import Layout, pair
+from schemas.layout import DEDUP_BUCKETS, Layout, pair
 from schemas.limits import DEFAULT_LIMITS, EventLimits
 from schemas.reasons import DropReason, classify
 from streams.state import (
@@ -33,6 +34,7 @@ from streams.state import (
     cohort,
     cohort_delta,
     digest,
+    digest_int,
     insert_status,
     rebucket,
     status_at,
@@ -79,7 +81,8 @@ class Commit:
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     states: dict[tuple[str, str], bytes] = field(default_factory=dict)  # award (hash, field)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
-    dedup_marks: list[tuple[str, str]] = field(default_factory=list)  # (key, event id)
+    dedup_marks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest)
+    dedup_unmarks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest)
     hsetnx: dict[tuple[str, str], str] = field(default_factory=dict)
     expire: dict[str, int] = field(default_factory=dict)
     appends: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -158,6 +161,23 @@ class Fetched:
     issuers: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
 
 
+def dedup_member(layout: Layout, org: str, day: str, event_id: str) -> tuple[str, str]:
+    """(set key, member) of an event id's dedup mark."""
+    d = digest_int(event_id)
+    return layout.dedup(org, day, d % DEDUP_BUCKETS), str(d)
+
+
+def award_knows(s: AwardState, ev: Event) -> bool:
+    """Whether the award's state holds this event already (its issue, a status event by
+    id; a share, view or visibility change by digest)."""
+    t = ev.type
+    if t == "award.issued":
+        return ev.event_id == s.eid
+    if t in KIND_OF_TYPE:
+        return any(eid == ev.event_id for _ts, eid, _k in s.st)
+    return digest(ev.event_id) in s.seen
+
+
 class PartitionBatch:
     """One partition's records, folded into a Commit over the steps below."""
 
@@ -202,15 +222,14 @@ class PartitionBatch:
         cache = self.cache
         for _rec, ev in self.events:
             t = ev.type
+            dedup[(ev.org_id, ev.day)].append(ev.event_id)
             if ev.award_id is not None:
                 ref = (ev.org_id, ev.award_id)
                 if ref not in cache:
                     awards.add(ref)
-                    dedup[(ev.org_id, ev.day)].append(ev.event_id)
                 if t == "award.issued":
                     held.add(ref)
                 continue
-            dedup[(ev.org_id, ev.day)].append(ev.event_id)
             if t == "issuer.created":
                 issuers.add((ev.org_id, ev.issuer_id or ""))
             else:
@@ -259,28 +278,29 @@ class PartitionBatch:
         return c
 
     def _duplicate(self, ev: Event) -> bool:
-        """Whether the event was applied (or is held) already; if not and it has no award
-        state to remember it by, reserve its id with a dedup mark."""
-        dk = (ev.org_id, ev.day, ev.event_id)
-        seen = self.fetched.seen
-        if dk in seen:
+        """Whether the event was applied (or is held) already: its id is marked for the org
+        and day (within the dedup window), or its award remembers it (for as long as the
+        award exists)."""
+        if (ev.org_id, ev.day, ev.event_id) in self.fetched.seen:
             return True
         if ev.award_id is not None:
             s = self.cache.get((ev.org_id, ev.award_id))
-            t = ev.type
             if s is not None:
-                if t == "award.issued":
-                    return ev.event_id == s.eid
-                if t in KIND_OF_TYPE:
-                    return any(eid == ev.event_id for _ts, eid, _k in s.st)
-                return digest(ev.event_id) in s.seen
-            if t == "award.issued":
-                return False  # the award's state remembers it from now on
-        seen.add(dk)
-        dkey = self.layout.dedup(ev.org_id, ev.day)
-        self.commit.dedup_marks.append((dkey, ev.event_id))
-        self.commit.expire[dkey] = self.dedup_ttl
+                return award_knows(s, ev)
         return False
+
+    def _mark(self, ev: Event) -> None:
+        """Reserve the event's id: applied, or held (streams/state.py digest_int)."""
+        self.fetched.seen.add((ev.org_id, ev.day, ev.event_id))
+        key, member = dedup_member(self.layout, ev.org_id, ev.day, ev.event_id)
+        self.commit.dedup_marks.append((key, member))
+        self.commit.expire[key] = self.dedup_ttl
+
+    def _unmark(self, ev: Event) -> None:
+        """Drop the reservation of a held event rejected on release (semantics.md)."""
+        self.fetched.seen.discard((ev.org_id, ev.day, ev.event_id))
+        self.commit.dedup_unmarks.append(
+            dedup_member(self.layout, ev.org_id, ev.day, ev.event_id))
 
     def _apply(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         t = ev.type
@@ -296,6 +316,7 @@ class PartitionBatch:
     def _applied(self, ev: Event) -> None:
         """Count an applied event; its org's first day per type and newest time are folded
         in per batch (_settle_applied), not per event."""
+        self._mark(ev)
         org = ev.org_id
         acc = self.applied_by_org.get(org)
         if acc is None:
@@ -382,8 +403,14 @@ class PartitionBatch:
                 except EventRejected as err:  # cannot happen for what was valid; be safe
                     self._reject(None, held_raw, err.reason, None, ref[0])
                     continue
+                if award_knows(s, hev):  # held twice (re-sent after its mark expired)
+                    c.stat(ref[0], "duplicates")
+                    continue
                 self._followup(None, held_raw, hev, None)
         for hrec, hev, held_raw in self.pending_held.pop(ref, []):
+            if award_knows(s, hev):
+                c.stat(ref[0], "duplicates")
+                continue
             self._followup(hrec.key if hrec else None, held_raw, hev,
                            hrec.offset if hrec else None)
 
@@ -400,12 +427,15 @@ class PartitionBatch:
         if s is None:
             rec = Record(offset, key, raw) if offset is not None else None
             self.pending_held.setdefault(ref, []).append((rec, ev, raw))
+            self._mark(ev)  # a held event reserves its id (semantics.md)
             return
         if ev.issuer_id is not None and ev.issuer_id != s.issuer:
+            self._unmark(ev)  # it may have been held: a rejection reserves nothing
             self._reject(key, raw, "issuer_id: does not match the award", offset,
                          ev.org_id)
             return
         if ev.badge_id is not None and ev.badge_id != s.badge:
+            self._unmark(ev)
             self._reject(key, raw, "badge_id: does not match the award", offset,
                          ev.org_id)
             return

@@ -41,7 +41,8 @@ class Op(StrEnum):
 
     COUNTERS = "K"  # key, field count, (field, delta)...: HINCRBY, rolled up per batch here
     TABLE = "T"  # key, field, nonzero count, (index, delta)...: added into a packed vector
-    DEDUP = "M"  # key, id count, ids...: HSET id 1 (the dedup marks of the batch's events)
+    DEDUP = "M"  # key, count, digests...: SADD (the dedup marks of the batch's events)
+    UNDEDUP = "W"  # key, digest: SREM (the mark of a held event rejected on release)
     HINCRBY = "I"  # key, field, delta
     HSETNX = "N"  # key, field, value
     STATE = "S"  # key, field, position of the value among the script's ARGVs: HSET (binary)
@@ -74,7 +75,7 @@ FORCED = -2  # store `next` whatever the stored offset was (the broker came back
 
 # The header's wire order; apply.lua reads each slot by the name it has here.
 HEADER_SLOTS = ("partition", "epoch", "first", "next", "expected", "offsets", "epochs",
-                "generations", "generation", "fingerprints", "fingerprint")
+                "generations", "generation", "fingerprints", "fingerprint", "blobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Header:
             "offsets": layout.offsets(), "epochs": layout.epochs(),
             "generations": layout.generations(), "generation": str(layout.gen),
             "fingerprints": layout.fingerprints(), "fingerprint": self.fingerprint,
+            "blobs": "0",  # the number of binary ARGVs after the JSON (encode sets it)
         }
         return [values[name] for name in HEADER_SLOTS]
 
@@ -162,6 +164,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
             out.append(str(len(flat) // arity))
             out.extend(flat)
 
+    section(Op.UNDEDUP, commit.dedup_unmarks, 2)
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
     section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
     blobs.extend(commit.states.values())
@@ -177,6 +180,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.HMIN, ((k, f, v) for (k, f), v in commit.hmin.items()), 3)
     section(Op.HMAX, ((k, f, v) for (k, f), v in commit.hmax.items()), 3)
     section(Op.PUBLISH, ((layout.changes_channel(), org) for org in sorted(commit.publish)), 2)
+    out[HEADER_SLOTS.index("blobs")] = str(len(blobs))
     return [orjson.dumps(out), *blobs]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from schemas.layout import Layout, tp_field
-from streams.processor import AwardRef, Commit, Fetched, Lookups
+from streams.processor import AwardRef, Commit, Fetched, Lookups, dedup_member
 from streams.protocol import FORCED, ApplyResult, Header, apply_lua, encode
 
 
@@ -30,9 +30,18 @@ class Sink:
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
         pipe = self.redis.pipeline(transaction=False)
-        dedup_keys = list(lk.dedup.items())
-        for (org, day), ids in dedup_keys:
-            pipe.hmget(layout.dedup(org, day), ids)
+        # one SMISMEMBER per (org, day, bucket) set of the ids' digests
+        dedup_asks: list[tuple[str, str, list[str]]] = []
+        for (org, day), ids in lk.dedup.items():
+            by_key: dict[str, tuple[list[str], list[str]]] = {}
+            for eid in ids:
+                key, member = dedup_member(layout, org, day, eid)
+                entry = by_key.setdefault(key, ([], []))
+                entry[0].append(eid)
+                entry[1].append(member)
+            for key, (eids, members) in by_key.items():
+                pipe.smismember(key, members)
+                dedup_asks.append((org, day, eids))
         for ref in lk.awards:
             pipe.hget(*layout.award(*ref))
         if lk.held:
@@ -45,9 +54,9 @@ class Sink:
         res = await pipe.execute() if len(pipe) else []
         out = Fetched()
         i = 0
-        for (org, day), ids in dedup_keys:
-            for eid, hit in zip(ids, res[i], strict=True):
-                if hit is not None:
+        for org, day, eids in dedup_asks:
+            for eid, hit in zip(eids, res[i], strict=True):
+                if hit:
                     out.seen.add((org, day, eid))
             i += 1
         for ref in lk.awards:

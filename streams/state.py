@@ -48,6 +48,11 @@ def digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
 
 
+def digest_int(event_id: str) -> int:
+    """The digest as a signed 64-bit integer: what the dedup sets hold (Layout.dedup)."""
+    return int.from_bytes(digest(event_id), "little", signed=True)
+
+
 @dataclass(slots=True)
 class AwardState:
     """All an award needs for exact counting, stored packed in one value (FORMAT 2): its

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from schemas.layout import TABLE_VECTOR, Layout, tp_field
 from streams.processor import Commit
@@ -125,15 +126,33 @@ async def table_vectors_add_up_across_commits(c: Ctx) -> None:
 
 
 @case(Op.DEDUP)
-async def dedup_marks_are_set_per_day(c: Ctx) -> None:
+async def dedup_marks_are_added_to_their_sets(c: Ctx) -> None:
     commit = Commit()
-    ids = [f"e{i}" for i in range(4500)]  # past the script's 2,000 ids per HSET
-    commit.dedup_marks = [(c.key("dd1"), eid) for eid in ids] + [(c.key("dd2"), "x1")]
+    members = [str(-(2**63) + i * 7919) for i in range(4500)]  # past 4,000 per SADD
+    commit.dedup_marks = [(c.key("dd1"), m) for m in members] + [(c.key("dd2"), "42")]
     await c.apply_ok(commit, Op.DEDUP)
-    marks = await c.redis.hgetall(c.key("dd1"))
-    assert len(marks) == 4500 and set(marks.values()) == {b"1"}
-    assert await c.redis.hmget(c.key("dd1"), ["e0", "e4499", "e4500"]) == [b"1", b"1", None]
-    assert await c.redis.hgetall(c.key("dd2")) == {b"x1": b"1"}
+    assert await c.redis.scard(c.key("dd1")) == 4500
+    assert await c.redis.smismember(c.key("dd1"), [members[0], members[-1], "1"]) == [1, 1, 0]
+    assert await c.redis.smembers(c.key("dd2")) == {b"42"}
+
+
+@case(Op.UNDEDUP)
+async def a_mark_is_taken_back(c: Ctx) -> None:
+    await c.redis.sadd(c.key("dd"), "1", "2")
+    commit = Commit()
+    commit.dedup_unmarks = [(c.key("dd"), "1"), (c.key("dd"), "3")]  # 3 was never there
+    await c.apply_ok(commit, Op.UNDEDUP)
+    assert await c.redis.smembers(c.key("dd")) == {b"2"}
+
+
+async def test_a_call_missing_its_binary_values_writes_nothing(ctx: Ctx) -> None:
+    commit = Commit()
+    commit.states[(ctx.key("s"), "aw-1")] = b"\x00"
+    commit.incr[(ctx.key("h"), "f")] += 1
+    args = encode(commit, ctx.layout, Header(ctx.tp, ctx.epoch, UNCHECKED, UNCHECKED))
+    with pytest.raises(ResponseError, match="expected 1 binary values, got 0"):
+        await ctx.sink.apply_script(keys=[], args=args[:1])
+    assert await ctx.redis.exists(ctx.key("h"), ctx.key("s")) == 0
 
 
 @case(Op.HINCRBY)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import orjson
 
 from schemas.layout import Layout
-from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection
+from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection, dedup_member
 from streams.state import AwardState, digest
 
 LAYOUT = Layout("u")
@@ -84,8 +84,12 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     assert (commit.applied, commit.duplicates, commit.rejected, commit.held_delta) == (4, 0, 0, 0)
     assert dict(commit.per_org) == {("acme", "applied"): 4}
     assert commit.publish == {"acme"}
-    # The award's state remembers its own events: no dedup marks for them.
-    assert commit.dedup_marks == []
+    # Every applied event marks its id's digest for its org and day ...
+    assert sorted(commit.dedup_marks) == sorted(
+        dedup_member(LAYOUT, "acme", day, eid) for day, eid in [
+            ("2026-04-13", "e-1001"), ("2026-04-14", "e-1002"), ("2026-04-14", "e-1003"),
+            ("2026-04-15", "e-1004")])
+    # ... and the award's state remembers its own events too.
     state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)])
     assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
                                                                        "lms", True)
@@ -189,8 +193,49 @@ def test_a_re_sent_view_is_a_duplicate_after_the_state_went_through_redis():
 def test_a_re_sent_held_event_is_a_duplicate_by_its_dedup_mark():
     first = run(batch([ACCEPTED, ACCEPTED]))
     assert (first.held_delta, first.duplicates) == (1, 1)
-    assert first.dedup_marks == [(LAYOUT.dedup("acme", "2026-04-14"), "e-1002")]
+    assert first.dedup_marks == [dedup_member(LAYOUT, "acme", "2026-04-14", "e-1002")]
     # in a later batch Redis answers that the mark is there
     later = run(batch([ACCEPTED], first_offset=2),
                 Fetched(seen={("acme", "2026-04-14", "e-1002")}))
     assert (later.held_delta, later.duplicates) == (0, 1)
+
+
+def test_an_event_id_reused_on_another_award_is_a_duplicate():
+    """events.md: a repeat of an event_id seen for the org in the last 7 days has no effect,
+    whatever it carries (review finding: the award's own memory alone missed this)."""
+    other = ev("e-1001", "award.issued", "2026-04-13T09:30:00Z", issuer_id="acme-eng",
+               badge_id="py-101", award_id="aw-78", method="lms")
+    commit = run(batch([ISSUED, other]))
+    assert (commit.applied, commit.duplicates) == (1, 1)
+    # and in a later batch, by the mark Redis holds
+    later = run(batch([other], first_offset=2),
+                Fetched(seen={("acme", "2026-04-13", "e-1001")}))
+    assert (later.applied, later.duplicates) == (0, 1)
+
+
+def test_an_event_held_twice_counts_once_when_its_award_arrives():
+    # the share was held, its mark expired, it was re-sent and held again
+    commit = run(batch([ISSUED]), Fetched(held={AWARD: [SHARED, SHARED]}))
+    assert deltas(commit)["2026-04-14"] == {"sc.linkedin.p": 1}
+    assert (commit.applied, commit.duplicates, commit.held_delta) == (2, 1, -2)
+
+
+def test_a_rejected_event_reserves_nothing():
+    created = ev("b-1", "badge.created", "2026-04-13T09:30:00Z", issuer_id="acme-eng",
+                 badge_id="py-101", name="Python")
+    again = ev("b-2", "badge.created", "2026-04-13T10:30:00Z", issuer_id="acme-eng",
+               badge_id="py-101", name="Python")
+    reused = ev("b-2", "badge.updated", "2026-04-13T11:30:00Z", badge_id="py-101",
+                name="Python 101")
+    commit = run(batch([created, again, reused]))
+    assert (commit.applied, commit.rejected, commit.duplicates) == (2, 1, 0)
+
+
+def test_a_held_event_rejected_on_release_takes_its_mark_back():
+    wrong = ev("e-2000", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
+               badge_id="js-200", channel="linkedin")
+    first = run(batch([wrong]))
+    mark = dedup_member(LAYOUT, "acme", "2026-04-14", "e-2000")
+    assert first.dedup_marks == [mark]
+    released = run(batch([ISSUED], first_offset=1), Fetched(held={AWARD: [wrong]}))
+    assert released.rejected == 1 and released.dedup_unmarks == [mark]

@@ -38,7 +38,7 @@ def test_encoding_a_commit_twice_sends_the_same_stats_and_changes_nothing():
         assert payload[stats:stats + 3] == [LAYOUT.stats(), "applied", "3"]
     assert sent[0][:len(HEADER_SLOTS)] == ["events:0", "1", "0", "3", "", LAYOUT.offsets(),
                                            LAYOUT.epochs(), LAYOUT.generations(), "1",
-                                           LAYOUT.fingerprints(), "fp"]
+                                           LAYOUT.fingerprints(), "fp", "0"]
 
 
 def test_the_script_gets_its_constants_from_python():
