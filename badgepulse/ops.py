@@ -10,10 +10,7 @@ from schemas.layout import Layout
 
 
 async def make_key(settings: Settings, org: str, role: Role) -> str:
-    redis = Redis.from_url(settings.redis_url)
-    try:
+    async with Redis.from_url(settings.redis_url) as redis:
         _key, token = await create_key(redis, Layout(settings.redis_prefix), org, role,
                                        name="demo")
-        return token
-    finally:
-        await redis.aclose()
+    return token

@@ -47,8 +47,7 @@ async def topic_extent(settings: Settings) -> dict[str, tuple[int, int]]:
 async def rebuild(settings: Settings, console: Console, force: bool = False) -> int:
     """Start (or follow) a rebuild and wait for the switch; returns the new generation."""
     base = Layout(settings.redis_prefix)
-    redis = Redis.from_url(settings.redis_url)
-    try:
+    async with Redis.from_url(settings.redis_url) as redis:
         gaps = await redis.hgetall(base.history_gaps())
         if gaps and not force:
             first = min((orjson.loads(v) for v in gaps.values()),
@@ -99,5 +98,3 @@ async def rebuild(settings: Settings, console: Console, force: bool = False) -> 
             await redis.hdel(base.history_gaps(), *gaps.keys())
         console.print(f"generation {gen} serves now; the previous one is dropped shortly")
         return gen
-    finally:
-        await redis.aclose()

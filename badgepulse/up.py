@@ -262,16 +262,13 @@ class Up:
 
     async def _redis_loaded(self) -> None:
         """Redis answers LOADING while it replays a big append-only file."""
-        redis = Redis.from_url(self.settings.redis_url)
-        try:
+        async with Redis.from_url(self.settings.redis_url) as redis:
             while True:
                 try:
                     await redis.ping()
                     return
                 except RedisError:
                     await asyncio.sleep(0.1)
-        finally:
-            await redis.aclose()
 
     async def _topics(self) -> None:
         """An embedded broker (re)starts empty: create the topics before anyone needs them."""
@@ -347,11 +344,8 @@ class Up:
         from schemas.layout import Layout
 
         s = self.settings
-        redis = Redis.from_url(s.redis_url)
-        try:
+        async with Redis.from_url(s.redis_url) as redis:
             keys = [k for k in await list_keys(redis, Layout(s.redis_prefix)) if not k.revoked]
-        finally:
-            await redis.aclose()
         # The other commands find this `up` through its runtime file in the data directory
         # they look at ($BADGEPULSE_DATA_DIR, else the default): name another one.
         here = self.data.path.resolve()
