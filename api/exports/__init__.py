@@ -92,5 +92,6 @@ def render(component: str, fmt: str, answer: dict[str, Any], ctx: ExportContext)
         return render_chart(chart_spec(component, answer, ctx), fmt)
     from api.exports.tables import build_table, to_csv, to_xlsx
 
-    table = build_table(component, answer)
-    return to_csv(table) if fmt == "csv" else to_xlsx(table, ctx, answer)
+    if fmt == "csv":
+        return to_csv(build_table(component, answer))  # raw tokens: programs read CSV
+    return to_xlsx(build_table(component, answer, labels=True), ctx, answer)

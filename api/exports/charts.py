@@ -3,8 +3,10 @@
 Every chart is 640x360 (PNG and JPEG at scale 2), titled with what it shows and the period
 ("Sharing methods, 2026-03-15 – 2026-04-13", the org and scope below it), with axis titles
 and a text label on every bar carrying the JSON's number. Counts are printed as they are;
-scores (top badges) with at most two decimals. An empty chart is still an image: its
-title and "No data".
+scores (top badges) with at most two decimals. Channel bars are named by their token's
+label (`linkedin_profile` -> "LinkedIn profile", schemas/labels.py, as the dashboard shows
+them), an unknown token as it was sent. An empty chart is still an image: its title and
+"No data".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import vl_convert as vlc
 
 from api.exports import CHANNEL_LISTS, TITLES, ExportContext
+from schemas.labels import token_label
 
 WIDTH, HEIGHT = 640, 360
 SCALE = 2  # PNG and JPEG pixels per CSS pixel
@@ -103,7 +106,7 @@ def hbar_spec(ctx: ExportContext, heading: str, rows: list[dict[str, Any]], cate
 
 def channel_spec(component: str, answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
     category, measure = CHANNEL_AXES[component]
-    rows = [{"label": e["key"], "value": e["count"], "text": number_label(e["count"])}
+    rows = [{"label": token_label(e["key"]), "value": e["count"], "text": number_label(e["count"])}
             for e in answer[CHANNEL_LISTS[component]]]
     return hbar_spec(ctx, TITLES[component], rows, category, measure)
 

@@ -7,9 +7,16 @@ and times as in the JSON (`2026-04-13T09:30:00.000Z`). A text cell starting with
 spreadsheet shows it as text instead of running it; numbers are never altered.
 
 XLSX: the first sheet (named after the component) holds the header in row 1 (bold, frozen,
-with an auto filter) and one row per record from row 2; numbers are numeric cells, dates
-and times are date cells (times in UTC), text is text (never a formula). A second sheet,
-`about`, says what the file is: org, scope, component, period, previous period, filters.
+with an auto filter) and one row per record from row 2; numbers are numeric cells holding
+the JSON's exact double, dates and times are date cells (times in UTC), text is text (never
+a formula). A second sheet, `about`, says what the file is: org, scope, component, period,
+previous period, filters.
+
+Well-known tokens (events.md's methods, channels and sources): the CSV holds them raw, as the
+JSON does, for the programs that read it. The XLSX, read by people, has the same columns plus
+a `label` column after the channel components' `key` ("LinkedIn profile" beside
+`linkedin_profile`, schemas/labels.py); an unknown token is its own label. Column names and
+the summary's highlight values stay tokens in both, so a sheet lines up with its CSV.
 """
 
 from __future__ import annotations
@@ -23,13 +30,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import _writer as openpyxl_cell_writer
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from api.exports import CHANNEL_LISTS, TITLES, ExportContext
+from schemas.labels import token_label
 from schemas.metrics import ALL_METRICS, COUNT_METRICS, RATE_METRICS, SCORE_METRICS
 
 Cell = str | int | float | date | datetime | None
@@ -124,11 +131,14 @@ def issuer_activity_table(answer: dict[str, Any]) -> Table:
     return t
 
 
-def channel_table(answer: dict[str, Any], which: str) -> Table:
-    t = Table(CHANNEL_COLUMNS)
-    for e in answer[which]:
-        t.rows.append([e[c] for c in CHANNEL_COLUMNS])
-    return t
+def channel_table(answer: dict[str, Any], which: str, labels: bool = False) -> Table:
+    """key | count | pct | previous_count | change_pct; with `labels`, each key's label
+    (schemas/labels.py) in a `label` column after it."""
+    if not labels:
+        return Table(CHANNEL_COLUMNS, [[e[c] for c in CHANNEL_COLUMNS] for e in answer[which]])
+    key, *rest = CHANNEL_COLUMNS
+    return Table((key, "label", *rest),
+                 [[e[key], token_label(e[key]), *[e[c] for c in rest]] for e in answer[which]])
 
 
 def timeseries_table(answer: dict[str, Any]) -> Table:
@@ -145,9 +155,10 @@ def top_badges_table(answer: dict[str, Any]) -> Table:
     return t
 
 
-def build_table(component: str, answer: dict[str, Any]) -> Table:
+def build_table(component: str, answer: dict[str, Any], labels: bool = False) -> Table:
+    """The table of a component's answer; `labels` adds the token labels people read (XLSX)."""
     if component in CHANNEL_LISTS:
-        return channel_table(answer, CHANNEL_LISTS[component])
+        return channel_table(answer, CHANNEL_LISTS[component], labels)
     builders = {"summary": summary_table, "badges": badges_table,
                 "issuer-activity": issuer_activity_table, "timeseries": timeseries_table,
                 "top-badges": top_badges_table}
@@ -196,21 +207,6 @@ def to_csv(table: Table) -> bytes:
 
 # --- XLSX --------------------------------------------------------------------------------
 
-# openpyxl writes numbers as "%.16g", which can change the last digit of a float (0.1666...6
-# becomes 0.1666...7). Cells get repr() instead, the shortest text that reads back as the
-# same double, so a sheet holds exactly the JSON's numbers. Only plain floats are affected.
-_openpyxl_safe_string = openpyxl_cell_writer.safe_string
-
-
-def _exact_number_text(value: Any) -> str:
-    if type(value) is float and math.isfinite(value):
-        return repr(value)
-    text: str = _openpyxl_safe_string(value)
-    return text
-
-
-openpyxl_cell_writer.safe_string = _exact_number_text
-
 XLSX_HEADER_ROW = 1
 DATE_FORMAT = "yyyy-mm-dd"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -238,6 +234,14 @@ def _put(ws: Worksheet, row: int, col: int, v: Cell) -> int:
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", v)
         cell.data_type = "s"  # text, even when it starts with "=" (never a formula)
         return len(v)
+    if isinstance(v, float) and math.isfinite(v):
+        # openpyxl writes a number as "%.16g", which can change a float's last digit
+        # (0.1666...6 becomes 0.1666...7). This cell holds repr() instead, the shortest text
+        # that reads back as the same double, typed as a number: openpyxl writes a numeric
+        # cell's text as it is. Only this workbook's cells; openpyxl itself is untouched.
+        cell.value = repr(v)
+        cell.data_type = "n"
+        return len(repr(v))
     cell.value = v
     return len(repr(v)) if isinstance(v, float) else len(str(v)) if v is not None else 0
 

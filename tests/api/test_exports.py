@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,6 +43,10 @@ CONTENT_TYPES = {
     "png": "image/png", "jpeg": "image/jpeg", "svg": "image/svg+xml",
 }
 SVG = "{http://www.w3.org/2000/svg}"
+# How events.md's well-known tokens of DATA read in charts and XLSX (the dashboard's labels);
+# tests/api/test_export_labels.py covers the whole table and unknown tokens.
+LABELS = {"lms": "LMS", "api": "API", "manual": "Manual", "linkedin": "LinkedIn",
+          "email": "Email", "direct": "Direct"}
 
 
 def ev(eid: str, typ: str, day: str, **kw: Any) -> dict[str, Any]:
@@ -137,9 +142,10 @@ SUMMARY_METRICS = ("badges_created", "badges_awarded", "accepted_awards", "share
 BADGE_METRICS = ("rank", *SUMMARY_METRICS, "overall_score")
 
 
-def expected_records(component: str, body: dict[str, Any],
-                     header: list[str]) -> list[dict[str, Any]]:
-    """column -> the JSON's value, one dict per row the file must have, in order."""
+def expected_records(component: str, body: dict[str, Any], header: list[str],
+                     fmt: str = "csv") -> list[dict[str, Any]]:
+    """column -> the JSON's value, one dict per row the file must have, in order. The XLSX
+    of a channel component has each key's label after it; the CSV only the raw key."""
     if component == "summary":
         rows = []
         for m in SUMMARY_METRICS:
@@ -182,7 +188,9 @@ def expected_records(component: str, body: dict[str, Any],
                  "last_awarded_at": it["last_awarded_at"]}
                 for it in body["items"]]
     if component in CHANNEL_LIST:
-        return [{c: e[c] for c in ("key", "count", "pct", "previous_count", "change_pct")}
+        label = ("label",) if fmt == "xlsx" else ()
+        return [{c: LABELS[e["key"]] if c == "label" else e[c]
+                 for c in ("key", *label, "count", "pct", "previous_count", "change_pct")}
                 for e in body[CHANNEL_LIST[component]]]
     if component == "timeseries":
         return [{"start": p["start"], "value": p["value"]} for p in body["points"]]
@@ -228,7 +236,7 @@ def check_table(component: str, fmt: str, content: bytes, body: dict[str, Any]) 
         header, rows = [str(h) for h in values[0]], [list(r) for r in values[1:]]
         about = {r[0]: r[1] for r in wb["about"].iter_rows(min_row=2, values_only=True)}
         assert about["org_id"] == "acme" and about["component"] == component
-    want = expected_records(component, body, header)
+    want = expected_records(component, body, header, fmt)
     assert len(rows) == len(want), (rows, want)
     assert len(want) > 0
     for row, expect in zip(rows, want, strict=True):
@@ -251,7 +259,7 @@ def chart_numbers(component: str, body: dict[str, Any]) -> tuple[list[str], list
     """(bar labels, category labels) the chart must show, from the JSON."""
     if component in CHANNEL_LIST:
         entries = body[CHANNEL_LIST[component]]
-        return [str(e["count"]) for e in entries], [e["key"] for e in entries]
+        return [str(e["count"]) for e in entries], [LABELS[e["key"]] for e in entries]
     if component == "timeseries":
         return [str(p["value"]) for p in body["points"]], []
     return ([score_label(r["overall_score"]) for r in body["items"]],
@@ -277,6 +285,8 @@ def check_chart(component: str, fmt: str, content: bytes, body: dict[str, Any]) 
         assert svg_texts(content, "role-mark") == labels
         axis = svg_texts(content, "role-axis-label")
         assert all(c in axis for c in categories), (categories, axis)
+        if component in CHANNEL_LIST:  # the bars are named by label only, never the token
+            assert set(axis).isdisjoint(e["key"] for e in body[CHANNEL_LIST[component]]), axis
         assert len(svg_texts(content, "role-axis-title")) == 2
         return
     Image.open(io.BytesIO(content)).verify()
@@ -493,3 +503,32 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text_and_floats_stay_exact():
     assert ws["A2"].data_type == "s" and ws["A2"].value == "=HYPERLINK(\"http://x\")"
     assert ws["B2"].value == 1 / 6 and ws["B3"].value == 2 / 3  # not rounded to 16 digits
     assert ws["A3"].value == "bell"  # characters XML cannot hold are dropped
+
+
+def test_xlsx_keeps_every_float_exact_without_changing_openpyxl_for_anyone_else():
+    """openpyxl alone writes "%.16g", which turns 1/6 into another double; the export writes
+    the shortest exact text into its own cells and leaves openpyxl's writer as it was."""
+    import openpyxl.cell._writer as openpyxl_writer
+    from openpyxl.compat.strings import safe_string
+
+    from api.exports import ExportContext
+    from api.exports.tables import Table, to_xlsx
+
+    tricky = [1 / 6, 0.1 + 0.2, 2 / 3 * 1e-9, 123456789012345.67, -1 / 3]
+    assert float(f"{1 / 6:.16g}") != 1 / 6  # what openpyxl alone would lose
+    content = to_xlsx(Table(("v",), [[v] for v in tricky]),
+                      ExportContext("acme", "summary", FROM, TO), {})
+    ws = openpyxl.load_workbook(io.BytesIO(content)).worksheets[0]
+    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == tricky
+    sheet = zipfile.ZipFile(io.BytesIO(content)).read("xl/worksheets/sheet1.xml").decode()
+    assert '<c r="A2" t="n"><v>0.16666666666666666</v></c>' in sheet  # a number cell
+    # no import-time or run-time patch: another workbook gets openpyxl's own writer
+    assert openpyxl_writer.safe_string is safe_string
+    wb = openpyxl.Workbook()
+    ws2 = wb.active
+    assert ws2 is not None
+    ws2["A1"] = 1 / 6
+    buf = io.BytesIO()
+    wb.save(buf)
+    plain = zipfile.ZipFile(io.BytesIO(buf.getvalue())).read("xl/worksheets/sheet1.xml")
+    assert b"<v>0.1666666666666667</v>" in plain
