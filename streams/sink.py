@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
 from redis.asyncio import Redis
 
 from schemas.layout import Layout, tp_field
@@ -26,24 +27,29 @@ class Sink:
         self.layout = layout
         self.apply_script = redis.register_script(apply_lua())
         self.claim_script = redis.register_script(CLAIM_LUA)
+        self.lookup_script = redis.register_script(LOOKUP_LUA)
 
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
         pipe = self.redis.pipeline(transaction=False)
-        # one SMISMEMBER per (org, day, bucket) set of the ids' digests
-        dedup_asks: list[tuple[str, str, list[str]]] = []
+        # The dedup marks (one set per org, day and bucket) and the award states (one hash
+        # field each) in one script call: a command per set or award in the pipeline would
+        # cost more Python than the whole lookup costs Redis (bench/README.md).
+        asked: list[tuple[str, str, str, str, int]] = []  # org, day, id, set key, position
+        sets: dict[str, list[str]] = {}
         for (org, day), ids in lk.dedup.items():
-            by_key: dict[str, tuple[list[str], list[str]]] = {}
             for eid in ids:
                 key, member = dedup_member(layout, org, day, eid)
-                entry = by_key.setdefault(key, ([], []))
-                entry[0].append(eid)
-                entry[1].append(member)
-            for key, (eids, members) in by_key.items():
-                pipe.smismember(key, members)
-                dedup_asks.append((org, day, eids))
+                members = sets.setdefault(key, [])
+                asked.append((org, day, eid, key, len(members)))
+                members.append(member)
+        fields: list[str] = []
         for ref in lk.awards:
-            pipe.hget(*layout.award(*ref))
+            fields.extend(layout.award(*ref))
+        looking = bool(sets or fields)
+        if looking:
+            await self.lookup_script(keys=[], args=[orjson.dumps([list(sets.items()), fields])],
+                                     client=pipe)
         if lk.held:
             # One ZMSCORE says which new awards have held events waiting; usually none.
             pipe.zmscore(hold_index, [f"{org}|{award}" for org, award in lk.held])
@@ -54,14 +60,17 @@ class Sink:
         res = await pipe.execute() if len(pipe) else []
         out = Fetched()
         i = 0
-        for org, day, eids in dedup_asks:
-            for eid, hit in zip(eids, res[i], strict=True):
-                if hit:
+        if looking:
+            flags, *states = res[0]
+            i = 1
+            start, at = {}, 0
+            for key, members in sets.items():
+                start[key] = at
+                at += len(members)
+            for org, day, eid, key, j in asked:
+                if flags[start[key] + j] == 49:  # b"1"
                     out.seen.add((org, day, eid))
-            i += 1
-        for ref in lk.awards:
-            out.awards[ref] = res[i]
-            i += 1
+            out.awards = dict(zip(lk.awards, states, strict=True))
         waiting: list[AwardRef] = []
         if lk.held:
             waiting = [ref for ref, score in zip(lk.held, res[i], strict=True)
@@ -118,6 +127,26 @@ class Sink:
                            offset: int) -> ApplyResult:
         """Store `offset` as the partition's next one whatever it was (fenced by epoch)."""
         return await self.apply(Commit(), topic, partition, epoch, FORCED, offset, None)
+
+
+# What a batch needs to know before folding (Sink.fetch): ARGV[1] = JSON [[[set key,
+# [members]]...], [hash, field, hash, field...]]. Answers {flags, state...}: flags one
+# byte per member asked, '1' if it is in its set; then each award's state, or nil.
+LOOKUP_LUA = """
+local q = cjson.decode(ARGV[1])
+local flags = {}
+for _, ask in ipairs(q[1]) do
+  local m = ask[2]
+  for s = 1, #m, 4000 do  -- unpack stays far below Lua's stack limit
+    local hits = redis.call('SMISMEMBER', ask[1], unpack(m, s, math.min(s + 3999, #m)))
+    for j = 1, #hits do flags[#flags + 1] = hits[j] == 1 and '1' or '0' end
+  end
+end
+local out = {table.concat(flags)}
+local f = q[2]
+for j = 1, #f, 2 do out[#out + 1] = redis.call('HGET', f[j], f[j + 1]) end
+return out
+"""
 
 
 # Claim a partition in one generation, unless that generation has been retired meanwhile.

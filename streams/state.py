@@ -7,6 +7,7 @@ before, fold the event into the state, compute it after, and hand the difference
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ FORMAT = 2  # the first item of a packed state; 1 was the JSON list with a separ
 DIGEST = 8  # bytes of an event id's digest in `seen`
 
 
+@functools.lru_cache(maxsize=1 << 16)  # one event's id is digested up to four times
 def digest(event_id: str) -> bytes:
     """The 8-byte digest of an event id that an award keeps to recognise a re-sent share,
     view or visibility change (a false match needs two of one award's event ids to collide
