@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey, hash_secret, lookup_digest
 from api.limits import KeyGuard
-from api.readers.scope import Query as ReadQuery
+from api.readers.scope import NotFound, ReadQuery
 from badgepulse.generations import GenerationCache
 from badgepulse.settings import Settings
 from schemas.layout import Layout
@@ -78,7 +78,7 @@ CallerDep = Annotated[ApiKey, Depends(get_caller)]
 async def require_reader(caller: CallerDep, org_id: str) -> ApiKey:
     """Reads: another org is a 404 (never reveal it exists); a publisher key is a 403."""
     if caller.org_id != org_id:
-        raise HTTPException(404, "not found")
+        raise NotFound
     if caller.role == "publisher":
         raise HTTPException(403, "a publisher key cannot read analytics")
     return caller

@@ -21,6 +21,7 @@ from api.limits import KeyGuard
 from api.live_hub import LiveHub
 from api.producer import Publisher
 from api.readers.answers import AnswerCache
+from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
@@ -80,6 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(_request: Request, exc: HTTPException) -> OrjsonResponse:
         return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code,
                               headers=exc.headers)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, _exc: NotFound) -> OrjsonResponse:
+        """Anything outside the caller's reach or absent from its org: one 404, the same
+        for both, so another tenant's existence never shows."""
+        return OrjsonResponse({"detail": "not found"}, status_code=404)
 
     faults.install(app)
 

@@ -33,7 +33,7 @@ import orjson
 from redis.asyncio import Redis
 
 from api.auth import ApiKey
-from api.readers.scope import Query
+from api.readers.scope import ReadQuery
 from api.readers.summary import iso_us
 from schemas.layout import Layout
 
@@ -85,13 +85,13 @@ class AnswerCache:
         return self.max_bytes > 0
 
     @staticmethod
-    def key(read: str, layout: Layout, caller: ApiKey, q: Query,
+    def key(read: str, layout: Layout, caller: ApiKey, q: ReadQuery,
             params: tuple[Hashable, ...]) -> Hashable:
         # q names the org, the scope (issuer/badge), the period and the filters; the caller's
         # role and issuers are what the readers look at of the key (never its id).
         return (read, layout.data, caller.org_id, caller.role, caller.issuers, q, params)
 
-    async def get(self, redis: Redis, layout: Layout, caller: ApiKey, q: Query, read: str,
+    async def get(self, redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery, read: str,
                   params: tuple[Hashable, ...],
                   compute: Callable[[], Awaitable[dict[str, Any]]]) -> tuple[dict[str, Any],
                                                                           bytes]:

@@ -17,7 +17,7 @@ class NotFound(Exception):
 
 
 @dataclass(frozen=True)
-class Query:
+class ReadQuery:
     """A read's scope, period and filters."""
 
     org_id: str
@@ -64,7 +64,7 @@ async def org_pairs(redis: Redis, layout: Layout, org_id: str) -> list[tuple[str
     return out
 
 
-async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> Resolved:
+async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery) -> Resolved:
     """Raise NotFound for anything outside the caller's reach or absent from the org."""
     if caller.org_id != q.org_id:
         raise NotFound

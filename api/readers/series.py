@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
-from api.readers.scope import Query, resolve
+from api.readers.scope import ReadQuery, resolve
 from api.readers.summary import period_out, read_coverage
 from schemas.layout import period_buckets
 from schemas.metrics import channel_entries, incomplete, previous_period
@@ -17,7 +17,7 @@ from schemas.metrics import channel_entries, incomplete, previous_period
 Interval = Literal["day", "week", "month"]
 
 
-async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: Query) -> dict[str, Any]:
+async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
     reader = CounterReader(redis)
@@ -89,7 +89,7 @@ async def interval_sums(redis: Redis, bases: tuple[str, ...], spans: list[tuple[
     return out
 
 
-async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: Query, metric: str,
+async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery, metric: str,
                           interval: Interval) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q)
     spans = intervals(q.start, q.end, interval)

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
-from api.readers.scope import Query, resolve
+from api.readers.scope import ReadQuery, resolve
 from schemas.layout import STATUS_CODES, Layout
 from schemas.metrics import (
     ALL_METRICS,
@@ -48,7 +48,7 @@ async def read_as_of(redis: Redis, layout: Layout) -> str | None:
     return iso_us(int(raw)) if raw is not None else None
 
 
-def scope_out(caller: ApiKey, q: Query, issuer_ids: tuple[str, ...] | None) -> dict[str, Any]:
+def scope_out(caller: ApiKey, q: ReadQuery, issuer_ids: tuple[str, ...] | None) -> dict[str, Any]:
     return {"org_id": q.org_id, "issuer_id": q.issuer_id, "badge_id": q.badge_id,
             "issuer_ids": list(issuer_ids) if issuer_ids is not None else None}
 
@@ -57,12 +57,13 @@ def period_out(start: date, end: date) -> dict[str, str]:
     return {"from": start.isoformat(), "to": end.isoformat()}
 
 
-def filters_out(q: Query) -> dict[str, list[str]]:
+def filters_out(q: ReadQuery) -> dict[str, list[str]]:
     return {"issuer_id": list(q.issuer_filter), "badge_id": list(q.badge_filter),
             "status": list(q.status_filter)}
 
 
-async def read_summary(redis: Redis, layout: Layout, caller: ApiKey, q: Query) -> dict[str, Any]:
+async def read_summary(redis: Redis, layout: Layout, caller: ApiKey,
+                       q: ReadQuery) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
     reader = CounterReader(redis)

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
-from api.readers.scope import Query, Resolved, org_pairs, resolve
+from api.readers.scope import ReadQuery, Resolved, org_pairs, resolve
 from api.readers.summary import iso_us, period_out, read_coverage
 from api.readers.vectors import CACHE
 from schemas.layout import (
@@ -140,7 +140,7 @@ def _row(badge: str, vec: list[int], pv: list[int] | None, meta: dict[str, Any],
     }
 
 
-async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
+async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
                       min_awards: int | None, window: tuple[int, int] | None = None,
                       ) -> tuple[Resolved, list[dict[str, Any]], int]:
     """(scope, rows ranked by overall score, how many rows in all). With `window` =
@@ -185,7 +185,7 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: Query,
     return res, rows, len(kept)
 
 
-async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: Query, *,
+async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery, *,
                       sort: str = "overall_score", descending: bool = True, limit: int = 50,
                       offset: int = 0, min_awards: int | None = None) -> dict[str, Any]:
     if sort == "overall_score" and descending:
@@ -206,7 +206,7 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: Query, *,
 
 
 async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
-                               q: Query) -> dict[str, Any]:
+                               q: ReadQuery) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q)
     pstart, pend = previous_period(q.start, q.end)
     visible = set(caller.issuers) if caller.role == "issuer" else None

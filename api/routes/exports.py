@@ -27,7 +27,7 @@ from api.exports import (
     render,
 )
 from api.models import ERROR_RESPONSES, ErrorOut
-from api.readers.scope import Query as ReadQuery
+from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity

@@ -16,8 +16,7 @@ from api.deps import LayoutDep, ReaderDep, RedisDep, get_layout
 from api.live_hub import LiveHub, Subscription
 from api.models import ERROR_RESPONSES
 from api.readers.answers import AnswerCache
-from api.readers.scope import NotFound
-from api.readers.scope import Query as ReadQuery
+from api.readers.scope import NotFound, ReadQuery
 from api.readers.summary import read_summary
 from api.routes.reads import SCOPES
 from badgepulse.settings import Settings

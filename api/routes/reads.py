@@ -5,7 +5,7 @@ three scopes of api.md: the org, an issuer in it, a badge in it."""
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import WithJsonSchema
 from redis.asyncio import Redis
 
@@ -20,8 +20,7 @@ from api.models import (
     TimeseriesOut,
 )
 from api.readers.answers import AnswerCache
-from api.readers.scope import NotFound
-from api.readers.scope import Query as ReadQuery
+from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
@@ -64,11 +63,9 @@ SCOPES: dict[str, tuple[str, Callable[..., Awaitable[ReadQuery]]]] = {
 
 
 async def answer(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """The reader's answer, or 404 for anything outside the caller's reach."""
-    try:
-        return await call
-    except NotFound as err:
-        raise HTTPException(404, "not found") from err
+    """The reader's answer (NotFound, for anything outside the caller's reach, is answered
+    404 by the app's handler, api/main.py)."""
+    return await call
 
 
 class JsonBytes(Response):
@@ -88,11 +85,8 @@ async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
     redis: Redis = request.app.state.redis
     layout = await get_layout(request, redis)
     cache: AnswerCache = request.app.state.answers
-    try:
-        _answer, body = await cache.get(redis, layout, caller, q, read, params,
-                                        lambda: compute(redis, layout))
-    except NotFound as err:
-        raise HTTPException(404, "not found") from err
+    _answer, body = await cache.get(redis, layout, caller, q, read, params,
+                                    lambda: compute(redis, layout))
     return JsonBytes(body)
 
 

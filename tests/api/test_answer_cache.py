@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from api.auth import ApiKey, create_key, revoke_key
 from api.main import create_app
 from api.readers.answers import AnswerCache
-from api.readers.scope import Query
+from api.readers.scope import ReadQuery
 from badgepulse.generations import GENERATION_TTL
 from badgepulse.settings import Settings
 from schemas.layout import Layout
@@ -148,7 +148,7 @@ async def test_a_burst_of_misses_computes_once_and_a_cancelled_one_hands_over(
     await redis.hincrby(layout.org_stats("acme"), "version", 1)
     cache = AnswerCache(1 << 20)
     caller = ApiKey("k1", "acme", "org_admin")
-    q = Query("acme", date(2026, 4, 1), date(2026, 4, 30))
+    q = ReadQuery("acme", date(2026, 4, 1), date(2026, 4, 30))
     calls = 0
     release = asyncio.Event()
 
