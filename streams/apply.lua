@@ -2,9 +2,9 @@
 -- fence by epoch, skip a batch already applied, then every write, then the partition's next
 -- offset and the fingerprint of the record before it.
 -- ARGV[1] is the JSON list of strings built by streams/protocol.py (encode): the header's
--- slots, then (op, count, rows...) sections; STATE values are ARGV[2...], named by position. Header.first = UNCHECKED: no offset check and
--- none stored (held-event sweeps); FORCED: store `next` whatever was stored (the broker came
--- back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...) are rendered in below from
+-- slots, then (op, count, rows...) sections; STATE values are ARGV[2...], named by
+-- position. Header.first = UNCHECKED: no offset check and none stored (held-event sweeps);
+-- FORCED: store `next` whatever was stored (the broker came back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...) are rendered in below from
 -- streams/protocol.py, which owns them.
 --@constants
 
@@ -103,8 +103,6 @@ while i <= n do
     for _ = 1, cnt do redis.call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.EXPIRE then
     for _ = 1, cnt do redis.call('EXPIRE', A[i], A[i + 1]); i = i + 2 end
-  elseif op == OP.APPEND then
-    for _ = 1, cnt do redis.call('APPEND', A[i], A[i + 1]); i = i + 2 end
   elseif op == OP.RPUSH then
     for _ = 1, cnt do redis.call('RPUSH', A[i], A[i + 1]); i = i + 2 end
   elseif op == OP.DEL then

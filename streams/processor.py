@@ -85,7 +85,6 @@ class Commit:
     dedup_unmarks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest)
     hsetnx: dict[tuple[str, str], str] = field(default_factory=dict)
     expire: dict[str, int] = field(default_factory=dict)
-    appends: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rpush: list[tuple[str, bytes]] = field(default_factory=list)
     dels: list[str] = field(default_factory=list)
     zadd: list[tuple[str, float, str]] = field(default_factory=list)

@@ -48,7 +48,6 @@ class Op(StrEnum):
     STATE = "S"  # key, field, position of the value among the script's ARGVs: HSET (binary)
     HSET = "H"  # key, field, value
     EXPIRE = "E"  # key, seconds
-    APPEND = "A"  # key, text
     RPUSH = "R"  # key, value
     DEL = "D"  # key
     ZADD = "Z"  # key, score, member
@@ -171,7 +170,6 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.STATE, ((k, f, str(i)) for i, (k, f) in enumerate(commit.states, 2)), 3)
     section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
     section(Op.EXPIRE, commit.expire.items(), 2)
-    section(Op.APPEND, ((k, "".join(v)) for k, v in commit.appends.items()), 2)
     section(Op.RPUSH, commit.rpush, 2)
     section(Op.DEL, ((k,) for k in commit.dels), 1)
     section(Op.ZADD, commit.zadd, 3)

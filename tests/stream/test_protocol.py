@@ -208,15 +208,6 @@ async def expire_sets_a_ttl(c: Ctx) -> None:
     assert 691100 < await c.redis.ttl(c.key("e")) <= 691200
 
 
-@case(Op.APPEND)
-async def append_concatenates_in_order(c: Ctx) -> None:
-    for parts in (["1,s,linkedin;", "2,v,direct;"], ["3,v,email;"]):
-        commit = Commit()
-        commit.appends[c.key("al")].extend(parts)
-        await c.apply_ok(commit, Op.APPEND)
-    assert await c.redis.get(c.key("al")) == b"1,s,linkedin;2,v,direct;3,v,email;"
-
-
 @case(Op.RPUSH)
 async def rpush_keeps_order(c: Ctx) -> None:
     commit = Commit()
