@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +16,6 @@ import httpx
 import openpyxl
 import pytest
 
-from badgepulse.settings import Settings
 from schemas.labels import (
     AWARDING_METHODS,
     SHARING_CHANNELS,
@@ -26,7 +24,14 @@ from schemas.labels import (
     token_label,
 )
 from tests.api.test_exports import SVG, auth, ev, svg_texts
-from tests.conftest import ROOT, WorkerProcs, caught_up, make_key, publish_events
+from tests.conftest import (
+    ROOT,
+    WorkerProcs,
+    caught_up,
+    isolated_settings,
+    make_key,
+    publish_events,
+)
 
 FROM, TO = "2026-04-01", "2026-04-30"
 Q = f"from={FROM}&to={TO}"
@@ -72,13 +77,7 @@ EXPECTED = {"sharing-methods": SHARING, "awarding-methods": AWARDING,
 async def world(infra: Any) -> AsyncIterator[dict[str, Any]]:
     from api.main import create_app
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
-        redis_prefix=f"t{tag}", topic=f"ev-{tag}", dlq_topic=f"dlq-{tag}",
-        consumer_group=f"g-{tag}", partitions=4, batch_max=2000, batch_within_ms=20,
-        broker_session_timeout=6, broker_rebalance_timeout=3, broker_heartbeat_interval=1,
-    )
+    settings = isolated_settings(infra)
     workers = WorkerProcs(settings)
     try:
         workers.start()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import AsyncIterator
@@ -19,8 +18,14 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from badgepulse.settings import Settings
-from tests.conftest import ARTIFACTS, WorkerProcs, caught_up, make_key, publish_events
+from tests.conftest import (
+    ARTIFACTS,
+    WorkerProcs,
+    caught_up,
+    isolated_settings,
+    make_key,
+    publish_events,
+)
 
 FROM, TO = "2026-04-01", "2026-04-30"
 Q = f"from={FROM}&to={TO}"
@@ -100,13 +105,7 @@ async def world(infra: Any) -> AsyncIterator[dict[str, Any]]:
     """One data set for the whole module: publishing and catching up takes seconds."""
     from api.main import create_app
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap=infra.kafka_bootstrap, redis_url=infra.redis_url,
-        redis_prefix=f"t{tag}", topic=f"ev-{tag}", dlq_topic=f"dlq-{tag}",
-        consumer_group=f"g-{tag}", partitions=4, batch_max=2000, batch_within_ms=20,
-        broker_session_timeout=6, broker_rebalance_timeout=3, broker_heartbeat_interval=1,
-    )
+    settings = isolated_settings(infra)
     ARTIFACTS.mkdir(exist_ok=True)
     workers = WorkerProcs(settings)
     try:
