@@ -26,4 +26,5 @@ bench: $(VENV_STAMP)
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .
-	.venv/bin/mypy schemas streams api badgepulse
+	.venv/bin/mypy schemas core streams api badgepulse
+	.venv/bin/lint-imports

@@ -15,11 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator, WithJsonSchema
 from redis.asyncio import Redis
 
-from api.auth import ApiKey, hash_secret, lookup_digest
 from api.limits import KeyGuard
 from api.readers.scope import NotFound, ReadQuery
-from badgepulse.generations import GenerationCache
-from badgepulse.settings import Settings
+from core.generations import GenerationCache
+from core.keys import ApiKey, hash_secret, lookup_digest
+from core.settings import Settings
 from schemas.layout import Layout
 
 MAX_SPAN_DAYS = 3660
@@ -37,7 +37,7 @@ async def get_redis(request: Request) -> Redis:
 
 
 async def get_layout(request: Request, redis: Annotated[Redis, Depends(get_redis)]) -> Layout:
-    """The key layout of the generation serving now (badgepulse/generations.py); re-read
+    """The key layout of the generation serving now (core/generations.py); re-read
     at most every GENERATION_TTL, so a rebuild's switch reaches every reader quickly."""
     cache: GenerationCache = request.app.state.generation
     return await cache.get(redis)

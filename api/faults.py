@@ -32,7 +32,7 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.responses import OrjsonResponse
-from badgepulse.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger("badgepulse.api")
 

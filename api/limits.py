@@ -15,8 +15,8 @@ from cachetools import TTLCache
 from fastapi import HTTPException
 from token_bucket import Limiter, MemoryStorage
 
-from api.auth import ApiKey
-from badgepulse.settings import Settings
+from core.keys import ApiKey
+from core.settings import Settings
 
 AUTH_CACHE_SIZE = 10_000
 

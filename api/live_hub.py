@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
-from api.auth import ApiKey, is_live_record
 from api.faults import REDIS, Health, why
 from api.limits import KeyGuard, TooManyRequests
-from badgepulse.settings import Settings
+from core.keys import ApiKey, is_live_record
+from core.settings import Settings
 from schemas.layout import Layout
 
 LISTEN_POLL_S = 1.0  # how long one get_message waits (the loop also notices cancellation)

@@ -25,8 +25,8 @@ from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
-from badgepulse.generations import GenerationCache
-from badgepulse.settings import Settings, get_settings
+from core.generations import GenerationCache
+from core.settings import Settings, get_settings
 from schemas.layout import Layout
 
 DESCRIPTION = """Real-time badge analytics. Every `/v1` call needs `Authorization: Bearer <key>`

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
-from badgepulse.kafka import ensure_topics, make_producer
-from badgepulse.settings import Settings
+from core.kafka import ensure_topics, make_producer
+from core.settings import Settings
 
 # How long one publish waits for the broker's acknowledgements, in all.
 PUBLISH_TIMEOUT_S = 15.0

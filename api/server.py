@@ -25,7 +25,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from badgepulse.settings import Settings
+from core.settings import Settings
 
 SHUTDOWN_GRACE_S = 3  # seconds open requests get once the server is told to stop
 

@@ -29,8 +29,8 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from typer._click.globals import get_current_context
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from api.auth import KEY_PREFIX, ROLES
-from badgepulse.settings import Settings, get_settings
+from core.keys import KEY_PREFIX, ROLES
+from core.settings import Settings, get_settings
 from schemas.events import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -337,8 +337,8 @@ def keys_create(
                                       show_default=False)] = "",
 ) -> None:
     """Print a new key on stdout, and nothing else (notes go to stderr)."""
-    from api.auth import create_key
-    from badgepulse.generations import serving_layout
+    from core.generations import serving_layout
+    from core.keys import create_key
     from schemas.layout import Layout
 
     issuers = tuple(issuer or ())
@@ -369,7 +369,7 @@ def keys_create(
 @keys_cli.command("list", cls=Command)
 def keys_list() -> None:
     """List keys with a header: id, org, role, issuers, state, name (never the keys)."""
-    from api.auth import ApiKey, list_keys
+    from core.keys import ApiKey, list_keys
     from schemas.layout import Layout
 
     async def run(redis: Redis, t: Target) -> list[ApiKey]:
@@ -397,7 +397,7 @@ def keys_revoke(
     """Revoke a key: API calls with it fail within a second, open live streams end."""
     import orjson
 
-    from api.auth import hash_secret, revoke_key
+    from core.keys import hash_secret, revoke_key
     from schemas.layout import Layout
 
     async def run(redis: Redis, t: Target) -> str:

@@ -26,7 +26,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from badgepulse.settings import Settings
+from core.settings import Settings
 
 METHODS = (("lms", 40), ("manual", 25), ("api", 15), ("bulk", 10), ("integration", 6),
            ("automation", 4))
@@ -282,7 +282,7 @@ def events(org: str, n: int, seed: int = 7, days: int = 90, now: datetime | None
 async def publish(settings: Settings, records: Iterable[tuple[bytes, bytes]], total: int,
                   rate: float | None, console: Console, progress: bool = True) -> int:
     """Send records to the topic, at most `rate` a second; a progress bar on console."""
-    from badgepulse.kafka import ensure_topics, make_producer
+    from core.kafka import ensure_topics, make_producer
 
     # Bounded: the admin client would wait for an absent broker forever.
     await asyncio.wait_for(ensure_topics(settings), 30)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from api.auth import Role, create_key
-from badgepulse.settings import Settings
+from core.keys import Role, create_key
+from core.settings import Settings
 from schemas.layout import Layout
 
 

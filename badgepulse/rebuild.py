@@ -1,6 +1,6 @@
 """`badgepulse rebuild`: recompute every aggregate from the topic without a gap for readers.
 
-Starts a building generation (badgepulse/generations.py) and follows the workers filling it:
+Starts a building generation (core/generations.py) and follows the workers filling it:
 the bar counts the events of the topic the new generation has applied, against the topic's
 end offsets read afresh each tick (ingest goes on during a rebuild). It ends when a worker
 has switched readers over, which happens only once every partition has caught up.
@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from badgepulse.generations import read_generations, start_rebuild
-from badgepulse.settings import Settings
+from core.generations import read_generations, start_rebuild
+from core.settings import Settings
 from schemas.layout import Layout, tp_field
 
 

@@ -33,8 +33,8 @@ from redis.exceptions import RedisError
 from rich.console import Console
 
 from badgepulse.embedded import free_port, port_is_free, redis_command, tansu_command
-from badgepulse.settings import Settings
 from badgepulse.supervisor import Backoff, Child, StartFailed, Supervisor, cancel
+from core.settings import Settings
 
 RUNTIME_FILE = "runtime.json"
 LOCK_FILE = "up.lock"
@@ -272,7 +272,7 @@ class Up:
 
     async def _topics(self) -> None:
         """An embedded broker (re)starts empty: create the topics before anyone needs them."""
-        from badgepulse.kafka import ensure_topics
+        from core.kafka import ensure_topics
 
         while True:
             try:
@@ -340,7 +340,7 @@ class Up:
             await asyncio.Event().wait()  # supervise until stopped
 
     async def _key_hint(self) -> None:
-        from api.auth import list_keys
+        from core.keys import list_keys
         from schemas.layout import Layout
 
         s = self.settings

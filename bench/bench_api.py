@@ -36,11 +36,11 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.auth import create_key  # noqa: E402
 from api.main import create_app  # noqa: E402
 from api.readers.answers import AnswerCache  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
-from badgepulse.settings import Settings  # noqa: E402
+from core.keys import create_key  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from schemas.layout import Layout, pair  # noqa: E402
 from schemas.metrics import previous_period, tta_bucket_index  # noqa: E402
 from streams.processor import Commit  # noqa: E402

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
-from badgepulse.settings import Settings  # noqa: E402
 from bench.bench_worker import bare_consumer  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from tests.conftest import publish  # noqa: E402
 
 AGENT = '''

@@ -47,11 +47,11 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.auth import create_key  # noqa: E402
 from badgepulse.embedded import Embedded, free_port, wait_port  # noqa: E402
-from badgepulse.kafka import ensure_topics  # noqa: E402
-from badgepulse.settings import Settings  # noqa: E402
 from bench.bench_api import ORG, populate  # noqa: E402
+from core.kafka import ensure_topics  # noqa: E402
+from core.keys import create_key  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from schemas.layout import Layout  # noqa: E402
 from tests.conftest import settings_env  # noqa: E402
 

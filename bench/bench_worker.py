@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
-from badgepulse.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from schemas.layout import Layout  # noqa: E402
 from tests.conftest import publish, settings_env  # noqa: E402
 

@@ -7,7 +7,7 @@ costs ~200 us per event on these machines (bench/README.md: 4.6k events/s with
 stored *in Redis* on every assignment, which Faust's streams do not let us do. The service
 runs inside the Faust worker (lifecycle, signals, logging) like any agent.
 
-Each owned partition has one *target* per generation it writes (badgepulse/generations.py):
+Each owned partition has one *target* per generation it writes (core/generations.py):
 the serving generation, fed by the group consumer; during a rebuild, the building generation,
 fed first by a second consumer reading from the start of the topic (`behind`), then, once it
 has reached the serving offsets, by the group consumer beside the serving one (`joined`).
@@ -35,15 +35,15 @@ from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, Offset
 from mode import Service
 from redis.asyncio import Redis
 
-from badgepulse.generations import (
+from core.generations import (
     Generations,
     abandon_rebuild,
     drop_retired,
     read_generations,
     try_switch,
 )
-from badgepulse.kafka import ensure_topics, make_producer
-from badgepulse.settings import Settings
+from core.kafka import ensure_topics, make_producer
+from core.settings import Settings
 from schemas.events import EventRejected, decode_event
 from schemas.layout import Layout, tp_field
 from schemas.reasons import DropReason

@@ -6,7 +6,7 @@ from typing import Any
 
 import faust
 
-from badgepulse.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from streams.aggregator import Aggregator
 
 

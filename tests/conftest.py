@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from badgepulse.embedded import Embedded
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests import containers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def publish(settings: Settings, records: Iterable[tuple[bytes | None, bytes]]) -> int:
-    from badgepulse.kafka import ensure_topics
+    from core.kafka import ensure_topics
 
     await ensure_topics(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
@@ -183,8 +183,8 @@ async def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -
 
 async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
     """Wait until every published event is applied; return the pipeline status."""
-    from api.routes.ops import read_status
-    from badgepulse.generations import serving_layout
+    from core.generations import serving_layout
+    from core.status import read_status
 
     r = Redis.from_url(settings.redis_url)
     try:
@@ -201,7 +201,7 @@ async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any
 
 
 async def make_key(settings: Settings, org: str, role: str, issuers: tuple[str, ...] = ()) -> str:
-    from api.auth import create_key
+    from core.keys import create_key
     from schemas.layout import Layout
 
     r = Redis.from_url(settings.redis_url)

@@ -32,9 +32,9 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
 from api.readers.scope import ReadQuery
-from api.readers.summary import iso_us
+from core.keys import ApiKey
+from core.status import iso_us
 from schemas.layout import Layout
 
 Stamp = tuple[Hashable, ...]

@@ -8,7 +8,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
+from core.keys import ApiKey
 from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout, pair, split_pair
 
 

@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
 from api.readers.summary import period_out, read_coverage
+from core.keys import ApiKey
 from schemas.layout import period_buckets
 from schemas.metrics import channel_entries, incomplete, previous_period
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
+from core.keys import ApiKey
+from core.status import iso_us
 from schemas.layout import STATUS_CODES, Layout
 from schemas.metrics import (
     ALL_METRICS,
@@ -24,13 +25,6 @@ from schemas.metrics import (
 )
 
 ALL_STATUSES = frozenset(STATUS_CODES.values())
-
-
-def iso_us(ts_us: int | None) -> str | None:
-    if ts_us is None:
-        return None
-    dt = datetime.fromtimestamp(ts_us / 1_000_000, UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def read_coverage(redis: Redis, layout: Layout, org_id: str) -> dict[str, str]:

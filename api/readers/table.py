@@ -12,11 +12,12 @@ import numpy as np
 import orjson
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, Resolved, org_pairs, resolve
-from api.readers.summary import iso_us, period_out, read_coverage
+from api.readers.summary import period_out, read_coverage
 from api.readers.vectors import CACHE
+from core.keys import ApiKey
+from core.status import iso_us
 from schemas.layout import (
     TABLE_BC,
     TABLE_KINDS,

@@ -20,7 +20,7 @@ from api.deps import CallerDep, SettingsDep
 from api.models import ERROR_RESPONSES, INGEST_BODY, ErrorOut, IngestOut
 from api.producer import BrokerUnavailable, Failed
 from api.responses import OrjsonResponse
-from badgepulse.settings import Settings
+from core.settings import Settings
 from schemas.events import EventRejected, decode_event, encode_event, partition_key
 
 router = APIRouter(tags=["ingest"])

@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from api.auth import ApiKey
 from api.deps import LayoutDep, ReaderDep, RedisDep, get_layout
 from api.live_hub import LiveHub, Subscription
 from api.models import ERROR_RESPONSES
@@ -19,7 +18,8 @@ from api.readers.answers import AnswerCache
 from api.readers.scope import NotFound, ReadQuery
 from api.readers.summary import read_summary
 from api.routes.reads import SCOPES
-from badgepulse.settings import Settings
+from core.keys import ApiKey
+from core.settings import Settings
 from schemas.layout import Layout
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["live"], responses=ERROR_RESPONSES)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import WithJsonSchema
 from redis.asyncio import Redis
 
-from api.auth import ApiKey
 from api.deps import PeriodDep, ReaderDep, get_layout
 from api.models import (
     ERROR_RESPONSES,
@@ -24,6 +23,7 @@ from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
+from core.keys import ApiKey
 from schemas.layout import Layout
 from schemas.metrics import BADGE_NUMERIC_COLUMNS, COUNT_METRICS
 

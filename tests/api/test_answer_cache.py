@@ -14,12 +14,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from api.auth import ApiKey, create_key, revoke_key
 from api.main import create_app
 from api.readers.answers import AnswerCache
 from api.readers.scope import ReadQuery
-from badgepulse.generations import GENERATION_TTL
-from badgepulse.settings import Settings
+from core.generations import GENERATION_TTL
+from core.keys import ApiKey, create_key, revoke_key
+from core.settings import Settings
 from schemas.layout import Layout
 from tests.conftest import caught_up, make_key, publish_events
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pytest
 
 from badgepulse.embedded import Embedded, free_port, redis_binary, wait_port
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import asgi_client, isolated_settings, make_key
 
 SUMMARY = "/v1/orgs/acme/summary?from=2026-04-01&to=2026-04-30"

@@ -89,7 +89,7 @@ from typing import Any
 import httpx
 import pytest
 
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import (
     ARTIFACTS,
     WorkerProcs,

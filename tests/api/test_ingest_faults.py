@@ -18,11 +18,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
-from api.routes.ops import read_status
 from badgepulse.embedded import Embedded
-from badgepulse.generations import serving_layout
-from badgepulse.kafka import ensure_topics
-from badgepulse.settings import Settings
+from core.generations import serving_layout
+from core.kafka import ensure_topics
+from core.settings import Settings
+from core.status import read_status
 from tests.conftest import WorkerProcs, api_server, isolated_settings, make_key
 from tests.stream.conftest import record_figure
 

@@ -25,7 +25,7 @@ from schemathesis.config._checks import (
 from schemathesis.core.parameters import ParameterLocation
 
 from badgepulse.embedded import Embedded
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import (
     ARTIFACTS,
     WorkerProcs,

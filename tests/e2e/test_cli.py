@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from badgepulse.embedded import Embedded
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import ROOT, caught_up, publish_events
 
 
@@ -50,7 +50,7 @@ def bp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_keys_find_the_running_up_and_read_like_a_table(shell, settings, infra, redis):
-    from api.auth import lookup
+    from core.keys import lookup
     from schemas.layout import Layout
 
     made = bp(shell, "keys", "create", "--org", "acme", "--role", "org_admin", "--name", "ci")

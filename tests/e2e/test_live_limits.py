@@ -15,8 +15,8 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from api.auth import revoke_key
 from badgepulse.embedded import Embedded, free_port, wait_port
+from core.keys import revoke_key
 from schemas.layout import Layout
 from tests.conftest import ROOT, api_server, isolated_settings, make_key, settings_env
 

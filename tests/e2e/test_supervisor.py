@@ -20,7 +20,7 @@ import httpx
 import psutil
 
 from badgepulse.embedded import free_port
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import ROOT, make_key
 from tests.e2e.conftest import gone, kind_of, user_env
 

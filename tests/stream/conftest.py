@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from badgepulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import caught_up
 from tests.streamgen import generate
 

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from badgepulse.embedded import Embedded, free_port, redis_binary, tansu_binary, wait_port
-from badgepulse.generations import read_generations, serving_layout
 from badgepulse.rebuild import RebuildRefused, rebuild
-from badgepulse.settings import Settings
+from core.generations import read_generations, serving_layout
+from core.settings import Settings
 from schemas.layout import Layout
 from tests.conftest import (
     WorkerProcs,
@@ -179,7 +179,7 @@ async def test_a_record_without_a_value_is_dead_lettered_and_the_stream_goes_on(
     # a tombstone (no value at all) between ordinary events, as any producer may write
     from aiokafka import AIOKafkaProducer
 
-    from badgepulse.kafka import ensure_topics
+    from core.kafka import ensure_topics
     await publish(settings, head[:150])
     await ensure_topics(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)

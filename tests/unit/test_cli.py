@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from badgepulse.cli import cli, find_target
-from badgepulse.settings import Settings, get_settings
 from badgepulse.up import DEMO_DIR_PREFIX
+from core.settings import Settings, get_settings
 
 # Every command and sub-command, as a user types it.
 COMMANDS = [["up"], ["worker"], ["api"], ["simulate"], ["rebuild"], ["keys"],

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import badgepulse.cli
 from api.routes.ops import Metrics
 from api.routes.ops import router as ops_router
-from badgepulse.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
