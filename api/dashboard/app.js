@@ -45,6 +45,11 @@ const tokenLabel = (t) => (t === null || t === undefined ? "—" : Object.hasOwn
 const state = { key: localStorage.getItem("bp-key"), me: null, sort: "overall_score", order: "desc",
   offset: 0, limit: 20, tab: "analytics", live: null, names: new Map(), notes: {}, coverage: "", series: null };
 const issuerName = (id) => state.names.get(id) ?? id;
+// The tabs beside Analytics: id -> { load(params) } (the panel is the element with that id; the tab
+// button has data-tab="<id>"). Other scripts loaded after this one (insights.js, alerts.js) add theirs
+// with registerTab; `filters: false` hides the period and filter bar for a tab that has none.
+const TABS = { analytics: { load: null }, issuers: { load: async (p) => renderIssuers(await api(`${base()}/issuer-activity`, p)) } };
+function registerTab(id, tab) { TABS[id] = tab; }
 
 const nf = new Intl.NumberFormat();
 function fmt(v, kind) {
@@ -259,7 +264,7 @@ async function loadAll() {
   await ensureNames(t.items.map((r) => r.issuer_id));
   renderTiles(s); renderSeries(ts); renderChart($("#c-awarding"), c.awarding); renderChart($("#c-sharing"), c.sharing); renderChart($("#c-viewing"), c.viewing);
   renderTop(t); await loadBadges();
-  if (state.tab === "issuers") renderIssuers(await api(`${base()}/issuer-activity`, p));
+  if (TABS[state.tab]?.load) await TABS[state.tab].load(p);
   document.body.dataset.loaded = String(Date.now());
 }
 let reloadTimer = null;
@@ -351,7 +356,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#next").onclick = () => { state.offset += state.limit; loadBadges(); };
   $$(".tab").forEach((b) => b.onclick = () => {
     state.tab = b.dataset.tab; $$(".tab").forEach((x) => x.classList.toggle("active", x === b));
-    $("#analytics").hidden = state.tab !== "analytics"; $("#issuers").hidden = state.tab !== "issuers"; showNotes(); reloadSoon();
+    for (const id of Object.keys(TABS)) $("#" + id).hidden = state.tab !== id;
+    $(".filters").hidden = TABS[state.tab].filters === false; showNotes(); reloadSoon();
   });
   const tip = $("#tooltip");
   document.addEventListener("mousemove", (e) => {
