@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 from redis.asyncio import Redis
 
 from api.limits import KeyGuard
+from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound, ReadQuery
 from core.generations import GenerationCache
 from core.keys import ApiKey, hash_secret, lookup_digest
@@ -43,9 +44,15 @@ async def get_layout(request: Request, redis: Annotated[Redis, Depends(get_redis
     return await cache.get(redis)
 
 
+async def get_read_caches(request: Request) -> ReadCaches:
+    caches: ReadCaches = request.app.state.read_caches
+    return caches
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 LayoutDep = Annotated[Layout, Depends(get_layout)]
+ReadCachesDep = Annotated[ReadCaches, Depends(get_read_caches)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `badgepulse keys create`")
 

@@ -21,6 +21,7 @@ from api.limits import KeyGuard
 from api.live_hub import LiveHub
 from api.producer import Publisher
 from api.readers.answers import AnswerCache
+from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
 from api.routes import exports, ingest, live, ops, reads
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
             gc.set_threshold(settings.gc_gen0_threshold, 50, 100)
         app.state.redis = redis = make_redis(settings)
+        # what the readers keep between requests: this app's own (api/readers/caches.py)
+        app.state.read_caches = ReadCaches()
         app.state.publisher = Publisher(settings)
         app.state.live_hub = hub = LiveHub(redis, app.state.layout, settings,
                                            app.state.health, app.state.guard)

@@ -8,8 +8,9 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+from api.readers.caches import PairCache
 from core.keys import ApiKey
-from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout, pair, split_pair
+from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout, pair
 
 
 class NotFound(Exception):
@@ -47,28 +48,22 @@ class Resolved:
     pairs: tuple[tuple[str, str], ...]  # (issuer, badge) pairs in the filtered scope
 
 
-_PAIRS: dict[bytes, tuple[str, str]] = {}
-
-
-async def org_pairs(redis: Redis, layout: Layout, org_id: str) -> list[tuple[str, str]]:
-    """The org's (issuer, badge) pairs; each stored member is split once per process."""
+async def org_pairs(redis: Redis, layout: Layout, org_id: str,
+                    memo: PairCache | None = None) -> list[tuple[str, str]]:
+    """The org's (issuer, badge) pairs; with the app's memo (ReadCaches.pairs) each stored
+    member is split once, without one every time."""
     raw = cast(set[bytes], await redis.smembers(layout.pairs(org_id)))
-    if len(_PAIRS) > 200_000:
-        _PAIRS.clear()
-    out = []
-    for p in raw:
-        hit = _PAIRS.get(p)
-        if hit is None:
-            hit = _PAIRS[p] = split_pair(p.decode())
-        out.append(hit)
-    return out
+    memo = memo if memo is not None else PairCache()
+    return [memo.get(p) for p in raw]
 
 
-async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery) -> Resolved:
-    """Raise NotFound for anything outside the caller's reach or absent from the org."""
+async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
+                  memo: PairCache | None = None) -> Resolved:
+    """Raise NotFound for anything outside the caller's reach or absent from the org.
+    `memo`: the app's split pair members (ReadCaches.pairs)."""
     if caller.org_id != q.org_id:
         raise NotFound
-    pairs = await org_pairs(redis, layout, q.org_id)
+    pairs = await org_pairs(redis, layout, q.org_id, memo)
     known_issuers = {i for i, _ in pairs}
     if q.issuer_id is not None:
         known_issuers |= {q.issuer_id} if await redis.hexists(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
+from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
 from api.readers.summary import period_out, read_coverage
@@ -17,8 +18,9 @@ from schemas.metrics import channel_entries, incomplete, previous_period
 Interval = Literal["day", "week", "month"]
 
 
-async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery) -> dict[str, Any]:
-    res = await resolve(redis, layout, caller, q)
+async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery, *,
+                        caches: ReadCaches) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
     reader = CounterReader(redis)
     i_cur = reader.want(res.bases, q.start, q.end)
@@ -90,8 +92,8 @@ async def interval_sums(redis: Redis, bases: tuple[str, ...], spans: list[tuple[
 
 
 async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery, metric: str,
-                          interval: Interval) -> dict[str, Any]:
-    res = await resolve(redis, layout, caller, q)
+                          interval: Interval, *, caches: ReadCaches) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q, caches.pairs)
     spans = intervals(q.start, q.end, interval)
     fields = metric_fields(metric, q.status_codes)
     if fields is not None:

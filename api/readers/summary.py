@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
 from core.keys import ApiKey
@@ -57,8 +58,8 @@ def filters_out(q: ReadQuery) -> dict[str, list[str]]:
 
 
 async def read_summary(redis: Redis, layout: Layout, caller: ApiKey,
-                       q: ReadQuery) -> dict[str, Any]:
-    res = await resolve(redis, layout, caller, q)
+                       q: ReadQuery, *, caches: ReadCaches) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
     reader = CounterReader(redis)
     i_cur = reader.want(res.bases, q.start, q.end)

@@ -12,10 +12,10 @@ import numpy as np
 import orjson
 from redis.asyncio import Redis
 
+from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, Resolved, org_pairs, resolve
 from api.readers.summary import period_out, read_coverage
-from api.readers.vectors import CACHE
 from core.keys import ApiKey
 from core.status import iso_us
 from schemas.layout import (
@@ -105,21 +105,6 @@ def _by_badge(rows: dict[Pair, list[int]]) -> dict[str, list[int]]:
     return out
 
 
-_META_CACHE: dict[bytes | str, dict[str, Any]] = {}
-
-
-def _meta(raw: bytes | str | None) -> dict[str, Any]:
-    """Decoded badge metadata; the same stored bytes decode once per process."""
-    if not raw:
-        return {}
-    meta = _META_CACHE.get(raw)
-    if meta is None:
-        if len(_META_CACHE) > 100_000:
-            _META_CACHE.clear()
-        meta = _META_CACHE[raw] = orjson.loads(raw)
-    return meta
-
-
 def _meta_value(meta: dict[str, Any], name: str) -> Any:
     v = meta.get(name)
     return v[2] if isinstance(v, list) and len(v) == 3 else None
@@ -142,22 +127,22 @@ def _row(badge: str, vec: list[int], pv: list[int] | None, meta: dict[str, Any],
 
 
 async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
-                      min_awards: int | None, window: tuple[int, int] | None = None,
-                      ) -> tuple[Resolved, list[dict[str, Any]], int]:
+                      min_awards: int | None, window: tuple[int, int] | None = None, *,
+                      caches: ReadCaches) -> tuple[Resolved, list[dict[str, Any]], int]:
     """(scope, rows ranked by overall score, how many rows in all). With `window` =
     (offset, limit) only the rows of that window are built: the ranking needs only each
     badge's awards, engagement and impact (computed by the same functions as the rows')."""
-    res = await resolve(redis, layout, caller, q)
+    res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
-    names, (cur_t, prev_t) = await CACHE.period_totals(redis, layout, q.org_id,
-                                                       [(q.start, q.end), (pstart, pend)])
+    names, (cur_t, prev_t) = await caches.vectors.period_totals(
+        redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
     pairs = set(res.pairs)
     cur = _by_badge(fold_vectors(names, cur_t, q.status_codes, pairs))
     prev = _by_badge(fold_vectors(names, prev_t, q.status_codes, pairs))
     badge_issuer = {b: i for i, b in sorted(pairs, reverse=True)}
     # the whole hash: one argument-less HGETALL beats an HMGET of every badge id
     stored = cast(dict[bytes, bytes], await redis.hgetall(layout.badges(q.org_id)))
-    metas = {b.decode(): _meta(m) for b, m in stored.items()}
+    metas = {b.decode(): caches.meta.get(m) for b, m in stored.items()}
     kept = [(badge, vec) for badge, vec in cur.items()
             if vec[0] + vec[4] + vec[5] != 0  # an award, share or view in the period
             and (min_awards is None or vec[0] >= min_awards)]
@@ -187,14 +172,16 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
 
 
 async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery, *,
-                      sort: str = "overall_score", descending: bool = True, limit: int = 50,
-                      offset: int = 0, min_awards: int | None = None) -> dict[str, Any]:
+                      caches: ReadCaches, sort: str = "overall_score",
+                      descending: bool = True, limit: int = 50, offset: int = 0,
+                      min_awards: int | None = None) -> dict[str, Any]:
     if sort == "overall_score" and descending:
         # the ranking's own order: only the rows asked for are built
         _res, items, total = await ranked_rows(redis, layout, caller, q, min_awards,
-                                               (offset, limit))
+                                               (offset, limit), caches=caches)
     else:
-        _res, rows, total = await ranked_rows(redis, layout, caller, q, min_awards)
+        _res, rows, total = await ranked_rows(redis, layout, caller, q, min_awards,
+                                              caches=caches)
         items = sort_rows(rows, sort, descending)[offset:offset + limit]
     pstart, pend = previous_period(q.start, q.end)
     first_day = await read_coverage(redis, layout, q.org_id)
@@ -207,19 +194,19 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
 
 
 async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
-                               q: ReadQuery) -> dict[str, Any]:
-    res = await resolve(redis, layout, caller, q)
+                               q: ReadQuery, *, caches: ReadCaches) -> dict[str, Any]:
+    res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
     visible = set(caller.issuers) if caller.role == "issuer" else None
     known = {k.decode() for k in cast(list[bytes], await redis.hkeys(layout.issuers(q.org_id)))}
-    known |= {i for i, _b in await org_pairs(redis, layout, q.org_id)}
+    known |= {i for i, _b in await org_pairs(redis, layout, q.org_id, caches.pairs)}
     issuers = {i for i in known if visible is None or i in visible}
     if q.issuer_id is not None:
         issuers &= {q.issuer_id}
     if q.issuer_filter:
         issuers &= set(q.issuer_filter)
     pairs = set(res.pairs)
-    pair_names, (cur_t, prev_t) = await CACHE.period_totals(
+    pair_names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
     cur_m = await read_methods(redis, layout, q.org_id, q.start, q.end)
     cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),

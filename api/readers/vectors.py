@@ -1,4 +1,5 @@
-"""Per-badge table vectors of a period, with unchanged buckets cached in the process.
+"""Per-badge table vectors of a period, with unchanged buckets cached by the app
+(ReadCaches.vectors, api/readers/caches.py).
 
 A table bucket (a day, month or year of one org) holds one packed vector per badge. Past
 buckets rarely change, so each is cached with the version the worker bumps on every write
@@ -19,7 +20,7 @@ from redis.asyncio import Redis
 
 from schemas.layout import TABLE_VECTOR, Layout, period_buckets
 
-MAX_BUCKETS = 4096  # cached (org, bucket) entries per process
+MAX_BUCKETS = 4096  # cached (org, bucket) entries per app
 
 
 @dataclass
@@ -94,5 +95,3 @@ class VectorCache:
             totals.append(total)
         return names, totals
 
-
-CACHE = VectorCache()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LayoutDep, ReaderDep, RedisDep
+from api.deps import LayoutDep, ReadCachesDep, ReaderDep, RedisDep
 from api.exports import (
     CHANNEL_LISTS,
     CHART_FORMATS,
@@ -136,15 +136,17 @@ def add_scope(kind: str) -> None:
     @router.get(f"{base}/summary.{{format}}", summary=f"Download the summary ({kind})",
                 **docs("summary", "summary"))
     async def export_summary(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                             layout: LayoutDep, format: TableFormat) -> Response:
+                             layout: LayoutDep, caches: ReadCachesDep,
+                             format: TableFormat) -> Response:
         check_format("summary", format)
         return await deliver(kind, "summary", format, q,
-                             read_summary(redis, layout, caller, q))
+                             read_summary(redis, layout, caller, q, caches=caches))
 
     @router.get(f"{base}/badges.{{format}}", summary=f"Download the badge table ({kind})",
                 **docs("badges", "badges"))
     async def export_badges(
         caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        caches: ReadCachesDep,
         format: TableFormat,
         sort: Annotated[SortColumn, Query(description="Any numeric column")] = "overall_score",
         order: Annotated[Literal["desc", "asc"], Query()] = "desc",
@@ -152,7 +154,7 @@ def add_scope(kind: str) -> None:
     ) -> Response:
         check_format("badges", format)
         return await deliver(kind, "badges", format, q,
-                             read_badges(redis, layout, caller, q, sort=sort,
+                             read_badges(redis, layout, caller, q, caches=caches, sort=sort,
                                          descending=order == "desc", limit=limit,
                                          offset=offset, min_awards=min_awards),
                              sort=sort, order=order, limit=limit, offset=offset,
@@ -163,10 +165,11 @@ def add_scope(kind: str) -> None:
                     summary=f"Download issuer activity ({kind})",
                     **docs("issuer-activity", "issuer-activity"))
         async def export_issuer_activity(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                                         layout: LayoutDep, format: TableFormat) -> Response:
+                                         layout: LayoutDep, caches: ReadCachesDep,
+                                         format: TableFormat) -> Response:
             check_format("issuer-activity", format)
             return await deliver(kind, "issuer-activity", format, q,
-                                 read_issuer_activity(redis, layout, caller, q))
+                                 read_issuer_activity(redis, layout, caller, q, caches=caches))
 
     for component in CHANNEL_LISTS:
         add_channel_export(kind, component)
@@ -176,13 +179,15 @@ def add_scope(kind: str) -> None:
                 **docs("timeseries", "timeseries"))
     async def export_timeseries(
         caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        caches: ReadCachesDep,
         format: AnyFormat,
         metric: Annotated[CountMetric, Query(description="A count metric")] = "badges_awarded",
         interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
     ) -> Response:
         check_format("timeseries", format)
         return await deliver(kind, "timeseries", format, q,
-                             read_timeseries(redis, layout, caller, q, metric, interval),
+                             read_timeseries(redis, layout, caller, q, metric, interval,
+                                             caches=caches),
                              metric=metric, interval=interval)
 
     @router.get(f"{base}/top-badges.{{format}}",
@@ -190,11 +195,12 @@ def add_scope(kind: str) -> None:
                 **docs("top-badges", "top-badges"))
     async def export_top_badges(
         caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
+        caches: ReadCachesDep,
         format: AnyFormat, limit: Limit = 5, min_awards: MinAwards = None,
     ) -> Response:
         check_format("top-badges", format)
         return await deliver(kind, "top-badges", format, q,
-                             read_badges(redis, layout, caller, q, limit=limit,
+                             read_badges(redis, layout, caller, q, caches=caches, limit=limit,
                                          min_awards=min_awards),
                              limit=limit, min_awards=min_awards)
 
@@ -220,10 +226,11 @@ def add_channel_export(kind: str, component: str) -> None:
                 summary=f"Download {TITLES[component].lower()}, as a table or a chart ({kind})",
                 **docs(component, "channels"))
     async def export_channel(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
-                             layout: LayoutDep, format: AnyFormat) -> Response:
+                             layout: LayoutDep, caches: ReadCachesDep,
+                             format: AnyFormat) -> Response:
         check_format(component, format)
         return await deliver(kind, component, format, q,
-                             read_channels(redis, layout, caller, q))
+                             read_channels(redis, layout, caller, q, caches=caches))
 
 
 for _kind in SCOPES:

@@ -15,6 +15,7 @@ from api.deps import LayoutDep, ReaderDep, RedisDep, get_layout
 from api.live_hub import LiveHub, Subscription
 from api.models import ERROR_RESPONSES
 from api.readers.answers import AnswerCache
+from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound, ReadQuery
 from api.readers.summary import read_summary
 from api.routes.reads import SCOPES
@@ -37,8 +38,10 @@ async def cached_summary(request: Request, redis: Redis, layout: Layout, caller:
     """The summary through the process's answer cache (api/readers/answers.py): the streams
     of one org and scope woken by the same commit compute it once."""
     answers: AnswerCache = request.app.state.answers
-    summary, _body = await answers.get(redis, layout, caller, q, "summary", (),
-                                       lambda: read_summary(redis, layout, caller, q))
+    caches: ReadCaches = request.app.state.read_caches
+    summary, _body = await answers.get(
+        redis, layout, caller, q, "summary", (),
+        lambda: read_summary(redis, layout, caller, q, caches=caches))
     return summary
 
 

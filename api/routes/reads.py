@@ -19,6 +19,7 @@ from api.models import (
     TimeseriesOut,
 )
 from api.readers.answers import AnswerCache
+from api.readers.caches import ReadCaches
 from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
@@ -76,7 +77,8 @@ class JsonBytes(Response):
 
 async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
                   params: tuple[Hashable, ...],
-                  compute: Callable[[Redis, Layout], Awaitable[dict[str, Any]]]) -> Response:
+                  compute: Callable[[Redis, Layout, ReadCaches], Awaitable[dict[str, Any]]],
+                  ) -> Response:
     """The reader's answer as JSON, through the process's answer cache. The response models
     document the shape in the OpenAPI; the answer goes out through orjson as it is
     (validating a 2,000-row table against the model cost more than reading it). Redis and
@@ -85,8 +87,9 @@ async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
     redis: Redis = request.app.state.redis
     layout = await get_layout(request, redis)
     cache: AnswerCache = request.app.state.answers
+    caches: ReadCaches = request.app.state.read_caches
     _answer, body = await cache.get(redis, layout, caller, q, read, params,
-                                    lambda: compute(redis, layout))
+                                    lambda: compute(redis, layout, caches))
     return JsonBytes(body)
 
 
@@ -105,13 +108,15 @@ def add_scope(kind: str) -> None:
                 summary=f"KPI tiles, metrics, highlights, time to accept ({kind})")
     async def read_summary_route(request: Request, caller: ReaderDep, q: ScopedQ) -> Any:
         return await respond(request, "summary", caller, q, (),
-                             lambda redis, layout: read_summary(redis, layout, caller, q))
+                             lambda redis, layout, caches: read_summary(
+                                 redis, layout, caller, q, caches=caches))
 
     @router.get(f"{prefix}/channels", response_model=ChannelsOut,
                 summary=f"Awarding methods, sharing methods, viewing sources ({kind})")
     async def read_channels_route(request: Request, caller: ReaderDep, q: ScopedQ) -> Any:
         return await respond(request, "channels", caller, q, (),
-                             lambda redis, layout: read_channels(redis, layout, caller, q))
+                             lambda redis, layout, caches: read_channels(
+                                 redis, layout, caller, q, caches=caches))
 
     @router.get(f"{prefix}/badges", response_model=BadgesOut,
                 summary=f"The badge table, ranked by overall score ({kind})")
@@ -124,8 +129,8 @@ def add_scope(kind: str) -> None:
         return await respond(
             request, "badges", caller, q,
             (sort, order, limit, offset, min_awards),
-            lambda redis, layout: read_badges(
-                redis, layout, caller, q, sort=sort, descending=order == "desc",
+            lambda redis, layout, caches: read_badges(
+                redis, layout, caller, q, caches=caches, sort=sort, descending=order == "desc",
                 limit=limit, offset=offset, min_awards=min_awards))
 
     @router.get(f"{prefix}/top-badges", response_model=BadgesOut,
@@ -136,8 +141,8 @@ def add_scope(kind: str) -> None:
     ) -> Any:
         return await respond(
             request, "top-badges", caller, q, (limit, min_awards),
-            lambda redis, layout: read_badges(redis, layout, caller, q, limit=limit,
-                                              min_awards=min_awards))
+            lambda redis, layout, caches: read_badges(
+                redis, layout, caller, q, caches=caches, limit=limit, min_awards=min_awards))
 
     @router.get(f"{prefix}/timeseries", response_model=TimeseriesOut,
                 summary=f"A count metric per day, ISO week or month ({kind})")
@@ -148,7 +153,8 @@ def add_scope(kind: str) -> None:
     ) -> Any:
         return await respond(
             request, "timeseries", caller, q, (metric, interval),
-            lambda redis, layout: read_timeseries(redis, layout, caller, q, metric, interval))
+            lambda redis, layout, caches: read_timeseries(
+                redis, layout, caller, q, metric, interval, caches=caches))
 
     if kind != "badge":
         @router.get(f"{prefix}/issuer-activity", response_model=IssuerActivityOut,
@@ -157,7 +163,8 @@ def add_scope(kind: str) -> None:
                                              q: ScopedQ) -> Any:
             return await respond(
                 request, "issuer-activity", caller, q, (),
-                lambda redis, layout: read_issuer_activity(redis, layout, caller, q))
+                lambda redis, layout, caches: read_issuer_activity(
+                    redis, layout, caller, q, caches=caches))
 
 
 for _kind in SCOPES:
