@@ -8,9 +8,9 @@ format a component does not offer is a 404 whose message names what is offered.
 
 import re
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -31,15 +31,8 @@ from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
-from api.routes.reads import (
-    SCOPES,
-    CountMetric,
-    Limit,
-    MinAwards,
-    Offset,
-    SortColumn,
-    answer,
-)
+from api.routes.params import BadgesDep, TimeseriesDep, TopBadgesDep
+from api.routes.reads import SCOPES, answer
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["exports"], responses=ERROR_RESPONSES)
 
@@ -144,21 +137,15 @@ def add_scope(kind: str) -> None:
 
     @router.get(f"{base}/badges.{{format}}", summary=f"Download the badge table ({kind})",
                 **docs("badges", "badges"))
-    async def export_badges(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
-        caches: ReadCachesDep,
-        format: TableFormat,
-        sort: Annotated[SortColumn, Query(description="Any numeric column")] = "overall_score",
-        order: Annotated[Literal["desc", "asc"], Query()] = "desc",
-        limit: Limit = 50, offset: Offset = 0, min_awards: MinAwards = None,
-    ) -> Response:
+    async def export_badges(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                            layout: LayoutDep, caches: ReadCachesDep, format: TableFormat,
+                            p: BadgesDep) -> Response:
         check_format("badges", format)
         return await deliver(kind, "badges", format, q,
-                             read_badges(redis, layout, caller, q, caches=caches, sort=sort,
-                                         descending=order == "desc", limit=limit,
-                                         offset=offset, min_awards=min_awards),
-                             sort=sort, order=order, limit=limit, offset=offset,
-                             min_awards=min_awards)
+                             read_badges(redis, layout, caller, q, caches=caches, sort=p.sort,
+                                         descending=p.descending, limit=p.limit,
+                                         offset=p.offset, min_awards=p.min_awards),
+                             **p.shown())
 
     if kind != "badge":
         @router.get(f"{base}/issuer-activity.{{format}}",
@@ -177,32 +164,26 @@ def add_scope(kind: str) -> None:
     @router.get(f"{base}/timeseries.{{format}}",
                 summary=f"Download a time series, as a table or a chart ({kind})",
                 **docs("timeseries", "timeseries"))
-    async def export_timeseries(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
-        caches: ReadCachesDep,
-        format: AnyFormat,
-        metric: Annotated[CountMetric, Query(description="A count metric")] = "badges_awarded",
-        interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
-    ) -> Response:
+    async def export_timeseries(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                                layout: LayoutDep, caches: ReadCachesDep, format: AnyFormat,
+                                p: TimeseriesDep) -> Response:
         check_format("timeseries", format)
         return await deliver(kind, "timeseries", format, q,
-                             read_timeseries(redis, layout, caller, q, metric, interval,
+                             read_timeseries(redis, layout, caller, q, p.metric, p.interval,
                                              caches=caches),
-                             metric=metric, interval=interval)
+                             **p.shown())
 
     @router.get(f"{base}/top-badges.{{format}}",
                 summary=f"Download the top badges, as a table or a chart ({kind})",
                 **docs("top-badges", "top-badges"))
-    async def export_top_badges(
-        caller: ReaderDep, q: ScopedQ, redis: RedisDep, layout: LayoutDep,
-        caches: ReadCachesDep,
-        format: AnyFormat, limit: Limit = 5, min_awards: MinAwards = None,
-    ) -> Response:
+    async def export_top_badges(caller: ReaderDep, q: ScopedQ, redis: RedisDep,
+                                layout: LayoutDep, caches: ReadCachesDep, format: AnyFormat,
+                                p: TopBadgesDep) -> Response:
         check_format("top-badges", format)
         return await deliver(kind, "top-badges", format, q,
-                             read_badges(redis, layout, caller, q, caches=caches, limit=limit,
-                                         min_awards=min_awards),
-                             limit=limit, min_awards=min_awards)
+                             read_badges(redis, layout, caller, q, caches=caches,
+                                         limit=p.limit, min_awards=p.min_awards),
+                             **p.shown())
 
     offered = "; ".join(f"{c} ({formats_text(c)})" for c in components_for(kind))
 

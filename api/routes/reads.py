@@ -3,10 +3,9 @@ three scopes of api.md: the org, an issuer in it, a badge in it."""
 
 
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import WithJsonSchema
+from fastapi import APIRouter, Depends, Path, Request, Response
 from redis.asyncio import Redis
 
 from api.deps import PeriodDep, ReaderDep, get_layout
@@ -24,14 +23,11 @@ from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
+from api.routes.params import BadgesDep, TimeseriesDep, TopBadgesDep
 from core.keys import ApiKey
 from schemas.layout import Layout
-from schemas.metrics import BADGE_NUMERIC_COLUMNS, COUNT_METRICS
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"], responses=ERROR_RESPONSES)
-
-SortColumn = Literal[BADGE_NUMERIC_COLUMNS]  # type: ignore[valid-type]
-CountMetric = Literal[COUNT_METRICS]  # type: ignore[valid-type]
 
 
 def scoped(q: ReadQuery, issuer_id: str | None = None,
@@ -93,13 +89,6 @@ async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
     return JsonBytes(body)
 
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
-MinAwards = Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 0}),
-                      Query(ge=0, description="Keep badges with at least this many awards "
-                                              "in the period")]
-
-
 def add_scope(kind: str) -> None:
     prefix, dep = SCOPES[kind]
     ScopedQ = Annotated[ReadQuery, Depends(dep)]  # noqa: N806 - a type alias
@@ -120,41 +109,32 @@ def add_scope(kind: str) -> None:
 
     @router.get(f"{prefix}/badges", response_model=BadgesOut,
                 summary=f"The badge table, ranked by overall score ({kind})")
-    async def read_badges_route(
-        request: Request, caller: ReaderDep, q: ScopedQ,
-        sort: Annotated[SortColumn, Query(description="Any numeric column")] = "overall_score",
-        order: Annotated[Literal["desc", "asc"], Query()] = "desc",
-        limit: Limit = 50, offset: Offset = 0, min_awards: MinAwards = None,
-    ) -> Any:
+    async def read_badges_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                p: BadgesDep) -> Any:
         return await respond(
-            request, "badges", caller, q,
-            (sort, order, limit, offset, min_awards),
+            request, "badges", caller, q, p.key(),
             lambda redis, layout, caches: read_badges(
-                redis, layout, caller, q, caches=caches, sort=sort, descending=order == "desc",
-                limit=limit, offset=offset, min_awards=min_awards))
+                redis, layout, caller, q, caches=caches, sort=p.sort, descending=p.descending,
+                limit=p.limit, offset=p.offset, min_awards=p.min_awards))
 
     @router.get(f"{prefix}/top-badges", response_model=BadgesOut,
                 summary=f"The first badges of the ranking ({kind})")
-    async def read_top_badges_route(
-        request: Request, caller: ReaderDep, q: ScopedQ,
-        limit: Limit = 5, min_awards: MinAwards = None,
-    ) -> Any:
+    async def read_top_badges_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                    p: TopBadgesDep) -> Any:
         return await respond(
-            request, "top-badges", caller, q, (limit, min_awards),
+            request, "top-badges", caller, q, p.key(),
             lambda redis, layout, caches: read_badges(
-                redis, layout, caller, q, caches=caches, limit=limit, min_awards=min_awards))
+                redis, layout, caller, q, caches=caches, limit=p.limit,
+                min_awards=p.min_awards))
 
     @router.get(f"{prefix}/timeseries", response_model=TimeseriesOut,
                 summary=f"A count metric per day, ISO week or month ({kind})")
-    async def read_timeseries_route(
-        request: Request, caller: ReaderDep, q: ScopedQ,
-        metric: Annotated[CountMetric, Query(description="A count metric")] = "badges_awarded",
-        interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
-    ) -> Any:
+    async def read_timeseries_route(request: Request, caller: ReaderDep, q: ScopedQ,
+                                    p: TimeseriesDep) -> Any:
         return await respond(
-            request, "timeseries", caller, q, (metric, interval),
+            request, "timeseries", caller, q, p.key(),
             lambda redis, layout, caches: read_timeseries(
-                redis, layout, caller, q, metric, interval, caches=caches))
+                redis, layout, caller, q, p.metric, p.interval, caches=caches))
 
     if kind != "badge":
         @router.get(f"{prefix}/issuer-activity", response_model=IssuerActivityOut,
