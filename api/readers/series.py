@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
 from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
+from api.readers.shapes import (
+    ChannelEntryAnswer,
+    ChannelsAnswer,
+    PointAnswer,
+    TimeseriesAnswer,
+    plain,
+)
 from api.readers.summary import period_out, read_coverage
 from core.keys import ApiKey
 from schemas.layout import period_buckets
@@ -28,15 +35,22 @@ async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery,
     hashes = await reader.run()
     cur, prev = fold(hashes[i_cur], q.status_codes), fold(hashes[i_prev], q.status_codes)
     first_day = await read_coverage(redis, layout, q.org_id)
-    return {
+    answer: ChannelsAnswer = {
         "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
-        "awarding": channel_entries(cur.methods, prev.methods),
-        "sharing": channel_entries(cur.channels, prev.channels),
-        "viewing": channel_entries(cur.sources, prev.sources),
+        "awarding": entries(cur.methods, prev.methods),
+        "sharing": entries(cur.channels, prev.channels),
+        "viewing": entries(cur.sources, prev.sources),
         "coverage": {"first_day": first_day,
                      "incomplete": incomplete(["sharing_methods", "viewing_sources"],
                                               first_day, pstart)},
     }
+    return plain(answer)
+
+
+def entries(current: dict[str, int], previous: dict[str, int]) -> list[ChannelEntryAnswer]:
+    """schemas/metrics.py's channel entries (their keys are held to ChannelEntryAnswer by
+    tests/unit/test_answer_shapes.py)."""
+    return cast(list[ChannelEntryAnswer], channel_entries(current, previous))
 
 
 def intervals(start: date, end: date, interval: Interval) -> list[tuple[date, date]]:
@@ -103,10 +117,12 @@ async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuer
         idx = [reader.want(res.bases, a, b) for a, b in spans]
         hashes = await reader.run()
         values = [fold(hashes[i], q.status_codes).as_dict()[metric] for i in idx]
-    points = [{"start": a.isoformat(), "value": v}
-              for (a, _b), v in zip(spans, values, strict=True)]
+    points: list[PointAnswer] = [{"start": a.isoformat(), "value": v}
+                                 for (a, _b), v in zip(spans, values, strict=True)]
     first_day = await read_coverage(redis, layout, q.org_id)
-    return {"metric": metric, "interval": interval, "period": period_out(q.start, q.end),
-            "points": points,
-            "coverage": {"first_day": first_day,
-                         "incomplete": incomplete([metric], first_day, q.start)}}
+    answer: TimeseriesAnswer = {
+        "metric": metric, "interval": interval, "period": period_out(q.start, q.end),
+        "points": points,
+        "coverage": {"first_day": first_day,
+                     "incomplete": incomplete([metric], first_day, q.start)}}
+    return plain(answer)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, resolve
+from api.readers.shapes import (
+    FiltersAnswer,
+    KpisAnswer,
+    MetricsAnswer,
+    PeriodAnswer,
+    ScopeAnswer,
+    SummaryAnswer,
+    TimeToAcceptAnswer,
+    plain,
+)
 from core.keys import ApiKey
 from core.status import iso_us
 from schemas.layout import STATUS_CODES, Layout
@@ -43,16 +53,16 @@ async def read_as_of(redis: Redis, layout: Layout) -> str | None:
     return iso_us(int(raw)) if raw is not None else None
 
 
-def scope_out(caller: ApiKey, q: ReadQuery, issuer_ids: tuple[str, ...] | None) -> dict[str, Any]:
+def scope_out(caller: ApiKey, q: ReadQuery, issuer_ids: tuple[str, ...] | None) -> ScopeAnswer:
     return {"org_id": q.org_id, "issuer_id": q.issuer_id, "badge_id": q.badge_id,
             "issuer_ids": list(issuer_ids) if issuer_ids is not None else None}
 
 
-def period_out(start: date, end: date) -> dict[str, str]:
+def period_out(start: date, end: date) -> PeriodAnswer:
     return {"from": start.isoformat(), "to": end.isoformat()}
 
 
-def filters_out(q: ReadQuery) -> dict[str, list[str]]:
+def filters_out(q: ReadQuery) -> FiltersAnswer:
     return {"issuer_id": list(q.issuer_filter), "badge_id": list(q.badge_filter),
             "status": list(q.status_filter)}
 
@@ -71,24 +81,29 @@ async def read_summary(redis: Redis, layout: Layout, caller: ApiKey,
     prev = fold(hashes[i_prev], statuses)
     alltime = fold(hashes[i_all], ALL_STATUSES)
     m_cur, m_prev, m_all = derive(cur.as_dict()), derive(prev.as_dict()), derive(alltime.as_dict())
-    kpis = {k: {"value": m_all[k], **trend(m_cur[k], m_prev[k])} for k in KPI_TILES}
+    # built from schemas/metrics.py's names and pure functions (their keys are held to
+    # these shapes by tests/unit/test_answer_shapes.py)
+    kpis = cast(KpisAnswer, {k: {"value": m_all[k], **trend(m_cur[k], m_prev[k])}
+                             for k in KPI_TILES})
+    metrics = cast(MetricsAnswer, {k: m_cur[k] for k in ALL_METRICS})
     first_day = await read_coverage(redis, layout, q.org_id)
-    return {
+    answer: SummaryAnswer = {
         "scope": scope_out(caller, q, res.issuer_ids),
         "period": period_out(q.start, q.end),
         "previous_period": period_out(pstart, pend),
         "filters": filters_out(q),
         "kpis": kpis,
-        "metrics": {k: m_cur[k] for k in ALL_METRICS},
+        "metrics": metrics,
         "highlights": {
             "most_used_awarding_method": most_used(channel_entries(cur.methods, prev.methods)),
             "most_used_sharing_method": most_used(channel_entries(cur.channels, prev.channels)),
             "most_common_viewing_source": most_used(channel_entries(cur.sources, prev.sources)),
         },
-        "time_to_accept": time_to_accept(cur.tta),
+        "time_to_accept": cast(TimeToAcceptAnswer, time_to_accept(cur.tta)),
         "coverage": {
             "first_day": first_day,
             "incomplete": incomplete([*ALL_METRICS, "time_to_accept"], first_day, pstart),
         },
         "as_of": await read_as_of(redis, layout),
     }
+    return plain(answer)

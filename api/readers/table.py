@@ -15,6 +15,14 @@ from redis.asyncio import Redis
 from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, Resolved, org_pairs, resolve
+from api.readers.shapes import (
+    BadgeRowAnswer,
+    BadgesAnswer,
+    IssuerActivityAnswer,
+    IssuerItemAnswer,
+    TrendAnswer,
+    plain,
+)
 from api.readers.summary import period_out, read_coverage
 from core.keys import ApiKey
 from core.status import iso_us
@@ -185,12 +193,15 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
         items = sort_rows(rows, sort, descending)[offset:offset + limit]
     pstart, pend = previous_period(q.start, q.end)
     first_day = await read_coverage(redis, layout, q.org_id)
-    return {
+    answer: BadgesAnswer = {
         "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
-        "total": total, "items": items,
+        # rows are built by _row (and ranked by schemas/metrics.py) as dicts; their keys
+        # are held to BadgeRowAnswer by tests/unit/test_answer_shapes.py
+        "total": total, "items": cast(list[BadgeRowAnswer], items),
         "coverage": {"first_day": first_day,
                      "incomplete": incomplete(ALL_METRICS, first_day, pstart)},
     }
+    return plain(answer)
 
 
 async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
@@ -239,15 +250,18 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
         aw_cur[i] += v[0]
     for (i, _b), v in prev.rows.items():
         aw_prev[i] += v[0]
-    items = []
+    items: list[IssuerItemAnswer] = []
     for i in issuers:
         items.append({
             "issuer_id": i, "name": _meta_value(names[i], "name"),
-            "badges_created": created[i], "badges_awarded": trend(aw_cur[i], aw_prev[i]),
+            "badges_created": created[i],
+            "badges_awarded": cast(TrendAnswer, trend(aw_cur[i], aw_prev[i])),
             "methods": dict(sorted(((m, n) for m, n in methods[i].items() if n),
                                    key=lambda kv: (-kv[1], kv[0]))),
             "last_awarded_at": iso_us(int(ts)) if (ts := last[i]) is not None else None,
         })
-    items.sort(key=lambda it: (-it["badges_awarded"]["current"], it["issuer_id"]))
-    return {"period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
-            "items": items}
+    items.sort(key=lambda it: (-aw_cur[it["issuer_id"]], it["issuer_id"]))  # = its current
+    answer: IssuerActivityAnswer = {
+        "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
+        "items": items}
+    return plain(answer)

@@ -16,7 +16,7 @@ SCOPES = ("/v1/orgs/{org_id}", "/v1/orgs/{org_id}/issuers/{issuer_id}",
           "/v1/orgs/{org_id}/badges/{badge_id}")
 EXPORT_OF = {"summary": "summary", "badges": "badges", "top-badges": "top-badges",
              "timeseries": "timeseries", "issuer-activity": "issuer-activity",
-             **{component: "channels" for component in CHANNEL_LISTS}}
+             **dict.fromkeys(CHANNEL_LISTS, "channels")}
 
 
 @pytest.fixture(scope="module")
