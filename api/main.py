@@ -16,6 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import faults
+from api.alerting.runner import AlertRunner
+from api.alerting.urls import system_resolve
 from api.faults import Health, make_redis, watch_redis
 from api.limits import KeyGuard
 from api.live_hub import LiveHub
@@ -24,7 +26,7 @@ from api.readers.answers import AnswerCache
 from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
-from api.routes import exports, ingest, live, ops, reads
+from api.routes import alerts, exports, ingest, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
 from core.generations import GenerationCache
 from core.settings import Settings, get_settings
@@ -53,12 +55,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.live_hub = hub = LiveHub(redis, app.state.layout, settings,
                                            app.state.health, app.state.guard)
         hub.start()
+        # alerts: evaluated and delivered by every API process, coordinated in Redis
+        app.state.alert_runner = alerts_ = AlertRunner(
+            redis, settings, lambda: app.state.generation.get(redis), app.state.alert_resolve)
+        if settings.alerts_enabled:
+            alerts_.start()
         watcher = asyncio.get_running_loop().create_task(
             watch_redis(redis, app.state.health, settings.redis_socket_timeout))
         try:
             yield
         finally:
             await hub.stop()
+            await alerts_.stop()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.layout = Layout(settings.redis_prefix)  # control keys (API keys, coverage)
     app.state.generation = GenerationCache(settings.redis_prefix)
     app.state.metrics = Metrics()
+    app.state.alert_resolve = system_resolve  # webhook hosts' DNS (tests may swap it)
     app.state.health = Health()  # which dependencies are down (logged once per change)
     app.state.guard = KeyGuard(settings)  # per-key request rate, verified-key cache
     # whole answers per (read, generation, org, scope, period, filters), checked against the
@@ -111,4 +120,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reads.router)
     app.include_router(exports.router)
     app.include_router(live.router)
+    app.include_router(alerts.router)
     return app

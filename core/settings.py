@@ -96,6 +96,33 @@ class Settings(BaseSettings):
         30.0, gt=0, description="`up`: a component that ran this long (s) before exiting "
                                 "is restarted after the first pause again")
 
+    # API process: alerts (api/alerting/; insights.md, README "Alerts").
+    alerts_enabled: bool = Field(
+        True, description="run the alert loops in this API process (off: another process "
+                          "must run them)")
+    alert_allow_hosts: str = Field(
+        "", description="comma-separated webhook hosts exempt from the https-only and "
+                        "no-private-address rules (an on-premises receiver, tests)")
+    alert_eval_interval: float = Field(
+        30.0, gt=0, le=60, description="seconds between evaluations of every alert "
+                                       "(insights.md: at least once a minute)")
+    alert_poll_interval: float = Field(
+        1.0, gt=0, description="seconds between looks for due deliveries")
+    alert_send_timeout: float = Field(
+        10.0, gt=0, description="seconds a webhook has to answer before the attempt fails")
+    alert_lease: float = Field(
+        60.0, gt=0, description="seconds a process holds a delivery it is sending; a "
+                                "process killed mid-send leaves it to another after this "
+                                "(keep it well above alert_send_timeout)")
+    alert_backoff_base: float = Field(
+        60.0, gt=0, description="seconds before the first retry of a failed delivery "
+                                "(doubling each time)")
+    alert_backoff_cap: float = Field(
+        6 * 3600.0, gt=0, description="longest pause (s) between two retries")
+    alert_retry_horizon: float = Field(
+        24 * 3600.0, gt=0, description="seconds after which a delivery is given up")
+    alerts_per_org: int = Field(100, ge=1, description="most alerts one org may have")
+
     ingest_max_events: int = 10_000
     ingest_max_bytes: int = 5 * 1024 * 1024
     event_max_bytes: int = Field(

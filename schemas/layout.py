@@ -200,6 +200,39 @@ class Layout:
         """Hash sha256(secret) -> key_id, for lookup on each request."""
         return f"{self.prefix}:keyhash"
 
+    # --- alerts (control keys, one org's in one slot: api/alerting/store.py) -----------
+    def alert_orgs(self) -> str:
+        """Set of the orgs that have (or had) alerts: the ones the loops look at."""
+        return f"{self.prefix}:alorgs"
+
+    def alerts(self, org: str) -> str:
+        """Hash alert_id -> the alert's definition (JSON, no secret)."""
+        return f"{self.prefix}:al:def:{org}"
+
+    def alert_secrets(self, org: str) -> str:
+        """Hash alert_id -> its signing secret, as issued (HMAC needs it back)."""
+        return f"{self.prefix}:al:sec:{org}"
+
+    def alert_states(self, org: str) -> str:
+        """Hash alert_id -> ``{"state", "since"}`` (absent: ``ok``)."""
+        return f"{self.prefix}:al:st:{org}"
+
+    def alert_deliveries(self, org: str) -> str:
+        """Hash delivery_id -> the delivery's record (JSON, its body included)."""
+        return f"{self.prefix}:al:dl:{org}"
+
+    def alert_log(self, org: str, alert_id: str) -> str:
+        """List of one alert's last delivery ids, newest first."""
+        return f"{self.prefix}:al:log:{org}:{alert_id}"
+
+    def alert_due(self, org: str) -> str:
+        """Sorted set delivery_id -> when it is due (ms; a leased one: its lease's end)."""
+        return f"{self.prefix}:al:due:{org}"
+
+    def alert_tick(self, org: str) -> str:
+        """String held by the process evaluating the org's alerts this interval."""
+        return f"{self.prefix}:al:tick:{org}"
+
 
 # The badge-table vector: for each kind, one int32 per status code (p, a, d, r), then
 # badges created. Stored packed (little-endian int32) and updated by apply.lua.

@@ -1,0 +1,255 @@
+"""The alert loops every API process runs (started by api/main.py's lifespan).
+
+* Evaluation, every `alert_eval_interval` seconds: for each org with alerts, one process
+  (whichever takes the org's tick in Redis first) computes each alert's metric over its
+  window from the counter hashes, as the summary read does (never raw events), and moves
+  its state through ENQUEUE (api/alerting/store.py), which queues the delivery in the same
+  atomic step.
+* Delivery, every `alert_poll_interval` seconds (and at once after a local enqueue):
+  due deliveries are leased to this process and POSTed, signed; the outcome is written
+  back by the lease holder only. A process killed mid-send leaves its delivery leased
+  until `alert_lease` runs out; then another process sends it again (the one window in
+  which a receiver may see a delivery twice: the first send may have arrived before the
+  kill; the `Badgepulse-Delivery` header lets a receiver drop the repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from api.alerting import rules
+from api.alerting.store import AlertStore, Enqueued, Outcome, now_ms
+from api.alerting.urls import Resolve, UrlRefused, check_url, parse_allow_hosts, system_resolve
+from api.readers.counters import CounterReader, fold
+from api.readers.scope import NotFound, ReadQuery, resolve
+from core.keys import ApiKey
+from core.settings import Settings
+from schemas.layout import STATUS_CODES, Layout
+from schemas.metrics import derive, previous_period
+
+log = logging.getLogger("badgepulse.alerts")
+ALL_STATUSES = frozenset(STATUS_CODES.values())
+CLAIM_BATCH = 20
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+async def window_metrics(redis: Redis, data: Layout, alert: dict[str, Any], start: date,
+                         end: date) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every metric of metrics.md for the alert's scope over [start, end] and the window
+    before it, from the same counter hashes and fold as `summary` (no filters)."""
+    org = alert["org_id"]
+    scope = alert["scope"]
+    q = ReadQuery(org, start, end, scope.get("issuer_id"), scope.get("badge_id"))
+    res = await resolve(redis, data, ApiKey("alerts", org, "org_admin"), q)
+    pstart, pend = previous_period(start, end)
+    reader = CounterReader(redis)
+    i_cur = reader.want(res.bases, start, end)
+    i_prev = reader.want(res.bases, pstart, pend)
+    hashes = await reader.run()
+    return (derive(fold(hashes[i_cur], ALL_STATUSES).as_dict()),
+            derive(fold(hashes[i_prev], ALL_STATUSES).as_dict()))
+
+
+class AlertRunner:
+    def __init__(self, redis: Redis, settings: Settings,
+                 data_layout: Callable[[], Awaitable[Layout]],
+                 resolve_host: Resolve = system_resolve) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.store = AlertStore(redis, Layout(settings.redis_prefix))
+        self.data_layout = data_layout
+        self.resolve_host = resolve_host
+        self.allowed = parse_allow_hosts(settings.alert_allow_hosts)
+        self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sends: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._closing = False
+
+    # --- lifetime ----------------------------------------------------------------------
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._evaluate_loop(), name="alerts-evaluate"),
+                       loop.create_task(self._deliver_loop(), name="alerts-deliver")]
+
+    async def stop(self) -> None:
+        # the flag too: on 3.11 a cancel that meets an expiring asyncio.timeout can come
+        # out as TimeoutError, which the loops swallow, so they look at the flag as well
+        self._closing = True
+        self.wake.set()
+        for t in [*self._tasks, *self._sends]:
+            t.cancel()
+        for t in [*self._tasks, *self._sends]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self._client is not None:
+            await self._client.aclose()
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # redirects are not followed (a 3xx is a failed attempt); the checked address
+            # is the one connected to (api/alerting/urls.py)
+            self._client = httpx.AsyncClient(
+                follow_redirects=False, timeout=self.settings.alert_send_timeout,
+                trust_env=False)
+        return self._client
+
+    async def _evaluate_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self.evaluate_all()
+            except (RedisError, OSError) as err:
+                log.warning("alert evaluation skipped: %s", err)
+            await asyncio.sleep(self.settings.alert_eval_interval)
+
+    async def _deliver_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self.deliver_due()
+            except (RedisError, OSError) as err:
+                log.warning("alert deliveries skipped: %s", err)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.alert_poll_interval):
+                    await self.wake.wait()
+            self.wake.clear()
+
+    # --- evaluation --------------------------------------------------------------------
+    async def evaluate_all(self, force: bool = False) -> int:
+        """Evaluate every org whose tick this process takes (all of them with `force`);
+        the number of state changes queued."""
+        interval_ms = int(self.settings.alert_eval_interval * 1000)
+        changes = 0
+        for org in await self.store.orgs():
+            if force or await self.store.take_tick(org, self.owner, interval_ms):
+                changes += await self.evaluate_org(org)
+        if changes:
+            self.wake.set()
+        return changes
+
+    async def evaluate_org(self, org: str) -> int:
+        alerts = await self.store.alerts(org)
+        if not alerts:
+            return 0
+        data = await self.data_layout()
+        today = today_utc()
+        changes = 0
+        for alert in alerts:
+            start, end = rules.window(today, alert["window_days"])
+            try:
+                cur, prev = await window_metrics(self.redis, data, alert, start, end)
+            except NotFound:
+                continue  # its issuer or badge is gone from the aggregates (a rebuild)
+            metric = alert["metric"]
+            cond = alert["condition"]
+            holds = rules.condition_holds(cond["op"], cond["value"], cur.get(metric),
+                                          prev.get(metric))
+            state = rules.next_state(alert["state"], holds, int(cur["badges_awarded"]),
+                                     alert["min_awards"])
+            if state is None:
+                continue
+            at = now_ms()
+            body = rules.payload(alert, start, end, cur.get(metric), prev.get(metric), state,
+                                 at)
+            done, delivery_id = await self.store.enqueue(org, alert["alert_id"], state, body,
+                                                         at)
+            if done is Enqueued.QUEUED:
+                changes += 1
+                log.info("alert %s of %s: %s (delivery %s)", alert["alert_id"], org, state,
+                         delivery_id)
+        return changes
+
+    async def test_body(self, alert: dict[str, Any]) -> tuple[bytes, int]:
+        """A `test` delivery's body, with the alert's numbers as they stand now."""
+        start, end = rules.window(today_utc(), alert["window_days"])
+        try:
+            cur, prev = await window_metrics(self.redis, await self.data_layout(), alert,
+                                              start, end)
+            value, previous = cur.get(alert["metric"]), prev.get(alert["metric"])
+        except NotFound:
+            value = previous = None
+        at = now_ms()
+        return rules.payload(alert, start, end, value, previous, "test", at), at
+
+    # --- delivery ----------------------------------------------------------------------
+    async def deliver_due(self) -> int:
+        """Lease and send what is due in every org; the number of attempts started."""
+        lease_ms = int(self.settings.alert_lease * 1000)
+        started = 0
+        for org in await self.store.orgs():
+            for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH):
+                task = asyncio.get_running_loop().create_task(self.send(org, rec))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+                started += 1
+        return started
+
+    async def send_now(self, org: str, delivery_id: str) -> dict[str, Any] | None:
+        """Send one queued delivery from this process now (POST .../test); its record
+        after the attempt."""
+        lease_ms = int(self.settings.alert_lease * 1000)
+        for rec in await self.store.claim(org, self.owner, lease_ms, 1, ids=[delivery_id]):
+            await self.send(org, rec)
+        return await self.store.delivery(org, delivery_id)
+
+    async def send(self, org: str, rec: dict[str, Any]) -> None:
+        """One attempt of a leased delivery, and its outcome written back."""
+        s = self.settings
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        alert = await self.store.get(org, rec["alert_id"])
+        secret = await self.store.secret(org, rec["alert_id"])
+        if alert is None or secret is None:
+            return  # deleted meanwhile: DELETE dropped the record too
+        body = rec["body"].encode()
+        try:
+            # checked again now: the name may resolve elsewhere than when it was made
+            target = await check_url(alert["url"], self.allowed, self.resolve_host)
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "Badgepulse-Alerts/1",
+                "Host": target.host_header,
+                rules.SIGNATURE_HEADER: rules.sign(secret, int(time.time()), body),
+                rules.DELIVERY_HEADER: rec["delivery_id"],
+            }
+            ext = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+            async with asyncio.timeout(s.alert_send_timeout):
+                resp = await self.client().post(target.connect_url, content=body,
+                                                headers=headers, extensions=ext)
+            status = resp.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+                retry_after = rules.parse_retry_after(resp.headers.get("retry-after"),
+                                                      datetime.now(UTC))
+        except UrlRefused as err:
+            error = f"refused: {err}"
+        except TimeoutError:
+            error = f"no answer in {s.alert_send_timeout:g} s"
+        except httpx.HTTPError as err:
+            error = f"{type(err).__name__}: {err}"[:300]
+        if error is None:
+            outcome, next_ms = Outcome.DELIVERED, None
+        else:
+            next_ms = rules.next_attempt_ms(
+                int(rec["created_at"]), now_ms(), int(rec["attempts"]), retry_after,
+                s.alert_backoff_base, s.alert_backoff_cap, s.alert_retry_horizon)
+            outcome = Outcome.RETRY if next_ms is not None else Outcome.FAILED
+        if not await self.store.finish(org, rec, self.owner, outcome, next_ms, status, error):
+            log.warning("delivery %s: the lease ran out before the answer came (%s)",
+                        rec["delivery_id"], outcome)

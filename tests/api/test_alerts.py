@@ -1,0 +1,212 @@
+"""Alerts through the API with a real worker, Redis and a real local webhook receiver:
+one signed delivery per change of state (retried past two failures), min_awards, the
+test delivery, the delivery log, CRUD, the key rules and the URL rules.
+
+Events are dated today (UTC, just after midnight) so they fall in a 1-day window."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time
+
+import pytest
+
+from tests.alert_receiver import Receiver
+from tests.conftest import asgi_client, caught_up, make_key, publish_events
+
+ISSUED_AT = datetime.combine(datetime.now(UTC).date(), time(0, 0, 1),
+                             tzinfo=UTC).isoformat().replace("+00:00", "Z")
+TODAY = ISSUED_AT[:10]
+
+
+def issued(n: int, issuer: str = "eng", badge: str = "py") -> dict[str, str]:
+    return {"event_id": f"i{n}", "type": "award.issued", "occurred_at": ISSUED_AT,
+            "org_id": "acme", "issuer_id": issuer, "badge_id": badge, "award_id": f"a{n}",
+            "method": "lms"}
+
+
+def accepted(n: int) -> dict[str, str]:
+    return {"event_id": f"x{n}", "type": "award.accepted", "occurred_at": ISSUED_AT,
+            "org_id": "acme", "award_id": f"a{n}"}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def quick(settings):
+    """Alerts on a test's clock: evaluated 5 times a second, retried after 0.2 s."""
+    return settings.model_copy(update={
+        "alert_allow_hosts": "127.0.0.1", "alert_eval_interval": 0.2,
+        "alert_poll_interval": 0.05, "alert_backoff_base": 0.2, "alert_backoff_cap": 0.5,
+        "alert_retry_horizon": 60.0, "alert_lease": 5.0, "alert_send_timeout": 2.0})
+
+
+@pytest.fixture
+async def receiver():
+    r = Receiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+@pytest.fixture
+async def api(settings):
+    async for c in asgi_client(quick(settings)):
+        yield c
+
+
+@pytest.fixture
+async def keys(settings):
+    return {"admin": await make_key(settings, "acme", "org_admin"),
+            "other": await make_key(settings, "globex", "org_admin"),
+            "issuer": await make_key(settings, "acme", "issuer", ("eng",)),
+            "pub": await make_key(settings, "acme", "publisher")}
+
+
+def rule(url: str, **kw):
+    return {"metric": "acceptance_rate", "window_days": 1,
+            "condition": {"op": "below", "value": 0.5}, "min_awards": 4, "url": url, **kw}
+
+
+async def test_one_signed_delivery_per_change_of_state_each_past_two_failures(
+        settings, workers, api, keys, receiver):
+    workers.start()
+    # 4 awards today, 1 accepted: acceptance_rate 1/4 = 0.25, below 0.5
+    await publish_events(settings, [issued(n) for n in range(4)] + [accepted(0)])
+    await caught_up(settings)
+    admin = auth(keys["admin"])
+    r = await api.post("/v1/orgs/acme/alerts", headers=admin, json=rule(receiver.url))
+    assert r.status_code == 201, r.text
+    alert = r.json()
+    receiver.secrets[alert["alert_id"]] = alert["secret"]
+    # 4 cohort awards < min_awards 5: this one neither fires nor resolves
+    r = await api.post("/v1/orgs/acme/alerts", headers=admin,
+                       json=rule(receiver.url, min_awards=5))
+    held = r.json()
+    receiver.secrets[held["alert_id"]] = held["secret"]
+
+    await receiver.wait_for(1, "firing")
+    fired = [s for s in receiver.seen if s.body["state"] == "firing"]
+    # two 500s, then the 200: three attempts of ONE delivery (one id), each signed
+    assert [s.answered for s in fired] == [500, 500, 200]
+    assert len({s.delivery_id for s in fired}) == 1
+    assert all(s.signature_ok for s in fired)
+    body = fired[-1].body
+    assert body == {"alert_id": alert["alert_id"], "org_id": "acme",
+                    "metric": "acceptance_rate",
+                    "scope": {"issuer_id": None, "badge_id": None},
+                    "window": {"from": TODAY, "to": TODAY}, "value": 0.25,
+                    "previous": None,  # yesterday had no awards: a null rate
+                    "condition": {"op": "below", "value": 0.5}, "state": "firing",
+                    "at": body["at"]}
+
+    # 2 more accepted: 3/4 = 0.75, not below 0.5 any more
+    await publish_events(settings, [accepted(1), accepted(2)])
+    await caught_up(settings)
+    await receiver.wait_for(1, "resolved")
+    await asyncio.sleep(1.5)  # ~7 more evaluations: nothing more may arrive
+    resolved = [s for s in receiver.seen if s.body["state"] == "resolved"]
+    assert [s.answered for s in resolved] == [500, 500, 200]
+    assert resolved[-1].body["value"] == 0.75
+    assert len(receiver.seen) == 6
+    assert all(s.body["alert_id"] == alert["alert_id"] for s in receiver.seen)
+
+    r = await api.get(f"/v1/orgs/acme/alerts/{alert['alert_id']}/deliveries", headers=admin)
+    items = r.json()["items"]
+    assert [(d["state"], d["status"], d["attempts"], d["http_status"], d["next_retry"])
+            for d in items] == [("resolved", "delivered", 3, 200, None),
+                                ("firing", "delivered", 3, 200, None)]
+    assert items[1]["delivery_id"] == fired[0].delivery_id
+    r = await api.get(f"/v1/orgs/acme/alerts/{held['alert_id']}/deliveries", headers=admin)
+    assert r.json()["items"] == []
+    states = {a["alert_id"]: a["state"] for a in
+              (await api.get("/v1/orgs/acme/alerts", headers=admin)).json()["items"]}
+    assert states == {alert["alert_id"]: "resolved", held["alert_id"]: "ok"}
+
+
+async def test_a_test_delivery_is_sent_at_once_with_the_numbers_as_they_stand(
+        settings, api, keys, receiver):
+    receiver.fail_first = 0
+    admin = auth(keys["admin"])
+    alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                            json=rule(receiver.url, metric="views", window_days=7))).json()
+    receiver.secrets[alert["alert_id"]] = alert["secret"]
+    r = await api.post(f"/v1/orgs/acme/alerts/{alert['alert_id']}/test", headers=admin)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert (d["state"], d["status"], d["attempts"], d["http_status"]) == (
+        "test", "delivered", 1, 200)
+    [seen] = receiver.seen
+    assert seen.signature_ok and seen.delivery_id == d["delivery_id"]
+    assert (seen.body["state"], seen.body["metric"], seen.body["value"],
+            seen.body["previous"]) == ("test", "views", 0, 0)
+
+
+async def test_alerts_are_for_org_admin_keys_of_their_own_org(settings, api, keys, receiver):
+    admin = auth(keys["admin"])
+    alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                            json=rule(receiver.url))).json()
+    aid = alert["alert_id"]
+    assert alert["min_awards"] == 4 and alert["state"] == "ok"
+    assert alert["secret"].startswith("whsec_")
+    calls = [("post", "/v1/orgs/acme/alerts", rule(receiver.url)),
+             ("get", "/v1/orgs/acme/alerts", None),
+             ("delete", f"/v1/orgs/acme/alerts/{aid}", None),
+             ("post", f"/v1/orgs/acme/alerts/{aid}/test", None),
+             ("get", f"/v1/orgs/acme/alerts/{aid}/deliveries", None)]
+    for method, path, body in calls:
+        kw = {"json": body} if body else {}
+        assert (await api.request(method, path, **kw)).status_code == 401
+        for role in ("issuer", "pub"):
+            r = await api.request(method, path, headers=auth(keys[role]), **kw)
+            assert r.status_code == 403, (role, path, r.text)
+        r = await api.request(method, path, headers=auth(keys["other"]), **kw)
+        assert r.status_code == 404 and r.json() == {"detail": "not found"}, (path, r.text)
+    # another org's alert and an absent one look the same to acme's admin
+    for path in ("/v1/orgs/acme/alerts/al_nope/deliveries", "/v1/orgs/acme/alerts/al_nope"):
+        method = "get" if path.endswith("deliveries") else "delete"
+        r = await api.request(method, path, headers=admin)
+        assert r.status_code == 404 and r.json() == {"detail": "not found"}
+
+    listed = (await api.get("/v1/orgs/acme/alerts", headers=admin)).json()["items"]
+    assert [a["alert_id"] for a in listed] == [aid]
+    assert "secret" not in listed[0] and alert["secret"] not in str(listed)
+    assert (await api.delete(f"/v1/orgs/acme/alerts/{aid}", headers=admin)).status_code == 204
+    assert (await api.delete(f"/v1/orgs/acme/alerts/{aid}", headers=admin)).status_code == 404
+    assert (await api.get("/v1/orgs/acme/alerts", headers=admin)).json() == {"items": []}
+    # min_awards defaults to 20
+    body = rule(receiver.url)
+    del body["min_awards"]
+    r = await api.post("/v1/orgs/acme/alerts", headers=admin, json=body)
+    assert r.status_code == 201 and r.json()["min_awards"] == 20
+
+
+@pytest.mark.parametrize(("change", "loc"), [
+    ({"metric": "happiness"}, ["body", "metric"]),
+    ({"window_days": 0}, ["body", "window_days"]),
+    ({"window_days": 91}, ["body", "window_days"]),
+    ({"condition": {"op": "between", "value": 1}}, ["body", "condition", "op"]),
+    ({"condition": {"op": "drops_by_pct", "value": -5}}, ["body", "condition"]),
+    ({"min_awards": -1}, ["body", "min_awards"]),
+    ({"colour": "red"}, ["body", "colour"]),
+    ({"scope": {"issuer_id": "nobody"}}, ["body", "scope", "issuer_id"]),
+    ({"scope": {"badge_id": "nothing"}}, ["body", "scope", "badge_id"]),
+    ({"url": "https://10.0.0.1/hook"}, ["body", "url"]),
+    ({"url": "http://192.168.1.1/hook"}, ["body", "url"]),
+])
+async def test_a_bad_alert_is_422_naming_the_field(api, keys, receiver, change, loc):
+    r = await api.post("/v1/orgs/acme/alerts", headers=auth(keys["admin"]),
+                       json={**rule(receiver.url), **change})
+    assert r.status_code == 422, r.text
+    assert loc in [e["loc"] for e in r.json()["detail"]], r.text
+
+
+async def test_a_url_resolving_to_10_0_0_1_is_refused(api, keys):
+    r = await api.post("/v1/orgs/acme/alerts", headers=auth(keys["admin"]),
+                       json=rule("https://10.0.0.1/hook"))
+    assert r.status_code == 422
+    [err] = r.json()["detail"]
+    assert err["loc"] == ["body", "url"] and "private address (10.0.0.1)" in err["msg"]
