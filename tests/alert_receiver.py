@@ -33,6 +33,7 @@ class Receiver:
     hang_first: bool = False
     seen: list[Seen] = field(default_factory=list)
     hung: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -59,7 +60,8 @@ class Receiver:
         self.seen.append(seen)
         if self.hang_first and not self.hung.is_set() and body["state"] != "test":
             self.hung.set()
-            await asyncio.sleep(3600)  # until the sender is killed and the socket drops
+            await self.release.wait()  # the sender is killed meanwhile: nobody reads this
+            return web.Response(status=500)
         seen.answered = 500 if before < self.fail_first else 200
         return web.Response(status=seen.answered, text="ok")
 
@@ -84,5 +86,6 @@ class Receiver:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        self.release.set()
         if self._runner is not None:
             await self._runner.cleanup()
