@@ -210,3 +210,24 @@ async def test_a_url_resolving_to_10_0_0_1_is_refused(api, keys):
     assert r.status_code == 422
     [err] = r.json()["detail"]
     assert err["loc"] == ["body", "url"] and "private address (10.0.0.1)" in err["msg"]
+
+
+async def test_a_host_that_resolves_inside_by_delivery_time_is_not_called(api, keys):
+    """The name is resolved again for every attempt (DNS is swapped here, nothing else)."""
+    import ipaddress
+
+    dns = {"hooks.example.test": "93.184.216.34"}
+
+    async def resolve(host, port):
+        return [ipaddress.ip_address(dns[host])]
+
+    api._transport.app.state.alert_runner.resolve_host = resolve
+    admin = auth(keys["admin"])
+    r = await api.post("/v1/orgs/acme/alerts", headers=admin,
+                       json=rule("https://hooks.example.test/hook"))
+    assert r.status_code == 201, r.text
+    dns["hooks.example.test"] = "10.0.0.1"
+    r = await api.post(f"/v1/orgs/acme/alerts/{r.json()['alert_id']}/test", headers=admin)
+    d = r.json()
+    assert (d["status"], d["attempts"], d["http_status"]) == ("pending", 1, None)
+    assert "private address (10.0.0.1)" in d["error"] and d["next_retry"] is not None
