@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from schemas.layout import Layout
+from schemas.layout import Layout, retired_field, retired_generation
 
 DEFAULT_GENERATION = 1
 GENERATION_TTL = 0.5  # seconds a reader may keep using the pointer it read
@@ -41,8 +41,7 @@ def parse_generations(raw: Mapping[bytes | str, bytes | str]) -> Generations:
     d = {_text(k): _text(v) for k, v in raw.items()}
     serving = int(d.get("serving", DEFAULT_GENERATION))
     building = int(d["building"]) if "building" in d else None
-    retired = {int(k.split(":", 1)[1]): float(v) for k, v in d.items()
-               if k.startswith("retired:")}
+    retired = {g: float(v) for k, v in d.items() if (g := retired_generation(k)) is not None}
     return Generations(serving, building, int(d.get("last", serving)), retired)
 
 
@@ -95,7 +94,8 @@ return {nxt, 1}
 
 # Switch readers to the building generation if it has caught up: every partition the serving
 # generation has an offset for must have at least that offset in the building one.
-# KEYS: generations, serving offsets, building offsets. ARGV: serving, building, now.
+# KEYS: generations, serving offsets, building offsets. ARGV: serving, building, now, the
+# serving one's retired field (schemas/layout.py: retired_field).
 SWITCH_LUA = """
 local g = redis.call('HMGET', KEYS[1], 'serving', 'building')
 if (g[1] or '1') ~= ARGV[1] or g[2] ~= ARGV[2] then return 'moved' end
@@ -104,17 +104,18 @@ for i = 1, #serving, 2 do
   local b = redis.call('HGET', KEYS[3], serving[i])
   if (not b) or tonumber(b) < tonumber(serving[i + 1]) then return 'behind' end
 end
-redis.call('HSET', KEYS[1], 'serving', ARGV[2], 'retired:' .. ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], 'serving', ARGV[2], ARGV[4], ARGV[3])
 redis.call('HDEL', KEYS[1], 'building')
 return 'switched'
 """
 
 
 # Give up a rebuild (ARGV[1]) if it is still the one under way; its keys are dropped later.
+# ARGV: the generation, now, its retired field.
 ABANDON_LUA = """
 if redis.call('HGET', KEYS[1], 'building') ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], 'building')
-redis.call('HSET', KEYS[1], 'retired:' .. ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])
 return 1
 """
 
@@ -122,7 +123,8 @@ return 1
 async def abandon_rebuild(redis: Redis, layout: Layout, gen: int) -> bool:
     """The topic lost events while generation `gen` was being built from it: switching to it
     would drop them from every number, so it is given up (the serving one keeps them)."""
-    res = await redis.eval(ABANDON_LUA, 1, layout.generations(), gen, time.time())
+    res = await redis.eval(ABANDON_LUA, 1, layout.generations(), gen, time.time(),
+                           retired_field(gen))
     return bool(int(res))
 
 
@@ -136,7 +138,8 @@ async def try_switch(redis: Redis, layout: Layout, gens: Generations) -> bool:
         return False
     serving, building = layout.at(gens.serving), layout.at(gens.building)
     res = await redis.eval(SWITCH_LUA, 3, layout.generations(), serving.offsets(),
-                           building.offsets(), gens.serving, gens.building, time.time())
+                           building.offsets(), gens.serving, gens.building, time.time(),
+                           retired_field(gens.serving))
     return (res.decode() if isinstance(res, bytes) else str(res)) == "switched"
 
 
@@ -162,7 +165,7 @@ async def drop_retired(redis: Redis, layout: Layout, gens: Generations) -> list[
                     batch = []
             if batch:
                 await redis.unlink(*batch)
-            await redis.hdel(layout.generations(), f"retired:{g}")
+            await redis.hdel(layout.generations(), retired_field(g))
         return due
     finally:
         # only our own lock: one that expired and was taken by another worker stays

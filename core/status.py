@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.generations import Generations, parse_generations
 from core.settings import Settings
-from schemas.layout import REJECTED_PREFIX, Layout
+from schemas.layout import REJECTED_PREFIX, Layout, tp_field
 
 
 def iso_us(ts_us: int | None) -> str | None:
@@ -37,7 +37,7 @@ async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None
         ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(tps), 3)
         stored = await redis.hgetall(layout.offsets())
         applied = {k.decode(): int(v) for k, v in stored.items()}
-        return sum(max(0, ends[tp] - applied.get(f"{tp.topic}:{tp.partition}", 0))
+        return sum(max(0, ends[tp] - applied.get(tp_field(tp.topic, tp.partition), 0))
                    for tp in tps)
     except Exception:  # noqa: BLE001 - any broker trouble means "unknown", which is null
         return None

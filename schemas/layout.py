@@ -288,3 +288,44 @@ def period_buckets(start: date, end: date) -> list[str]:
 
 
 _ONE_DAY = timedelta(days=1)
+
+
+# --- Field names inside the hashes, spelled here only --------------------------------------
+# A counter hash is one bucket of a counter base: ``<Layout.counter_base>:<bucket>``. Its
+# fields are ``<kind>.<status>`` (``aw.a``), ``<kind>.<token>.<status>`` (``sc.linkedin.a``)
+# and ``bc`` (badges created: no status). A table-methods hash (Layout.table_methods) has
+# ``<issuer>|<method>.<status>``. The generations hash has ``retired:<n>`` beside
+# ``serving``, ``building`` and ``last``.
+BUCKET_SEP = ":"
+FIELD_SEP = "."
+ORG_LEVEL, ISSUER_LEVEL, BADGE_LEVEL = "o", "i", "b"  # Layout.counter_base's levels
+AWARDED, ACCEPTED, SHARED, PUBLIC = "aw", "ac", "sh", "pu"
+CREATED = "bc"
+RETIRED_PREFIX = "retired:"
+
+
+def counter_key(base: str, bucket: str) -> str:
+    """The counter hash of one bucket (day_b, month_b, year_b, ALL_BUCKET) of a base."""
+    return f"{base}{BUCKET_SEP}{bucket}"
+
+
+def status_field(kind: str, status: str) -> str:
+    """``aw.a``: one kind's count for one status code."""
+    return f"{kind}{FIELD_SEP}{status}"
+
+
+def split_method_field(name: str) -> tuple[str, str, str]:
+    """(issuer, method, status) of a table-methods field ``<issuer>|<method>.<status>``."""
+    issuer, _, rest = name.partition(PAIR_SEP)
+    method, _, status = rest.rpartition(FIELD_SEP)
+    return issuer, method, status
+
+
+def retired_field(gen: int) -> str:
+    """The generations-hash field holding when generation `gen` was retired."""
+    return f"{RETIRED_PREFIX}{gen}"
+
+
+def retired_generation(name: str) -> int | None:
+    """The generation a generations-hash field names as retired, or None."""
+    return int(name.removeprefix(RETIRED_PREFIX)) if name.startswith(RETIRED_PREFIX) else None

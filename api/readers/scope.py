@@ -10,7 +10,15 @@ from redis.asyncio import Redis
 
 from api.readers.caches import PairCache
 from core.keys import ApiKey
-from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout, pair
+from schemas.layout import (
+    BADGE_LEVEL,
+    ISSUER_LEVEL,
+    ORG_ENTITY,
+    ORG_LEVEL,
+    STATUS_CODES,
+    Layout,
+    pair,
+)
 
 
 class NotFound(Exception):
@@ -94,12 +102,12 @@ async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
     def bases_for(level_pairs: list[tuple[str, str]], narrowed: bool) -> tuple[str, ...]:
         org = q.org_id
         if q.badge_id is not None or narrowed:
-            return tuple(layout.counter_base(org, "b", pair(i, b)) for i, b in level_pairs)
+            return tuple(layout.counter_base(org, BADGE_LEVEL, pair(i, b)) for i, b in level_pairs)
         if q.issuer_id is not None:
-            return (layout.counter_base(org, "i", q.issuer_id),)
+            return (layout.counter_base(org, ISSUER_LEVEL, q.issuer_id),)
         if allowed is not None:
-            return tuple(layout.counter_base(org, "i", i) for i in sorted(allowed))
-        return (layout.counter_base(org, "o", ORG_ENTITY),)
+            return tuple(layout.counter_base(org, ISSUER_LEVEL, i) for i in sorted(allowed))
+        return (layout.counter_base(org, ORG_LEVEL, ORG_ENTITY),)
 
     tile_bases = bases_for(scope_pairs, False)
     fpairs = scope_pairs
@@ -109,11 +117,11 @@ async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
         fpairs = [p for p in fpairs if p[1] in q.badge_filter]
     if q.badge_filter or q.issuer_filter:
         if q.badge_filter or q.badge_id is not None:
-            bases = tuple(layout.counter_base(q.org_id, "b", pair(i, b)) for i, b in fpairs)
+            bases = tuple(layout.counter_base(q.org_id, BADGE_LEVEL, pair(i, b)) for i, b in fpairs)
         else:
             issuers = sorted({i for i in q.issuer_filter if visible(i)}
                              & ({q.issuer_id} if q.issuer_id else set(q.issuer_filter)))
-            bases = tuple(layout.counter_base(q.org_id, "i", i) for i in issuers)
+            bases = tuple(layout.counter_base(q.org_id, ISSUER_LEVEL, i) for i in issuers)
     else:
         bases = tile_bases
     return Resolved(bases, tile_bases,

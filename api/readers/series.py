@@ -19,7 +19,16 @@ from api.readers.shapes import (
 )
 from api.readers.summary import period_out, read_coverage
 from core.keys import ApiKey
-from schemas.layout import period_buckets
+from schemas.layout import (
+    ACCEPTED,
+    AWARDED,
+    CREATED,
+    PUBLIC,
+    SHARED,
+    counter_key,
+    period_buckets,
+    status_field,
+)
 from schemas.metrics import channel_entries, incomplete, previous_period
 
 Interval = Literal["day", "week", "month"]
@@ -73,17 +82,17 @@ def intervals(start: date, end: date, interval: Interval) -> list[tuple[date, da
 # Count metrics held in fields of known names (`kind.status`, or `bc`): a time series of one
 # reads just those fields of each hash (HMGET), not the hundreds a hash holds. Shares and
 # views are spread over channel/source fields, so they read whole hashes (fold).
-FIELD_KINDS = {"badges_awarded": "aw", "accepted_awards": "ac", "shared_awards": "sh",
-               "public_awards": "pu"}
+FIELD_KINDS = {"badges_awarded": AWARDED, "accepted_awards": ACCEPTED,
+               "shared_awards": SHARED, "public_awards": PUBLIC}
 
 
 def metric_fields(metric: str, statuses: frozenset[str]) -> list[str] | None:
     """The counter fields whose sum is `metric` for these status codes (fold's reading),
     or None when the metric needs whole hashes."""
     if metric == "badges_created":
-        return ["bc"]  # badges created have no status
+        return [CREATED]  # badges created have no status
     kind = FIELD_KINDS.get(metric)
-    return None if kind is None else [f"{kind}.{st}" for st in sorted(statuses)]
+    return None if kind is None else [status_field(kind, st) for st in sorted(statuses)]
 
 
 async def interval_sums(redis: Redis, bases: tuple[str, ...], spans: list[tuple[date, date]],
@@ -96,7 +105,7 @@ async def interval_sums(redis: Redis, bases: tuple[str, ...], spans: list[tuple[
         counts.append(len(bases) * len(buckets))
         for base in bases:
             for bucket in buckets:
-                pipe.hmget(f"{base}:{bucket}", fields)
+                pipe.hmget(counter_key(base, bucket), fields)
     got = await pipe.execute() if len(pipe) else []
     out, i = [], 0
     for n in counts:

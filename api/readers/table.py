@@ -27,14 +27,18 @@ from api.readers.summary import period_out, read_coverage
 from core.keys import ApiKey
 from core.status import iso_us
 from schemas.layout import (
+    BADGE_LEVEL,
     TABLE_BC,
     TABLE_KINDS,
     TABLE_STATUS,
     Layout,
+    pair,
     period_buckets,
+    split_method_field,
+    split_pair,
 )
 from schemas.metrics import (
-    ALL_METRICS,
+    BADGE_METRICS,
     derive,
     incomplete,
     learner_engagement_score,
@@ -69,7 +73,7 @@ def fold_vectors(names: list[bytes], total: np.ndarray, statuses: frozenset[str]
     summed = np.column_stack([*by_kind, total[:, TABLE_BC]]).tolist()
     out: dict[Pair, list[int]] = {}
     for name, row in zip(names, summed, strict=True):
-        i, _, b = name.decode().partition("|")
+        i, b = split_pair(name.decode())
         if pairs is None or (i, b) in pairs:
             out[(i, b)] = row
     return out
@@ -80,8 +84,7 @@ def fold_methods(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str],
     out: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for h in hashes:
         for f, v in h.items():
-            issuer, _, rest = f.decode().partition("|")
-            method, _, status = rest.rpartition(".")
+            issuer, method, status = split_method_field(f.decode())
             if status in statuses and (issuers is None or issuer in issuers):
                 out[issuer][method] += int(v)
     return out
@@ -199,7 +202,7 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
         # are held to BadgeRowAnswer by tests/unit/test_answer_shapes.py
         "total": total, "items": cast(list[BadgeRowAnswer], items),
         "coverage": {"first_day": first_day,
-                     "incomplete": incomplete(ALL_METRICS, first_day, pstart)},
+                     "incomplete": incomplete(BADGE_METRICS, first_day, pstart)},
     }
     return plain(answer)
 
@@ -219,9 +222,10 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     pairs = set(res.pairs)
     pair_names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
-    cur_m = await read_methods(redis, layout, q.org_id, q.start, q.end)
+    # per-bucket method counts, cached by table version (api/readers/methods.py)
     cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),
-                      fold_methods(cur_m, q.status_codes, issuers))
+                      await caches.methods.period(redis, layout, q.org_id, q.start, q.end,
+                                                  q.status_codes, issuers))
     prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs))
     methods: dict[str, dict[str, int]] = {i: dict(cur.methods.get(i, {})) for i in issuers}
     if q.badge_filter or q.badge_id is not None:
@@ -229,7 +233,8 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
         methods = {i: {} for i in issuers}
         reader = CounterReader(redis)
         wanted = sorted(p for p in pairs if p[0] in issuers)
-        idx = [reader.want((layout.counter_base(q.org_id, "b", f"{i}|{b}"),), q.start, q.end)
+        idx = [reader.want((layout.counter_base(q.org_id, BADGE_LEVEL, pair(i, b)),),
+                           q.start, q.end)
                for i, b in wanted]
         hashes = await reader.run()
         for (i, _b), k in zip(wanted, idx, strict=True):

@@ -38,14 +38,14 @@ class _Bucket:
 
 class VectorCache:
     def __init__(self) -> None:
-        self.orgs: dict[str, _Org] = {}
-        self.buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self.orgs: dict[tuple[str, str], _Org] = {}  # (layout.data, org)
+        self.buckets: OrderedDict[tuple[str, str, str], _Bucket] = OrderedDict()  # + bucket
 
-    def _org(self, key: str, gen: bytes | None) -> _Org:
+    def _org(self, key: tuple[str, str], gen: bytes | None) -> _Org:
         org = self.orgs.get(key)
         if org is None or org.gen != gen:
             org = self.orgs[key] = _Org(gen)
-            for k in [k for k in self.buckets if k.startswith(key + "|")]:
+            for k in [k for k in self.buckets if k[:2] == key]:
                 del self.buckets[k]
         return org
 
@@ -58,9 +58,9 @@ class VectorCache:
         tv = layout.table_versions(org_id)
         got = cast(list[bytes | None], await redis.hmget(tv, ["_gen", *wanted]))
         gen, versions = got[0], dict(zip(wanted, got[1:], strict=True))
-        ckey = f"{layout.data}|{org_id}"
+        ckey = (layout.data, org_id)
         org = self._org(ckey, gen)
-        stale = [b for b in wanted if (hit := self.buckets.get(f"{ckey}|{b}")) is None
+        stale = [b for b in wanted if (hit := self.buckets.get((*ckey, b))) is None
                  or hit.version != versions[b]]
         if stale:
             # versions and contents in one snapshot, so a cached bucket is never newer
@@ -80,8 +80,8 @@ class VectorCache:
                                    dtype=np.int64, count=len(names))
                 vectors = np.frombuffer(b"".join(h.values()), dtype="<i4").reshape(
                     -1, TABLE_VECTOR).astype(np.int64)
-                self.buckets[f"{ckey}|{b}"] = _Bucket(version, rows, vectors)
-                self.buckets.move_to_end(f"{ckey}|{b}")
+                self.buckets[(*ckey, b)] = _Bucket(version, rows, vectors)
+                self.buckets.move_to_end((*ckey, b))
             while len(self.buckets) > MAX_BUCKETS:
                 self.buckets.popitem(last=False)
         names = list(org.index)
@@ -89,7 +89,7 @@ class VectorCache:
         for buckets in per_period:
             total = np.zeros((len(names), TABLE_VECTOR), dtype=np.int64)
             for b in buckets:
-                hit = self.buckets[f"{ckey}|{b}"]
+                hit = self.buckets[(*ckey, b)]
                 if len(hit.rows):
                     total[hit.rows] += hit.vectors  # rows are unique within a bucket
             totals.append(total)

@@ -1,0 +1,55 @@
+"""Key and field syntax is spelled in schemas/layout.py only: the reader's modules and core
+build counter keys, field names and pairs with its functions, never with their own
+separators or field codes."""
+
+from __future__ import annotations
+
+import ast
+from datetime import date
+from pathlib import Path
+
+from schemas import layout
+
+ROOT = Path(__file__).resolve().parents[2]
+CODES = {layout.AWARDED, layout.ACCEPTED, layout.SHARED, layout.PUBLIC, layout.CREATED,
+         *layout.TABLE_KINDS, layout.ORG_LEVEL, layout.ISSUER_LEVEL, layout.BADGE_LEVEL,
+         layout.RETIRED_PREFIX}
+SEPARATORS = {layout.PAIR_SEP, layout.BUCKET_SEP}
+# Modules another change had open while this check arrived; they still spell some fields.
+PENDING = {"api/readers/counters.py", "api/readers/insights.py"}
+
+
+def spelled(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.JoinedStr):
+            # f"{a}|{b}" or f"{base}:{bucket}": a separator between two values
+            parts = node.values
+            for before, mid, after in zip(parts, parts[1:], parts[2:], strict=False):
+                if (isinstance(before, ast.FormattedValue) and isinstance(after, ast.FormattedValue)
+                        and isinstance(mid, ast.Constant) and mid.value in SEPARATORS):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in {"partition", "rpartition", "split", "rsplit"} and \
+                any(isinstance(a, ast.Constant) and a.value in SEPARATORS for a in node.args):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Constant) and node.value in CODES:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_the_reader_and_core_spell_no_key_or_field_syntax_of_their_own():
+    paths = [p for pattern in ("api/readers/*.py", "api/routes/*.py", "core/*.py")
+             for p in sorted(ROOT.glob(pattern))
+             if str(p.relative_to(ROOT)) not in PENDING]
+    assert [hit for p in paths for hit in spelled(p)] == []
+
+
+def test_the_layouts_field_helpers_round_trip():
+    day = layout.day_b(date(2026, 4, 13))
+    assert layout.counter_key("bp:g1:c:acme:o:-", day) == "bp:g1:c:acme:o:-" + ":" + day
+    assert layout.status_field(layout.AWARDED, "a") == "aw.a"
+    assert layout.split_method_field(layout.pair("eng", "lms") + ".a") == ("eng", "lms", "a")
+    assert layout.split_method_field("eng|lms.v2.a") == ("eng", "lms.v2", "a")
+    assert layout.retired_generation(layout.retired_field(7)) == 7
+    assert layout.retired_generation("serving") is None
