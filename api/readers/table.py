@@ -38,7 +38,7 @@ from schemas.layout import (
     split_pair,
 )
 from schemas.metrics import (
-    BADGE_METRICS,
+    ALL_METRICS,
     derive,
     incomplete,
     learner_engagement_score,
@@ -202,7 +202,7 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
         # are held to BadgeRowAnswer by tests/unit/test_answer_shapes.py
         "total": total, "items": cast(list[BadgeRowAnswer], items),
         "coverage": {"first_day": first_day,
-                     "incomplete": incomplete(BADGE_METRICS, first_day, pstart)},
+                     "incomplete": incomplete(ALL_METRICS, first_day, pstart)},
     }
     return plain(answer)
 
@@ -222,10 +222,9 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     pairs = set(res.pairs)
     pair_names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
-    # per-bucket method counts, cached by table version (api/readers/methods.py)
+    cur_m = await read_methods(redis, layout, q.org_id, q.start, q.end)
     cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),
-                      await caches.methods.period(redis, layout, q.org_id, q.start, q.end,
-                                                  q.status_codes, issuers))
+                      fold_methods(cur_m, q.status_codes, issuers))
     prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs))
     methods: dict[str, dict[str, int]] = {i: dict(cur.methods.get(i, {})) for i in issuers}
     if q.badge_filter or q.badge_id is not None:
