@@ -92,7 +92,8 @@ async def check_scope(request: Request, org_id: str, body: AlertIn) -> None:
 
 @router.post("", status_code=201, response_model=AlertCreatedOut,
              summary="Make an alert (its secret is shown only in this answer)",
-             responses={409: ERROR_RESPONSES[422] | {"description": "Too many alerts"}})
+             responses={400: ERROR_RESPONSES[422] | {"description": "A body that is not JSON"},
+                        409: ERROR_RESPONSES[422] | {"description": "Too many alerts"}})
 async def create_alert(request: Request, org_id: str, caller: AdminDep,
                        body: AlertIn) -> Any:
     runner = runner_of(request)
@@ -115,6 +116,15 @@ async def create_alert(request: Request, org_id: str, caller: AdminDep,
     secret = new_secret()
     await runner.store.create(org_id, alert, secret)
     return {**alert_out(alert), "secret": secret}
+
+
+@router.api_route("", methods=["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"],
+                  include_in_schema=False)
+async def other_methods_of_alerts() -> Response:
+    """Starlette's own 405 names only the first route of a path (`Allow: POST`); this path
+    has two, so say both."""
+    return Response('{"detail":"Method Not Allowed"}', status_code=405,
+                    media_type="application/json", headers={"Allow": "GET, POST"})
 
 
 @router.get("", response_model=AlertsOut, summary="The org's alerts (no secrets)")
