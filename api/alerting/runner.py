@@ -42,6 +42,7 @@ from schemas.metrics import derive, previous_period
 log = logging.getLogger("badgepulse.alerts")
 ALL_STATUSES = frozenset(STATUS_CODES.values())
 CLAIM_BATCH = 20
+STOP_GRACE_S = 3.0  # what a stopping process gives its sends under way
 
 
 def today_utc() -> date:
@@ -81,6 +82,7 @@ class AlertRunner:
         self._sends: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._closing = False
+        self._troubles: dict[str, str | None] = {}
 
     # --- lifetime ----------------------------------------------------------------------
     def start(self) -> None:
@@ -93,9 +95,15 @@ class AlertRunner:
         # out as TimeoutError, which the loops swallow, so they look at the flag as well
         self._closing = True
         self.wake.set()
+        for t in self._tasks:
+            t.cancel()
+        # sends under way get a moment to finish, so their outcome is written and nobody
+        # sends them again after the lease (what is left is retaken then)
+        if self._sends:
+            await asyncio.wait(set(self._sends), timeout=min(STOP_GRACE_S,
+                                                            self.settings.alert_send_timeout))
         for t in [*self._tasks, *self._sends]:
             t.cancel()
-        for t in [*self._tasks, *self._sends]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         if self._client is not None:
@@ -110,20 +118,36 @@ class AlertRunner:
                 trust_env=False)
         return self._client
 
+    def _trouble(self, what: str, err: BaseException | None) -> None:
+        """Log a loop's trouble once when it starts and once when it ends (a Redis outage
+        would otherwise log every poll); an unexpected error with its traceback."""
+        text = None if err is None else f"{type(err).__name__}: {err}"
+        if text == self._troubles.get(what):
+            return
+        self._troubles[what] = text
+        if err is None:
+            log.info("alert %s running again", what)
+        elif isinstance(err, RedisError | OSError):
+            log.warning("alert %s paused: %s", what, text)
+        else:
+            log.error("alert %s failed", what, exc_info=err)
+
     async def _evaluate_loop(self) -> None:
         while not self._closing:
             try:
                 await self.evaluate_all()
-            except (RedisError, OSError) as err:
-                log.warning("alert evaluation skipped: %s", err)
+                self._trouble("evaluation", None)
+            except Exception as err:  # logged; the loop must outlive one bad round
+                self._trouble("evaluation", err)
             await asyncio.sleep(self.settings.alert_eval_interval)
 
     async def _deliver_loop(self) -> None:
         while not self._closing:
             try:
                 await self.deliver_due()
-            except (RedisError, OSError) as err:
-                log.warning("alert deliveries skipped: %s", err)
+                self._trouble("delivery", None)
+            except Exception as err:  # logged; the loop must outlive one bad round
+                self._trouble("delivery", err)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.alert_poll_interval):
                     await self.wake.wait()
@@ -193,11 +217,17 @@ class AlertRunner:
         started = 0
         for org in await self.store.orgs():
             for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH):
-                task = asyncio.get_running_loop().create_task(self.send(org, rec))
+                task = asyncio.get_running_loop().create_task(self._send_logged(org, rec))
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
                 started += 1
         return started
+
+    async def _send_logged(self, org: str, rec: dict[str, Any]) -> None:
+        try:
+            await self.send(org, rec)
+        except Exception as err:  # Redis gone mid-send: the lease runs out, another retries
+            self._trouble("delivery", err)
 
     async def send_now(self, org: str, delivery_id: str) -> dict[str, Any] | None:
         """Send one queued delivery from this process now (POST .../test); its record
@@ -241,7 +271,7 @@ class AlertRunner:
             error = f"refused: {err}"
         except TimeoutError:
             error = f"no answer in {s.alert_send_timeout:g} s"
-        except httpx.HTTPError as err:
+        except (httpx.HTTPError, OSError, ValueError) as err:
             error = f"{type(err).__name__}: {err}"[:300]
         if error is None:
             outcome, next_ms = Outcome.DELIVERED, None
