@@ -24,12 +24,17 @@ class Seen:
     body: dict[str, Any]
     signature_ok: bool
     answered: int | None = None  # None: hung (the sender went away first)
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
 class Receiver:
     secrets: dict[str, str] = field(default_factory=dict)  # alert_id -> secret
     fail_first: int = 2
+    # instead of fail_first: the answer (status, headers) to each attempt of a delivery, in
+    # order; attempts past the end get 200
+    script: list[tuple[int, dict[str, str]]] | None = None
+    others: int = 0  # requests to any other path (a followed redirect would land there)
     hang_first: bool = False
     seen: list[Seen] = field(default_factory=list)
     hung: asyncio.Event = field(default_factory=asyncio.Event)
@@ -56,14 +61,23 @@ class Receiver:
         did = request.headers["Badgepulse-Delivery"]
         before = sum(1 for s in self.seen if s.delivery_id == did)
         seen = Seen(did, body, self.check(body["alert_id"],
-                                          request.headers["Badgepulse-Signature"], raw))
+                                          request.headers["Badgepulse-Signature"], raw),
+                    at=time.monotonic())
         self.seen.append(seen)
         if self.hang_first and not self.hung.is_set() and body["state"] != "test":
             self.hung.set()
             await self.release.wait()  # the sender is killed meanwhile: nobody reads this
             return web.Response(status=500)
+        if self.script is not None:
+            status, headers = self.script[before] if before < len(self.script) else (200, {})
+            seen.answered = status
+            return web.Response(status=status, headers=headers, text="scripted")
         seen.answered = 500 if before < self.fail_first else 200
         return web.Response(status=seen.answered, text="ok")
+
+    async def elsewhere(self, request: web.Request) -> web.Response:
+        self.others += 1
+        return web.Response(status=200, text="a redirect was followed")
 
     def acknowledged(self, state: str | None = None) -> list[Seen]:
         return [s for s in self.seen if s.answered == 200
@@ -80,6 +94,7 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hook", self.handle)
+        app.router.add_route("*", "/elsewhere", self.elsewhere)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         self.port = free_port()

@@ -231,3 +231,27 @@ async def test_a_host_that_resolves_inside_by_delivery_time_is_not_called(api, k
     d = r.json()
     assert (d["status"], d["attempts"], d["http_status"]) == ("pending", 1, None)
     assert "private address (10.0.0.1)" in d["error"] and d["next_retry"] is not None
+
+
+async def test_a_redirect_is_not_followed_and_retry_after_is_honoured(api, keys, receiver):
+    # attempt 1: 302 to /elsewhere (a failure, not followed); attempt 2: 503 asking for 2 s
+    # (the backoff alone would wait 0.4 s); attempt 3: 200
+    receiver.script = [(302, {"Location": "/elsewhere"}), (503, {"Retry-After": "2"})]
+    admin = auth(keys["admin"])
+    alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                            json=rule(receiver.url))).json()
+    receiver.secrets[alert["alert_id"]] = alert["secret"]
+    r = await api.post(f"/v1/orgs/acme/alerts/{alert['alert_id']}/test", headers=admin)
+    d = r.json()
+    assert (d["status"], d["attempts"], d["http_status"], d["error"]) == (
+        "pending", 1, 302, "HTTP 302")
+    await receiver.wait_for(1, "test", timeout=20)
+    first, second, third = receiver.seen
+    assert [x.answered for x in receiver.seen] == [302, 503, 200]
+    assert receiver.others == 0
+    assert 0.15 <= second.at - first.at < 1.5  # backoff base 0.2 s
+    assert third.at - second.at >= 1.9  # Retry-After: 2
+    r = await api.get(f"/v1/orgs/acme/alerts/{alert['alert_id']}/deliveries", headers=admin)
+    [d] = r.json()["items"]
+    assert (d["status"], d["attempts"], d["http_status"], d["error"]) == (
+        "delivered", 3, 200, None)
