@@ -139,8 +139,11 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     if ntable:
         out.extend((Op.TABLE, str(ntable)))
         out.extend(tflat)
-        # Readers cache table buckets by version; `_gen` (set once per Redis lifetime)
-        # tells them a Redis that came back empty is not the one they cached.
+    if table:
+        # Readers cache table and methods buckets by version (api/readers/vectors.py,
+        # methods.py): each (org, bucket) with a table or methods write is bumped (_roll_up
+        # files a methods write under the bucket's table entry). `_gen` (set once per Redis
+        # lifetime) tells them a Redis that came back empty is not the one they cached.
         gen = uuid.uuid4().hex
         for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
             incr[(layout.table_versions(org), bucket)] += 1
@@ -240,7 +243,7 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str,
                     tgt[f] += n
             if bucket == ALL_BUCKET:
                 continue  # tables are read by period only, never all time
-            if vec:
+            if vec or methods:  # a methods write too: its bucket's version is bumped
                 tv = table.get((org, bucket, pair_field))
                 if tv is None:
                     tv = table[(org, bucket, pair_field)] = defaultdict(int)

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from api.readers.methods import MethodCache
 from api.readers.vectors import VectorCache
 from schemas.layout import split_pair
 
@@ -58,3 +59,4 @@ class ReadCaches:
     vectors: VectorCache = field(default_factory=VectorCache)
     pairs: PairCache = field(default_factory=PairCache)
     meta: MetaCache = field(default_factory=MetaCache)
+    methods: MethodCache = field(default_factory=MethodCache)  # issuer activity's

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
 import numpy as np
@@ -33,8 +31,6 @@ from schemas.layout import (
     TABLE_STATUS,
     Layout,
     pair,
-    period_buckets,
-    split_method_field,
     split_pair,
 )
 from schemas.metrics import (
@@ -77,25 +73,6 @@ def fold_vectors(names: list[bytes], total: np.ndarray, statuses: frozenset[str]
         if pairs is None or (i, b) in pairs:
             out[(i, b)] = row
     return out
-
-
-def fold_methods(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str],
-                 issuers: set[str] | None) -> defaultdict[str, defaultdict[str, int]]:
-    out: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for h in hashes:
-        for f, v in h.items():
-            issuer, method, status = split_method_field(f.decode())
-            if status in statuses and (issuers is None or issuer in issuers):
-                out[issuer][method] += int(v)
-    return out
-
-
-async def read_methods(redis: Redis, layout: Layout, org: str,
-                       start: date, end: date) -> list[dict[bytes, bytes]]:
-    pipe = redis.pipeline(transaction=True)
-    for b in period_buckets(start, end):
-        pipe.hgetall(layout.table_methods(org, b))
-    return cast(list[dict[bytes, bytes]], await pipe.execute())
 
 
 def _counts(vec: list[int]) -> dict[str, int]:
@@ -222,9 +199,10 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     pairs = set(res.pairs)
     pair_names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
-    cur_m = await read_methods(redis, layout, q.org_id, q.start, q.end)
+    # per-bucket method counts, cached by table version (api/readers/methods.py)
     cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),
-                      fold_methods(cur_m, q.status_codes, issuers))
+                      await caches.methods.period(redis, layout, q.org_id, q.start, q.end,
+                                                  q.status_codes, issuers))
     prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs))
     methods: dict[str, dict[str, int]] = {i: dict(cur.methods.get(i, {})) for i in issuers}
     if q.badge_filter or q.badge_id is not None:
