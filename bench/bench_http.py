@@ -4,6 +4,7 @@ runs, with open /live streams timed from an event to its update.
     python bench/bench_http.py [--clients 50] [--duration 30] [--workers 1,2]
                                [--ingest-rate 200] [--ingest-org other,read]
                                [--live-streams 200] [--cache on,off] [--awards 1000000]
+                               [--stale-ms 0,250]
 
 Starts its own Tansu broker and Redis, populates the same big org as bench_api.py (same
 seed: 2,000 badges, 100 issuers, 1 M awards over 730 days), then a `badgepulse worker` and,
@@ -15,6 +16,8 @@ BADGEPULSE_API_WORKERS). Meanwhile:
   cached answer is computed again) all along; `--ingest-org other` publishes them for
   another tenant instead (the dashboards' numbers change only when their org's do); by
   default both are measured in turn;
+* `--stale-ms`: the API's bounded staleness (BADGEPULSE_ANSWER_STALE_MS; 0 = every commit
+  recomputes the answers before they are served again), each value measured in turn;
 * `--clients` concurrent dashboard users (aiohttp, one key each), each looping over
   summary, channels, badges (first 50 rows) and the weekly time series, for the last 30,
   90 or 365 days (a third of the users each);
@@ -136,14 +139,15 @@ async def version(redis: Redis, layout: Layout) -> int:
 
 async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                      readers: list[str], live_keys: list[str], workers: int,
-                     cache: bool, ingest_org: str) -> dict[str, Any]:
+                     cache: bool, ingest_org: str, stale_ms: int) -> dict[str, Any]:
     layout = Layout(settings.redis_prefix)
     port = free_port()
     env = settings_env(settings)
     env["BADGEPULSE_API_WORKERS"] = str(workers)
     env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
+    env["BADGEPULSE_ANSWER_STALE_MS"] = str(stale_ms)
     name = (f"workers={workers} cache={'on' if cache else 'off'} "
-            f"ingest={args.ingest_rate:g}/s->{ingest_org}")
+            f"stale={stale_ms}ms ingest={args.ingest_rate:g}/s->{ingest_org}")
     log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
     api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
                            env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -217,6 +221,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         missed = sum(live.opened - len(per) for per in live.seen)
         result: dict[str, Any] = {
             "config": name, "api_workers": workers, "answer_cache": cache,
+            "answer_stale_ms": stale_ms,
             "clients": args.clients, "duration_s": round(elapsed, 1),
             "requests": done, "requests_per_s": round(done / elapsed),
             "latency_ms": {"p50": pct(ms, 0.5), "p90": pct(ms, 0.9), "p99": pct(ms, 0.99),
@@ -264,6 +269,8 @@ async def main() -> None:
                     help="publish for another tenant (other), for the dashboards' own org "
                          "(read: each commit changes what they read), or both in turn")
     ap.add_argument("--live-streams", type=int, default=200)
+    ap.add_argument("--stale-ms", default="250",
+                    help="BADGEPULSE_ANSWER_STALE_MS of the API, e.g. 0,250 for both in turn")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
     args = ap.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -312,8 +319,13 @@ async def main() -> None:
             assert ingest_org in ("read", "other"), ingest_org
             for cache in [c.strip() == "on" for c in args.cache.split(",")]:
                 for workers in [int(w) for w in args.workers.split(",")]:
-                    runs.append(await run_config(args, settings, redis, readers, live_keys,
-                                                 workers, cache, ingest_org))
+                    # staleness only matters with the cache on and the dashboards' org
+                    # ingesting; elsewhere the first value stands for all
+                    stales = [int(x) for x in args.stale_ms.split(",")]
+                    for stale_ms in stales if cache and ingest_org == "read" else stales[:1]:
+                        runs.append(await run_config(args, settings, redis, readers,
+                                                     live_keys, workers, cache, ingest_org,
+                                                     stale_ms))
         await redis.aclose()
         out = {
             "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),

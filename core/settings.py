@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     answer_cache_mb: int = Field(
         64, ge=0, description="MB of whole answers an API process keeps, checked against the "
                               "org's data version on every request (0: every read is cold)")
+    answer_stale_ms: int = Field(
+        250, ge=0, le=1000,
+        description="ms an answer may lag its org's newest commit: a cached answer is served "
+                    "while one request recomputes it (0: exact, every commit recomputes; "
+                    "api/readers/answers.py)")
     api_workers: int = Field(
         1, ge=1, description="`badgepulse api`: server processes sharing the port")
 

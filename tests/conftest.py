@@ -67,6 +67,9 @@ def isolated_settings(infra: Embedded) -> Settings:
         # tests send one key's requests back to back, far faster than a person: lift the
         # per-key rate (tests of the limit set their own, tests/api/test_faults.py)
         key_rate=1e6, key_burst=1_000_000,
+        # tests read right after the worker caught up and expect that commit: exact answers
+        # (the bounded staleness of the default is tested in tests/api/test_answer_cache.py)
+        answer_stale_ms=0,
     )
 
 

@@ -19,11 +19,27 @@ after the stamp makes the next request's stamp differ, and it reads afresh.
 Requests that miss on the same key and stamp at once share one computation (a burst of
 dashboards after a commit reads Redis once). Errors (404) are not cached. The cache is
 bounded in bytes (least recently used out); 0 bytes turns it off (every read is cold).
+
+**Bounded staleness** (``max_stale``, `BADGEPULSE_ANSWER_STALE_MS`, 250 ms by default). An
+org that ingests commits many times a second would otherwise have every answer computed
+again after each commit, and the requests arriving just then wait for it. So each entry
+also keeps *when* it was last known current: the moment just before a stamp read that
+showed the entry's stamp (when it was computed, or a later hit). A request whose stamp
+differs is still answered from the entry if that moment is at most ``max_stale`` before its
+own stamp read, and one background computation per key (not per request) brings the entry
+up to date once it is half the bound old. So a response includes every commit applied more
+than ``max_stale`` before the request came, and once ingest stops, every request from
+``max_stale`` after the last commit on is exact again. A request past the bound waits for a
+computation that started within the bound (or starts one). ``max_stale=0`` is the exact
+mode: the stamp must be the same (the `/live` streams read that way, so an update is never
+held back by a stale answer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -53,6 +69,17 @@ class _Entry:
     stamp: Stamp
     answer: dict[str, Any]
     body: bytes  # the answer rendered (summary: without as_of, added per request)
+    checked: float  # monotonic time just before a stamp read that showed `stamp`
+    as_of: str | None  # the global as_of read with that stamp
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One computation of a key's answer, from the stamp read at `checked`."""
+
+    fresh: Fresh
+    checked: float
+    future: asyncio.Future[_Entry]
 
 
 def render(answer: dict[str, Any]) -> bytes:
@@ -72,13 +99,17 @@ async def read_fresh(redis: Redis, layout: Layout, org_id: str) -> Fresh:
 
 
 class AnswerCache:
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_stale: float = 0.0) -> None:
         self.max_bytes = max_bytes
+        self.max_stale = max_stale  # seconds an answer may lag its org (module doc)
         self.size = 0
         self.hits = 0
         self.misses = 0
+        self.stale = 0  # answered from an entry whose stamp had moved on, within the bound
+        self.refreshes = 0  # background computations started by stale answers
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._inflight: dict[tuple[Hashable, Stamp], asyncio.Future[_Entry]] = {}
+        self._inflight: dict[Hashable, _Flight] = {}  # the newest computation per key
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -93,46 +124,87 @@ class AnswerCache:
 
     async def get(self, redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery, read: str,
                   params: tuple[Hashable, ...],
-                  compute: Callable[[], Awaitable[dict[str, Any]]]) -> tuple[dict[str, Any],
-                                                                          bytes]:
-        """(answer, its JSON). For `summary`, `as_of` is the one read with the stamp."""
+                  compute: Callable[[], Awaitable[dict[str, Any]]], *,
+                  max_stale: float | None = None) -> tuple[dict[str, Any], bytes]:
+        """(answer, its JSON). `max_stale` (seconds; default the cache's own) bounds how long
+        ago the answer may last have been current (module doc); 0: exactly the stamp read
+        now. For `summary`, `as_of` is the one read with the stamp the answer is from."""
         summary = read == "summary"
         if not self.enabled:
             answer = await compute()
             return answer, render(answer)
+        bound = self.max_stale if max_stale is None else max_stale
         key = self.key(read, layout, caller, q, params)
+        now = time.monotonic()  # before the stamp read: the answer is current as of then
         fresh = await read_fresh(redis, layout, q.org_id)
         entry = self._entries.get(key)
         if entry is not None and entry.stamp == fresh.stamp:
             self.hits += 1
+            entry.checked = max(entry.checked, now)
+            entry.as_of = fresh.as_of
             self._entries.move_to_end(key)
+        elif entry is not None and now - entry.checked <= bound:
+            self.stale += 1
+            self._entries.move_to_end(key)
+            if now - entry.checked >= bound / 2:
+                self._refresh(key, fresh, now, compute, summary)
         else:
             self.misses += 1
-            entry = await self._compute(key, fresh.stamp, compute, summary)
+            entry = await self._join_or_compute(key, fresh, now, bound, compute, summary)
         if summary:
-            answer = {**entry.answer, "as_of": fresh.as_of}
-            return answer, entry.body[:-1] + b',"as_of":' + orjson.dumps(fresh.as_of) + b"}"
+            answer = {**entry.answer, "as_of": entry.as_of}
+            return answer, entry.body[:-1] + b',"as_of":' + orjson.dumps(entry.as_of) + b"}"
         return entry.answer, entry.body
 
-    async def _compute(self, key: Hashable, stamp: Stamp,
-                       compute: Callable[[], Awaitable[dict[str, Any]]],
-                       summary: bool) -> _Entry:
-        flight = (key, stamp)
-        while (running := self._inflight.get(flight)) is not None:
+    def _refresh(self, key: Hashable, fresh: Fresh, now: float,
+                 compute: Callable[[], Awaitable[dict[str, Any]]], summary: bool) -> None:
+        """One background computation per key at a time; a stale answer is served meanwhile.
+        Its errors are the next request's to meet (past the bound it computes itself)."""
+        running = self._inflight.get(key)
+        if running is not None and not running.future.done():
+            return
+        flight = self._start(key, fresh, now)  # registered now: the next request sees it
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):
+                await self._run(key, flight, compute, summary)
+
+        self.refreshes += 1
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _join_or_compute(self, key: Hashable, fresh: Fresh, now: float, bound: float,
+                               compute: Callable[[], Awaitable[dict[str, Any]]],
+                               summary: bool) -> _Entry:
+        while (running := self._inflight.get(key)) is not None and (
+                running.fresh.stamp == fresh.stamp or now - running.checked <= bound):
+            # a computation whose answer is as new as this request needs: wait for it
             try:
-                return await asyncio.shield(running)
+                return await asyncio.shield(running.future)
             except asyncio.CancelledError:
-                if not running.cancelled():
+                if not running.future.cancelled():
                     raise  # this request was cancelled, not the one computing
             # the request computing it went away (client gone): another waiter may have
             # taken over meanwhile; if none has, compute it here
+            if self._inflight.get(key) is running:
+                del self._inflight[key]
+        return await self._run(key, self._start(key, fresh, now), compute, summary)
+
+    def _start(self, key: Hashable, fresh: Fresh, now: float) -> _Flight:
         fut: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
-        self._inflight[flight] = fut
+        flight = self._inflight[key] = _Flight(fresh, now, fut)
+        return flight
+
+    async def _run(self, key: Hashable, flight: _Flight,
+                   compute: Callable[[], Awaitable[dict[str, Any]]], summary: bool) -> _Entry:
+        fut = flight.future
         try:
             answer = await compute()
             if summary:
                 answer = {k: v for k, v in answer.items() if k != "as_of"}
-            entry = _Entry(stamp, answer, render(answer))
+            entry = _Entry(flight.fresh.stamp, answer, render(answer), flight.checked,
+                           flight.fresh.as_of)
             fut.set_result(entry)
         except asyncio.CancelledError:
             fut.cancel()
@@ -142,8 +214,8 @@ class AnswerCache:
             fut.exception()  # retrieved: a flight nobody else joined logs nothing
             raise
         finally:
-            if self._inflight.get(flight) is fut:
-                del self._inflight[flight]
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
         self._store(key, entry)
         return entry
 
@@ -153,6 +225,9 @@ class AnswerCache:
             return
         old = self._entries.pop(key, None)
         if old is not None:
+            if old.checked > entry.checked:  # a newer answer landed first: keep it
+                self._entries[key] = old
+                return
             self.size -= len(old.body) + 512
         self._entries[key] = entry
         self.size += cost

@@ -36,12 +36,13 @@ alive. The stream ends when the key is revoked (within a second). A key may hold
 async def cached_summary(request: Request, redis: Redis, layout: Layout, caller: ApiKey,
                          q: ReadQuery) -> dict[str, Any]:
     """The summary through the process's answer cache (api/readers/answers.py): the streams
-    of one org and scope woken by the same commit compute it once."""
+    of one org and scope woken by the same commit compute it once. Exact (no bounded
+    staleness): a stream woken by a commit must show it, there may be no later wake."""
     answers: AnswerCache = request.app.state.answers
     caches: ReadCaches = request.app.state.read_caches
     summary, _body = await answers.get(
         redis, layout, caller, q, "summary", (),
-        lambda: read_summary(redis, layout, caller, q, caches=caches))
+        lambda: read_summary(redis, layout, caller, q, caches=caches), max_stale=0)
     return summary
 
 

@@ -25,6 +25,7 @@ from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
 from api.routes.params import BadgesDep, TimeseriesDep, TopBadgesDep
 from core.keys import ApiKey
+from core.settings import Settings
 from schemas.layout import Layout
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"], responses=ERROR_RESPONSES)
@@ -79,13 +80,16 @@ async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
     document the shape in the OpenAPI; the answer goes out through orjson as it is
     (validating a 2,000-row table against the model cost more than reading it). Redis and
     the serving generation come from app.state here rather than as dependencies: each
-    dependency FastAPI solves costs a cached read ~5 % of its time."""
+    dependency FastAPI solves costs a cached read ~5 % of its time. An answer may lag its
+    org's newest commit by `BADGEPULSE_ANSWER_STALE_MS` (api/readers/answers.py)."""
     redis: Redis = request.app.state.redis
     layout = await get_layout(request, redis)
     cache: AnswerCache = request.app.state.answers
     caches: ReadCaches = request.app.state.read_caches
+    settings: Settings = request.app.state.settings
     _answer, body = await cache.get(redis, layout, caller, q, read, params,
-                                    lambda: compute(redis, layout, caches))
+                                    lambda: compute(redis, layout, caches),
+                                    max_stale=settings.answer_stale_ms / 1000)
     return JsonBytes(body)
 
 

@@ -173,3 +173,127 @@ async def test_a_burst_of_misses_computes_once_and_a_cancelled_one_hands_over(
     again = await asyncio.gather(*[cache.get(redis, layout, caller, q, "channels", (), compute)
                                    for _ in range(10)])
     assert calls == 3 and {body for _a, body in again} == {b'{"n":3}'}
+
+
+class Ledger:
+    """A stand-in for the worker's commits, on the real Redis: each adds 1 to the data the
+    answer shows and bumps the org's version in one MULTI, and is remembered with the time
+    it had completed."""
+
+    def __init__(self, redis: Redis, layout: Layout, org: str) -> None:
+        self.redis, self.layout, self.org = redis, layout, org
+        self.data = f"{layout.prefix}:test-data:{org}"
+        self.done: list[float] = []  # monotonic time each commit had completed, in order
+
+    async def commit(self) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(self.data)
+        pipe.hincrby(self.layout.org_stats(self.org), "version", 1)
+        await pipe.execute()
+        self.done.append(time.monotonic())
+
+    def applied_by(self, t: float) -> int:
+        """How many commits had completed at monotonic time t."""
+        return sum(1 for d in self.done if d <= t)
+
+    async def compute(self) -> dict[str, Any]:
+        await asyncio.sleep(0.03)  # a computation takes a while (the reads' 3-60 ms)
+        return {"n": int(await self.redis.get(self.data) or 0)}
+
+
+async def test_a_stale_answer_is_never_older_than_the_bound_and_exact_once_ingest_stops(
+        settings: Settings, redis: Redis):
+    """Commits every ~20 ms while 20 readers poll: every answer includes each commit that
+    had completed `max_stale` before the request, stale answers are served (and refreshed in
+    the background, one computation at a time), and the first read `max_stale` after the
+    last commit shows every commit."""
+    bound = 0.25
+    layout = Layout(settings.redis_prefix)
+    ledger = Ledger(redis, layout, "acme")
+    await ledger.commit()
+    cache = AnswerCache(1 << 20, max_stale=bound)
+    caller = ApiKey("k1", "acme", "org_admin")
+    q = ReadQuery("acme", date(2026, 4, 1), date(2026, 4, 30))
+    computing = 0
+    most_at_once = 0
+
+    async def compute() -> dict[str, Any]:
+        nonlocal computing, most_at_once
+        computing += 1
+        most_at_once = max(most_at_once, computing)
+        try:
+            return await ledger.compute()
+        finally:
+            computing -= 1
+
+    stop = asyncio.Event()
+    checked = 0
+
+    async def reader() -> None:
+        nonlocal checked
+        while not stop.is_set():
+            sent = time.monotonic()
+            answer, _body = await cache.get(redis, layout, caller, q, "channels", (), compute)
+            # every commit completed `bound` before the request is in the answer; none that
+            # had not started by the time it came back
+            assert ledger.applied_by(sent - bound) <= answer["n"] <= len(ledger.done) + 1
+            checked += 1
+            await asyncio.sleep(0.005)
+
+    readers = [asyncio.create_task(reader()) for _ in range(20)]
+    for _ in range(100):
+        await ledger.commit()
+        await asyncio.sleep(0.02)
+    last = time.monotonic()
+    await asyncio.sleep(bound)  # past the bound (a reader may be inside a request now)
+    stop.set()
+    await asyncio.gather(*readers)
+    assert checked > 500
+    assert cache.stale > 0 and cache.refreshes > 0  # the bound was used, not just misses
+    assert most_at_once == 1  # one computation of the key at a time, however many readers
+    # the first read past the bound after the last commit: exactly the 101 commits
+    assert time.monotonic() - last > bound
+    answer, _body = await cache.get(redis, layout, caller, q, "channels", (), compute)
+    assert answer == {"n": 101}
+
+
+async def test_exact_mode_shows_each_commit_at_once(settings: Settings, redis: Redis):
+    """max_stale=0 (what /live reads): the read after a commit shows it, however recent."""
+    layout = Layout(settings.redis_prefix)
+    ledger = Ledger(redis, layout, "acme")
+    cache = AnswerCache(1 << 20, max_stale=0.25)
+    caller = ApiKey("k1", "acme", "org_admin")
+    q = ReadQuery("acme", date(2026, 4, 1), date(2026, 4, 30))
+    for n in range(1, 21):
+        await ledger.commit()
+        exact, _b = await cache.get(redis, layout, caller, q, "channels", (), ledger.compute,
+                                    max_stale=0)
+        assert exact == {"n": n}
+    # within the bound the default may answer from the entry; it is the latest one here
+    again, _b = await cache.get(redis, layout, caller, q, "channels", (), ledger.compute)
+    assert again == {"n": 20}
+
+
+async def test_the_api_is_exact_a_bound_after_the_last_event(settings: Settings, workers,
+                                                             redis: Redis):
+    """Through the app with the default bound (250 ms): dashboards read while awards arrive;
+    once the worker has applied the last one, a read a bound later shows every award (the
+    number counted by hand: one per event published)."""
+    s = settings.model_copy(update={"answer_stale_ms": 250})
+    app = create_app(s)
+    workers.start()
+    await publish_events(settings, [issued(1)])
+    await caught_up(settings)
+    admin = await make_key(settings, "acme", "org_admin")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            seen = [await awarded(c, admin)]
+            for n in range(2, 12):
+                await publish_events(settings, [issued(n)])
+                seen.append(await awarded(c, admin))
+                await asyncio.sleep(0.05)
+            await caught_up(settings)
+            await asyncio.sleep(0.25)
+            assert await awarded(c, admin) == 11
+            assert seen == sorted(seen) and seen[0] == 1  # never back in time
