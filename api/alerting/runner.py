@@ -31,7 +31,14 @@ from redis.exceptions import RedisError
 
 from api.alerting import rules
 from api.alerting.store import AlertStore, Enqueued, Outcome, now_ms
-from api.alerting.urls import Resolve, UrlRefused, check_url, parse_allow_hosts, system_resolve
+from api.alerting.urls import (
+    Resolve,
+    Target,
+    UrlRefused,
+    check_url,
+    parse_allow_hosts,
+    system_resolve,
+)
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import NotFound, ReadQuery, resolve
 from core.keys import ApiKey
@@ -64,6 +71,15 @@ async def window_metrics(redis: Redis, data: Layout, alert: dict[str, Any], star
     hashes = await reader.run()
     return (derive(fold(hashes[i_cur], ALL_STATUSES).as_dict()),
             derive(fold(hashes[i_prev], ALL_STATUSES).as_dict()))
+
+
+async def post_to(client: httpx.AsyncClient, target: Target, body: bytes,
+                  headers: dict[str, str]) -> httpx.Response:
+    """POST to the checked address, telling the server (Host) and TLS (server name, and so
+    the certificate check) the name of the URL."""
+    ext = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+    return await client.post(target.connect_url, content=body,
+                             headers={**headers, "Host": target.host_header}, extensions=ext)
 
 
 class AlertRunner:
@@ -254,14 +270,11 @@ class AlertRunner:
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "Badgepulse-Alerts/1",
-                "Host": target.host_header,
                 rules.SIGNATURE_HEADER: rules.sign(secret, int(time.time()), body),
                 rules.DELIVERY_HEADER: rec["delivery_id"],
             }
-            ext = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
             async with asyncio.timeout(s.alert_send_timeout):
-                resp = await self.client().post(target.connect_url, content=body,
-                                                headers=headers, extensions=ext)
+                resp = await post_to(self.client(), target, body, headers)
             status = resp.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
