@@ -56,21 +56,37 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-async def window_metrics(redis: Redis, data: Layout, alert: dict[str, Any], start: date,
-                         end: date) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every metric of metrics.md for the alert's scope over [start, end] and the window
-    before it, from the same counter hashes and fold as `summary` (no filters)."""
-    org = alert["org_id"]
-    scope = alert["scope"]
-    q = ReadQuery(org, start, end, scope.get("issuer_id"), scope.get("badge_id"))
-    res = await resolve(redis, data, ApiKey("alerts", org, "org_admin"), q)
-    pstart, pend = previous_period(start, end)
+async def org_window_metrics(redis: Redis, data: Layout, org: str,
+                             alerts: list[dict[str, Any]], today: date
+                             ) -> list[tuple[dict[str, Any], date, date, dict[str, Any],
+                                             dict[str, Any]]]:
+    """(alert, window start, end, every metric of metrics.md over the window, the same over
+    the window before) for each alert whose scope still resolves: the same counter hashes
+    and fold as `summary` (no filters), each scope resolved once and every window read in
+    one round trip."""
     reader = CounterReader(redis)
-    i_cur = reader.want(res.bases, start, end)
-    i_prev = reader.want(res.bases, pstart, pend)
+    admin = ApiKey("alerts", org, "org_admin")
+    scopes: dict[tuple[str | None, str | None], tuple[str, ...] | None] = {}
+    wants = []
+    for alert in alerts:
+        key = (alert["scope"].get("issuer_id"), alert["scope"].get("badge_id"))
+        if key not in scopes:
+            try:
+                res = await resolve(redis, data, admin, ReadQuery(org, today, today, *key))
+                scopes[key] = res.bases
+            except NotFound:
+                scopes[key] = None  # its issuer or badge is gone from the aggregates
+        bases = scopes[key]
+        if bases is None:
+            continue
+        start, end = rules.window(today, alert["window_days"])
+        pstart, pend = previous_period(start, end)
+        wants.append((alert, start, end, reader.want(bases, start, end),
+                      reader.want(bases, pstart, pend)))
     hashes = await reader.run()
-    return (derive(fold(hashes[i_cur], ALL_STATUSES).as_dict()),
-            derive(fold(hashes[i_prev], ALL_STATUSES).as_dict()))
+    return [(alert, start, end, derive(fold(hashes[i], ALL_STATUSES).as_dict()),
+             derive(fold(hashes[j], ALL_STATUSES).as_dict()))
+            for alert, start, end, i, j in wants]
 
 
 async def post_to(client: httpx.AsyncClient, target: Target, body: bytes,
@@ -187,14 +203,9 @@ class AlertRunner:
         if not alerts:
             return 0
         data = await self.data_layout()
-        today = today_utc()
         changes = 0
-        for alert in alerts:
-            start, end = rules.window(today, alert["window_days"])
-            try:
-                cur, prev = await window_metrics(self.redis, data, alert, start, end)
-            except NotFound:
-                continue  # its issuer or badge is gone from the aggregates (a rebuild)
+        for alert, start, end, cur, prev in await org_window_metrics(
+                self.redis, data, org, alerts, today_utc()):
             metric = alert["metric"]
             cond = alert["condition"]
             holds = rules.condition_holds(cond["op"], cond["value"], cur.get(metric),
@@ -216,13 +227,12 @@ class AlertRunner:
 
     async def test_body(self, alert: dict[str, Any]) -> tuple[bytes, int]:
         """A `test` delivery's body, with the alert's numbers as they stand now."""
-        start, end = rules.window(today_utc(), alert["window_days"])
-        try:
-            cur, prev = await window_metrics(self.redis, await self.data_layout(), alert,
-                                              start, end)
+        today = today_utc()
+        start, end = rules.window(today, alert["window_days"])
+        value = previous = None
+        for _a, _s, _e, cur, prev in await org_window_metrics(
+                self.redis, await self.data_layout(), alert["org_id"], [alert], today):
             value, previous = cur.get(alert["metric"]), prev.get(alert["metric"])
-        except NotFound:
-            value = previous = None
         at = now_ms()
         return rules.payload(alert, start, end, value, previous, "test", at), at
 

@@ -255,3 +255,36 @@ async def test_a_redirect_is_not_followed_and_retry_after_is_honoured(api, keys,
     [d] = r.json()["items"]
     assert (d["status"], d["attempts"], d["http_status"], d["error"]) == (
         "delivered", 3, 200, None)
+
+
+async def test_each_alert_is_evaluated_over_its_own_scope(settings, workers, api, keys,
+                                                          receiver):
+    """eng/py: 4 awards today, 1 accepted (25 %); ops/k8s: 2 awards, both accepted (100 %);
+    the org: 6 awards, 3 accepted (50 %)."""
+    receiver.fail_first = 0
+    workers.start()
+    await publish_events(settings, [issued(n) for n in range(4)] + [accepted(0)]
+                         + [issued(n, "ops", "k8s") for n in (10, 11)]
+                         + [accepted(10), accepted(11)])
+    await caught_up(settings)
+    admin = auth(keys["admin"])
+    made = {}
+    for name, body in {
+        "ops_below_half": rule(receiver.url, scope={"issuer_id": "ops"}, min_awards=2),
+        "py_below_half": rule(receiver.url, scope={"issuer_id": "eng", "badge_id": "py"}),
+        "org_awarded_above_5": rule(receiver.url, metric="badges_awarded", min_awards=0,
+                                    condition={"op": "above", "value": 5}),
+        "org_below_half": rule(receiver.url),  # 50 % is not below 50 %
+        "views_rise": rule(receiver.url, metric="views", min_awards=0,
+                           condition={"op": "rises_by_pct", "value": 10}),  # 0 vs 0: null
+    }.items():
+        r = await api.post("/v1/orgs/acme/alerts", headers=admin, json=body)
+        assert r.status_code == 201, r.text
+        made[r.json()["alert_id"]] = name
+        receiver.secrets[r.json()["alert_id"]] = r.json()["secret"]
+    await receiver.wait_for(2, "firing")
+    await asyncio.sleep(1.0)
+    fired = {made[s.body["alert_id"]]: (s.body["value"], s.body["scope"]) for s in receiver.seen}
+    assert fired == {"py_below_half": (0.25, {"issuer_id": "eng", "badge_id": "py"}),
+                     "org_awarded_above_5": (6, {"issuer_id": None, "badge_id": None})}
+    assert all(s.signature_ok for s in receiver.seen) and len(receiver.seen) == 2
