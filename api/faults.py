@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,6 +32,7 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.responses import OrjsonResponse
+from core.redisclient import connect_pooled
 from core.settings import Settings
 
 log = logging.getLogger("badgepulse.api")
@@ -51,10 +52,10 @@ def make_redis(settings: Settings) -> Redis:
                   settings.redis_retries,
                   # Only connection errors: asking a slow Redis again would multiply the wait.
                   supported_errors=(RedisConnectionError,))
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=settings.redis_pool_timeout,
+    return connect_pooled(
+        settings,
+        settings.redis_max_connections,
+        settings.redis_pool_timeout,
         socket_timeout=settings.redis_socket_timeout,
         socket_connect_timeout=settings.redis_connect_timeout,
         health_check_interval=settings.redis_health_check_interval,
@@ -63,7 +64,6 @@ def make_redis(settings: Settings) -> Redis:
         # names this deployment's connections in CLIENT LIST
         client_name=f"badgepulse-api:{settings.redis_prefix}",
     )
-    return Redis.from_pool(pool)
 
 
 def pool_exhausted(err: BaseException) -> bool:

@@ -134,6 +134,9 @@ class LiveHub:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
+                # a cluster client learns its slots on its first command, which a
+                # subscription needs to pick a node (core/redisclient.py)
+                await self.redis.ping()
                 await pubsub.subscribe(changes, revoked)
                 self.subscribed.set()
                 if failures:

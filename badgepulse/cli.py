@@ -254,12 +254,12 @@ def _explain(e: BaseException, found: Target | None, service: bool) -> BaseExcep
 
 def _ping_redis(t: Target) -> None:
     """Fail in one line, within a few seconds, when nothing answers at t's Redis."""
-    from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
+    from core.redisclient import connect
+
     async def ping() -> None:
-        async with Redis.from_url(t.settings.redis_url, socket_connect_timeout=2,
-                                  socket_timeout=5) as r:
+        async with connect(t.settings, socket_connect_timeout=2, socket_timeout=5) as r:
             await r.ping()
 
     try:
@@ -285,13 +285,13 @@ def _reach_broker(t: Target) -> None:
 
 def with_redis(use: Callable[[Redis, Target], Awaitable[T]]) -> T:
     """Run use(redis, target) against the command's Redis, checked first."""
-    from redis.asyncio import Redis
+    from core.redisclient import connect
 
     t = target()
     _ping_redis(t)
 
     async def run() -> T:
-        async with Redis.from_url(t.settings.redis_url) as redis:
+        async with connect(t.settings) as redis:
             return await use(redis, t)
 
     return asyncio.run(run())

@@ -13,12 +13,13 @@ import contextlib
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.generations import read_generations, start_rebuild
+from core.redisclient import connect
 from core.settings import Settings
+from core.upgrade import carry_over_names
 from schemas.layout import Layout, tp_field
 
 
@@ -47,7 +48,9 @@ async def topic_extent(settings: Settings) -> dict[str, tuple[int, int]]:
 async def rebuild(settings: Settings, console: Console, force: bool = False) -> int:
     """Start (or follow) a rebuild and wait for the switch; returns the new generation."""
     base = Layout(settings.redis_prefix)
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with connect(settings) as redis:
+        if not settings.redis_cluster:
+            await carry_over_names(redis, base)  # upgrading to hash-tagged names
         gaps = await redis.hgetall(base.history_gaps())
         if gaps and not force:
             first = min((orjson.loads(v) for v in gaps.values()),

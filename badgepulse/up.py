@@ -28,12 +28,12 @@ from typing import IO
 
 import orjson
 from aiokafka.errors import KafkaError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from rich.console import Console
 
 from badgepulse.embedded import free_port, port_is_free, redis_command, tansu_command
 from badgepulse.supervisor import Backoff, Child, StartFailed, Supervisor, cancel
+from core.redisclient import connect
 from core.settings import Settings
 
 RUNTIME_FILE = "runtime.json"
@@ -262,7 +262,7 @@ class Up:
 
     async def _redis_loaded(self) -> None:
         """Redis answers LOADING while it replays a big append-only file."""
-        async with Redis.from_url(self.settings.redis_url) as redis:
+        async with connect(self.settings) as redis:
             while True:
                 try:
                     await redis.ping()
@@ -344,7 +344,7 @@ class Up:
         from schemas.layout import Layout
 
         s = self.settings
-        async with Redis.from_url(s.redis_url) as redis:
+        async with connect(s) as redis:
             keys = [k for k in await list_keys(redis, Layout(s.redis_prefix)) if not k.revoked]
         # The other commands find this `up` through its runtime file in the data directory
         # they look at ($BADGEPULSE_DATA_DIR, else the default): name another one.

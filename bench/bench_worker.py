@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from core.status import pipeline_stats  # noqa: E402
 from schemas.layout import Layout  # noqa: E402
 from tests.conftest import publish, settings_env  # noqa: E402
 
@@ -150,7 +151,7 @@ async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, flo
     """(events/s from the first applied batch to the last, seconds to first batch, the
     largest peak RSS of the worker processes in bytes)."""
     r = Redis.from_url(s.redis_url)
-    stats = Layout(s.redis_prefix).stats()
+    layout = Layout(s.redis_prefix)
     t0 = time.perf_counter()
     timeout = max(600, n / 5000)
     log = open(ROOT / "bench" / "results" / "worker.log", "wb")  # noqa: SIM115
@@ -160,8 +161,8 @@ async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, flo
     try:
         first_t = first_n = None
         while True:
-            vals = await r.hmget(stats, ["applied", "rejected", "duplicates", "held"])
-            done = sum(int(v or 0) for v in vals)
+            stats = await pipeline_stats(r, layout)
+            done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates", "held"))
             now = time.perf_counter()
             if done and first_t is None:
                 first_t, first_n = now, done
@@ -192,6 +193,8 @@ async def main() -> None:
     ap.add_argument("--invalid-pct", type=float, default=1.0,
                     help="percent of the records replaced by invalid ones (default 1)")
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--commit-by-org", action="store_true",
+                    help="commit org by org as on a Redis Cluster (docs/cluster.md)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "worker.json"))
     args = ap.parse_args()
     emb = Embedded()
@@ -201,7 +204,8 @@ async def main() -> None:
         tag = uuid.uuid4().hex[:6]
         s = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=emb.redis_url,
                      redis_prefix=f"b{tag}", topic=f"bench-{tag}", dlq_topic=f"bdlq-{tag}",
-                     consumer_group=f"bg-{tag}", partitions=args.partitions)
+                     consumer_group=f"bg-{tag}", partitions=args.partitions,
+                     commit_by_org=args.commit_by_org)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
         n_events = args.events if args.events or args.awards else 200_000
@@ -226,7 +230,7 @@ async def main() -> None:
         cmd_us = {k: v - before["commands"].get(k, 0) for k, v in after["commands"].items()}
         result = {
             "events": total, "partitions": args.partitions, "invalid_pct": args.invalid_pct,
-            "workers": args.workers,
+            "workers": args.workers, "commit_by_org": args.commit_by_org,
             "mix": dict(mix.most_common()),
             "producer_events_per_s": round(produce_rate),
             "bare_consumer_events_per_s": round(bare),

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding the aggregates")
     redis_prefix: str = Field("bp", description="prefix of every Redis key (tests use their own)")
+    redis_cluster: bool = Field(
+        False, description="BADGEPULSE_REDIS_URL names any node of a Redis Cluster: the worker "
+                           "commits org by org, each org's keys in one slot (docs/cluster.md)")
+    commit_by_org: bool = Field(
+        False, description="worker: commit org by org on a standalone Redis too, as on a cluster "
+                           "(slower there; bench/README.md)")
 
     topic: str = "badge-events"
     dlq_topic: str = "badge-events-dlq"

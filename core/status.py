@@ -51,13 +51,14 @@ async def read_status(settings: Settings, redis: Any, layout: Layout,
     """Pipeline status: for one org (what its keys see), or for the whole pipeline."""
     # Lag first, totals after: when the lag reads 0, the totals include every event.
     lag = await read_lag(settings, redis, layout)
-    key = layout.stats() if org_id is None else layout.org_stats(org_id)
     pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(key)
     pipe.hgetall(layout.generations())
     pipe.hgetall(layout.history_gaps())
-    raw_stats, raw_gens, gaps = await pipe.execute()
-    stats = {k.decode(): int(v) for k, v in raw_stats.items()}
+    raw_gens, gaps = await pipe.execute()
+    if org_id is None:
+        stats = await pipeline_stats(redis, layout)
+    else:
+        stats = _ints(await redis.hgetall(layout.org_stats(org_id)))
     by_reason = {name.removeprefix(REJECTED_PREFIX): n for name, n in sorted(stats.items())
                  if name.startswith(REJECTED_PREFIX) and n}
     return {
@@ -69,6 +70,29 @@ async def read_status(settings: Settings, redis: Any, layout: Layout,
         "held": stats.get("held", 0),
         "notices": pipeline_notices(parse_generations(raw_gens), gaps),
     }
+
+
+def _ints(raw: dict[bytes, bytes]) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def pipeline_stats(redis: Any, layout: Layout) -> dict[str, int]:
+    """Pipeline-wide outcome counts: those of events of no known org (layout.stats) plus
+    every registered org's. Kept as a sum rather than a hash of their own because a worker
+    committing org by org (docs/cluster.md) moves each org's counts with that org's writes;
+    ``as_of_us`` is the pipeline's own."""
+    orgs = sorted(m.decode() for m in await redis.smembers(layout.orgs()))
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(layout.stats())
+    for org in orgs:
+        pipe.hgetall(layout.org_stats(org))
+    own, *per_org = await pipe.execute()
+    total = _ints(own)
+    for raw in per_org:
+        for name, n in _ints(raw).items():
+            if name not in ("as_of_us", "version"):
+                total[name] = total.get(name, 0) + n
+    return total
 
 
 def pipeline_notices(gens: Generations, gaps: dict[bytes, bytes]) -> list[str]:

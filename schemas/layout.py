@@ -59,6 +59,18 @@ ALL_BUCKET = "all"
 REJECTED_PREFIX = "rejected."  # stats field per drop reason: rejected.<schemas.reasons code>
 AWARD_BUCKETS = 1024  # hashes holding one org's award states (Layout.award)
 DEDUP_BUCKETS = 16  # sets holding one org-day's event-id digests (Layout.dedup)
+CONTROL_TAG = "{~}"  # the hash tag of every key that is not one org's (Layout.control_key)
+
+
+def hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes: what the first ``{...}`` holds (CLUSTER
+    KEYSLOT's rule), else the whole key."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1:end]
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,12 @@ class Layout:
     live under ``{prefix}``; every aggregate, award state and stream offset lives under
     ``{prefix}:g{gen}``. A rebuild fills generation N+1 beside the serving N and switches
     readers over in one step (streams/generations.py), so they never see a half-built state.
+
+    Hash slots (docs/cluster.md): every key of one org carries the org as its hash tag
+    (``bp:g1:{acme}:c:...``, built by `org_key`), so an org's keys share one slot of a Redis
+    Cluster; every other key carries CONTROL_TAG (``bp:g1:{~}:off``, `control_key`). Org
+    ids cannot hold braces (events.md), and ``~`` is no org id. Standalone Redis uses the
+    same names.
     """
 
     prefix: str = "bp"
@@ -77,6 +95,31 @@ class Layout:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", f"{self.prefix}:g{self.gen}")
+
+    def org_key(self, org: str, *parts: str) -> str:
+        """A key of this generation in the org's hash slot: ``{data}:{{org}}:part:part``."""
+        return ":".join((self.data, f"{{{org}}}", *parts))
+
+    def control_key(self, *parts: str) -> str:
+        """A key of this generation in the control slot (CONTROL_TAG)."""
+        return ":".join((self.data, CONTROL_TAG, *parts))
+
+    def untagged(self) -> dict[str, str]:
+        """The control keys' names before hash tags (2026-11-29) -> their names now, for the
+        keys no rebuild recomputes (core/upgrade.py carries them over)."""
+        return {f"{self.prefix}:keys": self.api_keys(),
+                f"{self.prefix}:keyhash": self.api_key_hashes(),
+                f"{self.prefix}:gaps": self.history_gaps(),
+                f"{self.prefix}:gen": self.generations()}
+
+    def untagged_coverage(self, key: str | None = None) -> str:
+        """SCAN pattern of the orgs' coverage settings before hash tags; with a key it
+        matched, that key's name now ('' for a key of another kind)."""
+        prefix = f"{self.prefix}:covcfg:"
+        if key is None:
+            return f"{prefix}*"
+        org = key[len(prefix):] if key.startswith(prefix) else ""
+        return self.coverage_config(org) if org and "{" not in org else ""
 
     def at(self, gen: int) -> Layout:
         """The same prefix at another generation."""
@@ -90,32 +133,32 @@ class Layout:
     def generations(self) -> str:
         """Hash: ``serving`` (absent = 1), ``building`` (during a rebuild), ``last``
         (highest generation ever started), ``retired:{n}`` (unix time it stopped serving)."""
-        return f"{self.prefix}:gen"
+        return f"{self.prefix}:{CONTROL_TAG}:gen"
 
     def history_gaps(self) -> str:
         """Hash ``topic:partition`` -> JSON: the broker came back without the events the
         aggregates were built from (memory-only broker restarted). A rebuild would lose them."""
-        return f"{self.prefix}:gaps"
+        return f"{self.prefix}:{CONTROL_TAG}:gaps"
 
     # --- counters --------------------------------------------------------------------
     def table(self, org: str, bucket: str) -> str:
         """One hash per (org, bucket): field ``issuer|badge``, value the badge's table
         vector (TABLE_VECTOR int32s). The badge table, rankings and issuer activity read
         ~93 of these for any period, one field per badge, whatever the history."""
-        return f"{self.data}:t:{org}:{bucket}"
+        return self.org_key(org, "t", bucket)
 
     def table_versions(self, org: str) -> str:
         """Hash bucket -> a counter bumped by every write to that table hash, and ``_gen``,
         set once per Redis lifetime, so readers can cache table buckets that did not change."""
-        return f"{self.data}:tv:{org}"
+        return self.org_key(org, "tv")
 
     def table_methods(self, org: str, bucket: str) -> str:
         """Awarding-method counts per issuer: field ``issuer|method.status``."""
-        return f"{self.data}:tm:{org}:{bucket}"
+        return self.org_key(org, "tm", bucket)
 
     def counter_base(self, org: str, level: str, entity: str) -> str:
         """Key without the bucket; the bucket is appended after a ':'."""
-        return f"{self.data}:c:{org}:{level}:{entity}"
+        return self.org_key(org, "c", level, entity)
 
     # --- per-award state -----------------------------------------------------------
     def award(self, org: str, award_id: str) -> tuple[str, str]:
@@ -126,112 +169,136 @@ class Layout:
         that size (`hash-max-listpack-value 1024`, set by `up` and docker-compose)."""
         bucket = zlib.crc32(award_id.encode()) % AWARD_BUCKETS
         # `as`, not `a`: the string keys of format 1 (`a:{org}:{award}`) never collide
-        return f"{self.data}:as:{org}:{bucket:03x}", award_id
+        return self.org_key(org, "as", f"{bucket:03x}"), award_id
 
     def held(self, org: str, award_id: str) -> str:
-        return f"{self.data}:h:{org}:{award_id}"
+        return self.org_key(org, "h", award_id)
 
     def held_index(self, topic: str, partition: int) -> str:
-        return f"{self.data}:hi:{topic}:{partition}"
+        return self.control_key("hi", topic, str(partition))
 
     def dedup(self, org: str, day: str, bucket: int) -> str:
         """Set of the 64-bit digests (as integers) of the event ids of one org and event
         day in one of DEDUP_BUCKETS buckets; expires DEDUP_DAYS + 1 after its last write.
         Integers keep a small set an intset (8 bytes a member) where Redis allows
         (`set-max-intset-entries 4096`, set by `up` and docker-compose)."""
-        return f"{self.data}:dd:{org}:{day}:{bucket:x}"
+        return self.org_key(org, "dd", day, f"{bucket:x}")
 
     # --- registry ------------------------------------------------------------------
     def orgs(self) -> str:
-        return f"{self.data}:orgs"
+        return self.control_key("orgs")
 
     def issuers(self, org: str) -> str:
-        return f"{self.data}:issuers:{org}"
+        return self.org_key(org, "issuers")
 
     def badges(self, org: str) -> str:
-        return f"{self.data}:badges:{org}"
+        return self.org_key(org, "badges")
 
     def pairs(self, org: str) -> str:
-        return f"{self.data}:pairs:{org}"
+        return self.org_key(org, "pairs")
 
     def last_awarded(self, org: str) -> str:
-        return f"{self.data}:lastaw:{org}"
+        return self.org_key(org, "lastaw")
 
     def first_day(self, org: str) -> str:
-        return f"{self.data}:first:{org}"
+        return self.org_key(org, "first")
 
     def coverage_config(self, org: str) -> str:
-        return f"{self.prefix}:covcfg:{org}"
+        return f"{self.prefix}:{{{org}}}:covcfg"
 
     # --- stream bookkeeping --------------------------------------------------------
     def offsets(self) -> str:
-        return f"{self.data}:off"
+        return self.control_key("off")
 
     def fingerprints(self) -> str:
         """Hash ``topic:partition`` -> fingerprint of the last record applied (see
         streams.processor.Record.fingerprint)."""
-        return f"{self.data}:fp"
+        return self.control_key("fp")
 
     def epochs(self) -> str:
-        return f"{self.data}:ep"
+        return self.control_key("ep")
+
+    def incarnations(self) -> str:
+        """Hash ``topic:partition`` -> how many times the partition's log was replaced
+        (the broker came back empty): an org's position of an older incarnation is void."""
+        return self.control_key("inc")
+
+    def rewound(self) -> str:
+        """Hash ``topic:partition`` -> the offset a partition stood at when it was last
+        replayed from the log's start for an org that lost its keys: the outcomes of no
+        org below it are counted already (streams/apply.lua, REWIND)."""
+        return self.control_key("rew")
+
+    def positions(self, org: str) -> str:
+        """The org's position on each partition (committing org by org, docs/cluster.md):
+        ``e:{tp}`` epoch of the last writer, ``n:{tp}`` its writes so far (compared and
+        set by each one), ``o:{tp}`` ``incarnation:next offset`` of the org's records."""
+        return self.org_key(org, "pos")
+
+    def partition_orgs(self, topic: str, partition: int) -> str:
+        """Set of the orgs holding a position on the partition: one found without it lost
+        its slot's keys (a node restarted empty), and the partition is replayed."""
+        return self.control_key("porgs", topic, str(partition))
 
     def stats(self) -> str:
-        return f"{self.data}:stats"
+        """The outcomes of events of no known org (rejections); pipeline-wide totals are
+        these plus every registered org's (`orgs`, `org_stats`), and ``as_of_us``."""
+        return self.control_key("stats")
 
     def org_stats(self, org: str) -> str:
         """The stats of one org (applied, rejected, held, as_of_us): what /v1/status shows;
         and ``version``, bumped by every commit that changes anything of the org, so
         readers can cache answers per (org, version)."""
-        return f"{self.data}:stats:{org}"
+        return self.org_key(org, "stats")
 
     def changes_channel(self) -> str:
-        return f"{self.prefix}:changes"
+        return f"{self.prefix}:{CONTROL_TAG}:changes"
 
     def key_revocations_channel(self) -> str:
         """Pub/sub: the key_id of each key revoked, so API processes drop it at once."""
-        return f"{self.prefix}:revoked"
+        return f"{self.prefix}:{CONTROL_TAG}:revoked"
 
     # --- API keys ------------------------------------------------------------------
     def api_keys(self) -> str:
         """Hash key_id -> key record (JSON, holds the key's hash, never the key)."""
-        return f"{self.prefix}:keys"
+        return f"{self.prefix}:{CONTROL_TAG}:keys"
 
     def api_key_hashes(self) -> str:
         """Hash sha256(secret) -> key_id, for lookup on each request."""
-        return f"{self.prefix}:keyhash"
+        return f"{self.prefix}:{CONTROL_TAG}:keyhash"
 
-    # --- alerts (control keys, one org's in one slot: api/alerting/store.py) -----------
+    # --- alerts (control keys, in the org's slot: api/alerting/store.py) ---------------
     def alert_orgs(self) -> str:
         """Set of the orgs that have (or had) alerts: the ones the loops look at."""
-        return f"{self.prefix}:alorgs"
+        return f"{self.prefix}:{CONTROL_TAG}:alorgs"
 
     def alerts(self, org: str) -> str:
         """Hash alert_id -> the alert's definition (JSON, no secret)."""
-        return f"{self.prefix}:al:def:{org}"
+        return f"{self.prefix}:{{{org}}}:al:def"
 
     def alert_secrets(self, org: str) -> str:
         """Hash alert_id -> its signing secret, as issued (HMAC needs it back)."""
-        return f"{self.prefix}:al:sec:{org}"
+        return f"{self.prefix}:{{{org}}}:al:sec"
 
     def alert_states(self, org: str) -> str:
         """Hash alert_id -> ``{"state", "since"}`` (absent: ``ok``)."""
-        return f"{self.prefix}:al:st:{org}"
+        return f"{self.prefix}:{{{org}}}:al:st"
 
     def alert_deliveries(self, org: str) -> str:
         """Hash delivery_id -> the delivery's record (JSON, its body included)."""
-        return f"{self.prefix}:al:dl:{org}"
+        return f"{self.prefix}:{{{org}}}:al:dl"
 
     def alert_log(self, org: str, alert_id: str) -> str:
         """List of one alert's last delivery ids, newest first."""
-        return f"{self.prefix}:al:log:{org}:{alert_id}"
+        return f"{self.prefix}:{{{org}}}:al:log:{alert_id}"
 
     def alert_due(self, org: str) -> str:
         """Sorted set delivery_id -> when it is due (ms; a leased one: its lease's end)."""
-        return f"{self.prefix}:al:due:{org}"
+        return f"{self.prefix}:{{{org}}}:al:due"
 
     def alert_tick(self, org: str) -> str:
         """String held by the process evaluating the org's alerts this interval."""
-        return f"{self.prefix}:al:tick:{org}"
+        return f"{self.prefix}:{{{org}}}:al:tick"
 
 
 # The badge-table vector: for each kind, one int32 per status code (p, a, d, r), then

@@ -43,7 +43,9 @@ from core.generations import (
     try_switch,
 )
 from core.kafka import ensure_topics, make_producer
+from core.redisclient import connect
 from core.settings import Settings
+from core.upgrade import carry_over_names
 from schemas.events import EventRejected, decode_event
 from schemas.layout import Layout, tp_field
 from schemas.reasons import DropReason
@@ -57,13 +59,14 @@ from streams.processor import (
     dedup_member,
 )
 from streams.protocol import UNCHECKED, ApplyResult
-from streams.sink import Sink
+from streams.sink import Positions, Sink
 from streams.state import AwardState
 
 log = logging.getLogger("badgepulse.worker")
 
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
+ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
 CLAIM_AFRESH_BECAUSE = {
     ApplyResult.STALE: "batch already applied",
     ApplyResult.WIPED: "lost its aggregates (replaying from the start)",
@@ -80,6 +83,8 @@ class Target:
     next: int | None
     cache: dict[AwardRef, AwardState] = field(default_factory=dict)
     verify: str | None = None  # fingerprint the record before `next` must have
+    incarnation: int = 0  # of the partition's log (committing org by org: Sink.positions)
+    rewound: int = 0  # records of no org below it are counted already (Layout.rewound)
     gap_at: int | None = None  # the offset a gap was last seen at (see records_for)
     past_end: int = 0  # checks in a row that found `next` past the log's end
 
@@ -142,8 +147,11 @@ class Aggregator(Service):
         s = self.settings
         # Redis calls fail fast when it is down (the loops wait it out); a stopped Redis
         # times out instead of hanging the worker.
-        self.redis = Redis.from_url(s.redis_url, socket_connect_timeout=2, socket_timeout=30,
-                                    health_check_interval=10)
+        self.redis = connect(s, socket_connect_timeout=2, socket_timeout=30,
+                             health_check_interval=10)
+        self.by_org = s.redis_cluster or s.commit_by_org  # docs/cluster.md
+        self.orgs_checked = 0.0
+        self.names_carried = s.redis_cluster  # the old names never ran on a cluster
         outage = Outage(log, "worker start")
         while True:
             try:
@@ -227,7 +235,7 @@ class Aggregator(Service):
         sink = self.sinks.get(gen)
         if sink is None:
             assert self.redis is not None
-            sink = self.sinks[gen] = Sink(self.redis, self.base.at(gen))
+            sink = self.sinks[gen] = Sink(self.redis, self.base.at(gen), self.by_org)
         return sink
 
     async def release(self, partitions: list[int]) -> None:
@@ -253,6 +261,13 @@ class Aggregator(Service):
         """Re-read the generations and claim every assigned partition afresh."""
         assert self.redis is not None
         async with self.lock:
+            if not self.names_carried:
+                moved = await carry_over_names(self.redis, self.base)
+                self.names_carried = True
+                if moved:
+                    log.warning("moved %s to their hash-tagged names; run `badgepulse "
+                                "rebuild` to drop the aggregates kept under the old ones",
+                                moved)
             self.gens = await read_generations(self.redis, self.base)
             self.live, self.joined, self.behind = {}, {}, {}
             self.dirty = False
@@ -271,7 +286,9 @@ class Aggregator(Service):
                 self.dirty = True  # the generations moved meanwhile: claim them anew
                 return
             live = self.live[p] = Target(self.sink(gens.serving), serving.epoch, serving.next,
-                                         verify=serving.fingerprint)
+                                         verify=serving.fingerprint,
+                                         incarnation=serving.incarnation,
+                                         rewound=serving.rewound)
             tp = TopicPartition(topic, p)
             try:
                 if live.next is None:
@@ -284,7 +301,8 @@ class Aggregator(Service):
                 return
             if building is not None and gens.building is not None:
                 tgt = Target(self.sink(gens.building), building.epoch, building.next,
-                             verify=building.fingerprint)
+                             verify=building.fingerprint, incarnation=building.incarnation,
+                             rewound=building.rewound)
                 if caught_up(tgt.next, live.next):
                     tgt.verify = None  # the serving target checks the log for both
                     self.joined[p] = tgt
@@ -473,8 +491,14 @@ class Aggregator(Service):
         hold_index = tgt.layout.held_index(tp.topic, tp.partition)
         batch = PartitionBatch(tgt.layout, recs, now_us(), tgt.cache, hold_index,
                                (s.dedup_days + 1) * 86400, s.event_limits)
+        positions: Positions | None = None
         t1 = time.perf_counter()
         try:
+            if self.by_org:
+                skipped = await self.positioned(tp, tgt, batch, recs)
+                if skipped is None:
+                    return  # an org lost its keys: the partition is replayed
+                batch, positions = skipped
             batch.load(await tgt.sink.fetch(batch.lookups(), hold_index))
             t2 = time.perf_counter()
             commit = batch.fold()
@@ -483,9 +507,13 @@ class Aggregator(Service):
                 # A rebuild re-reads rejections the serving generation dead-lettered already.
                 await self.dead_letter(commit.dlq, tp)
             t4 = time.perf_counter()
-            res = await tgt.sink.apply(commit, tp.topic, tp.partition, tgt.epoch,
-                                       recs[0].offset, recs[-1].offset + 1, tgt.next,
-                                       recs[-1].fingerprint())
+            if positions is None:
+                res = await tgt.sink.apply(commit, tp.topic, tp.partition, tgt.epoch,
+                                           recs[0].offset, recs[-1].offset + 1, tgt.next,
+                                           recs[-1].fingerprint())
+            else:
+                res = await self.apply_by_org(tp, tgt, commit, positions, recs[0].offset,
+                                              recs[-1].offset + 1, recs[-1].fingerprint())
         except BaseException:
             tgt.cache.clear()  # the fold may have moved it past what Redis holds
             raise
@@ -497,6 +525,58 @@ class Aggregator(Service):
         t["apply"] += t5 - t4
         self.events_seen += len(recs)
         self.settle(tp, tgt, res, recs[-1].offset + 1)
+
+    async def positioned(self, tp: TopicPartition, tgt: Target, batch: PartitionBatch,
+                         recs: list[Record]) -> tuple[PartitionBatch, Positions] | None:
+        """Committing org by org: each org's position on the partition, and the batch
+        without the records of orgs that committed them already (a stop between two org
+        commits); None when an org lost its keys (its slot came back empty): the partition
+        is then replayed from the log's start, the other orgs skipping what they hold."""
+        orgs = {ev.org_id for _rec, ev in batch.events} | {o for o, _n in batch.commit.per_org}
+        positions = await tgt.sink.positions(orgs, tp.topic, tp.partition)
+        if positions.lost:
+            await self.rewind(tp, tgt, positions.lost)
+            return None
+        skip = {org: n for org, pos in positions.of.items()
+                if (n := pos.skips(tgt.incarnation)) > recs[0].offset}
+        if tgt.rewound > recs[0].offset:
+            skip[""] = tgt.rewound  # records of no org, counted before a rewind
+        if not skip:
+            return batch, positions
+        s = self.settings
+        kept = [rec for rec in recs if rec.offset >= skip.get(_org_of(rec, s) or "", 0)]
+        log.info("%s: %d records of %s committed before; skipping them", tp,
+                 len(recs) - len(kept), sorted(skip))
+        again = PartitionBatch(tgt.layout, kept, batch.now_us, tgt.cache, batch.hold_index,
+                               batch.dedup_ttl, batch.limits)
+        # the newest applied event of a skipped org counts toward the pipeline's as_of
+        for org in skip:
+            as_of = positions.of[org].as_of_us if org in positions.of else None
+            if as_of is not None:
+                again.commit.max_(tgt.layout.stats(), "as_of_us", as_of)
+        return again, positions
+
+    async def apply_by_org(self, tp: TopicPartition, tgt: Target, commit: Commit,
+                           positions: Positions, first: int, nxt: int,
+                           fingerprint: str) -> ApplyResult:
+        missing = {o for o, _n in commit.per_org} | commit.publish
+        missing -= set(positions.of)
+        if missing:  # an org the fold reached that the batch's events did not name
+            more = await tgt.sink.positions(missing, tp.topic, tp.partition)
+            positions.of.update(more.of)
+        return await tgt.sink.apply_by_org(commit, tp.topic, tp.partition, tgt.epoch, first,
+                                           nxt, tgt.next if first != UNCHECKED else None,
+                                           fingerprint, tgt.incarnation, positions)
+
+    async def rewind(self, tp: TopicPartition, tgt: Target, lost: set[str]) -> None:
+        log.warning("%s: Redis lost the keys of org(s) %s (a node restarted empty?): "
+                    "replaying the partition from the log's start", tp, sorted(lost))
+        res = await tgt.sink.rewind(tp.topic, tp.partition, tgt.epoch, lost)
+        tgt.cache.clear()
+        if res is ApplyResult.OK:
+            self.dirty = True
+        else:
+            self.settle(tp, tgt, res, UNCHECKED)
 
     def settle(self, tp: TopicPartition, tgt: Target, res: ApplyResult, nxt: int) -> None:
         if res is ApplyResult.OK:
@@ -578,6 +658,9 @@ class Aggregator(Service):
         for tgt in self.targets_of(tp.partition):
             tgt.verify = None
             res = await tgt.sink.reset_offset(tp.topic, tp.partition, tgt.epoch, begin)
+            if res is ApplyResult.OK:
+                tgt.incarnation += 1  # the reset bumped it (apply.lua, FORCED)
+                tgt.rewound = 0
             self.settle(tp, tgt, res, begin)
         self._seek_all(tp)
         if self.gens.building is not None and await abandon_rebuild(
@@ -651,6 +734,15 @@ class Aggregator(Service):
                             gens.serving)
                 self.dirty = True
                 return
+        if self.by_org and time.monotonic() - self.orgs_checked >= ORGS_EVERY:
+            # An org's slot may come back empty while none of its events arrive.
+            self.orgs_checked = time.monotonic()
+            async with self.lock:
+                for p, tgt in sorted(self.live.items()):
+                    lost = await tgt.sink.lost_orgs(self.settings.topic, p)
+                    if lost:
+                        await self.rewind(TopicPartition(self.settings.topic, p), tgt, lost)
+                        return
         # Partitions still assigned to us but held by nobody here (fenced by a member that
         # was evicted meanwhile): claim them again if they stay so for a whole check.
         unclaimed = self.assigned - set(self.live)
@@ -727,8 +819,12 @@ class Aggregator(Service):
         tp = TopicPartition(self.settings.topic, p)
         if layout.gen != self.gens.building:
             await self.dead_letter(commit.dlq, tp)
-        res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, UNCHECKED, UNCHECKED,
-                                   tgt.next)
+        if self.by_org:
+            positions = await tgt.sink.positions({o for o, _n in commit.per_org}, tp.topic, p)
+            res = await self.apply_by_org(tp, tgt, commit, positions, UNCHECKED, UNCHECKED, "")
+        else:
+            res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, UNCHECKED, UNCHECKED,
+                                       tgt.next)
         self.settle(tp, tgt, res, UNCHECKED)
 
 
@@ -757,6 +853,14 @@ def trim_cache(cache: dict[AwardRef, AwardState], most: int) -> None:
     if len(cache) > most:
         for ref in list(itertools.islice(cache, len(cache) - most // 2)):
             del cache[ref]
+
+
+def _org_of(rec: Record, s: Settings) -> str | None:
+    """The org a record names, valid or not (None: none)."""
+    try:
+        return decode_event(rec.value, now_us(), s.event_limits).org_id
+    except EventRejected as err:
+        return err.org_id
 
 
 def now_us() -> int:

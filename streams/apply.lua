@@ -1,6 +1,11 @@
--- Apply one commit atomically: refuse a generation that is neither serving nor building,
--- fence by epoch, skip a batch already applied, then every write, then the partition's next
--- offset and the fingerprint of the record before it.
+-- Apply one commit atomically. Partition mode (Header.mode 'p', the control slot): refuse a
+-- generation that is neither serving nor building, fence by epoch, skip a batch already
+-- applied, then every write, then the partition's next offset and the fingerprint of the
+-- record before it. Org mode ('o', one org's slot, docs/cluster.md): refuse if the org's
+-- position for the partition holds a newer epoch (fenced) or another write count than the
+-- one the worker read (stale), then every write, then the position: epoch, write count and
+-- the partition's next offset (with the partition's incarnation).
+-- KEYS name every key written (Redis Cluster routes by them; the script reads the JSON).
 -- ARGV[1] is the JSON list of strings built by streams/protocol.py (encode): the header's
 -- slots, then (op, count, rows...) sections; STATE values are ARGV[2...], named by
 -- position. Header.first = UNCHECKED: no offset check and none stored (held-event sweeps);
@@ -14,12 +19,21 @@ local first, nxt = tonumber(A[SLOT.first]), tonumber(A[SLOT.next])
 local offkey, epkey, fpkey, fp = A[SLOT.offsets], A[SLOT.epochs], A[SLOT.fingerprints],
   A[SLOT.fingerprint]
 local genkey, gen = A[SLOT.generations], A[SLOT.generation]
+local org_mode = A[SLOT.mode] == 'o'
 
 -- A script error does not undo the writes before it: refuse a malformed call before any.
 if #ARGV ~= 1 + tonumber(A[SLOT.blobs]) then
   return redis.error_reply('expected ' .. A[SLOT.blobs] .. ' binary values, got ' .. (#ARGV - 1))
 end
 
+local written
+if org_mode then
+  -- offkey is the org's position hash: e:tp epoch, n:tp write count, o:tp 'incarnation:next'
+  local pos = redis.call('HMGET', offkey, 'e:' .. tp, 'n:' .. tp)
+  if pos[1] and tonumber(pos[1]) > tonumber(epoch) then return RESULT.FENCED end
+  if (pos[2] or '') ~= expected then return RESULT.STALE end
+  written = tonumber(pos[2] or '0') + 1
+else
 local g = redis.call('HMGET', genkey, 'serving', 'building')
 if gen ~= (g[1] or '1') and gen ~= g[2] then return RESULT.RETIRED end
 local cur_epoch = redis.call('HGET', epkey, tp)
@@ -28,7 +42,7 @@ if not cur_epoch then return RESULT.WIPED end
 -- in time (restarted from an older append-only file, restored from a backup). Claim afresh.
 if tonumber(cur_epoch) < tonumber(epoch) then return RESULT.WIPED end
 if cur_epoch ~= epoch then return RESULT.FENCED end
-if first ~= UNCHECKED and first ~= FORCED then
+if first ~= UNCHECKED and first ~= FORCED and first ~= REWIND then
   local stored = redis.call('HGET', offkey, tp)
   if not stored then
     if expected ~= '' then return RESULT.WIPED end
@@ -37,6 +51,7 @@ if first ~= UNCHECKED and first ~= FORCED then
   elseif expected ~= '' and stored ~= expected then
     return RESULT.WIPED
   end
+end
 end
 
 -- badge-table vectors: VLEN little-endian int32s (schemas/layout.py TABLE_VECTOR)
@@ -133,8 +148,28 @@ while i <= n do
     return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
-if nxt ~= UNCHECKED then
+if org_mode then
+  redis.call('HSET', offkey, 'e:' .. tp, epoch, 'n:' .. tp, written)
+  if nxt ~= UNCHECKED then
+    redis.call('HSET', offkey, 'o:' .. tp, A[SLOT.incarnation] .. ':' .. A[SLOT.next])
+  end
+elseif first == REWIND then
+  -- replay the partition from the log's start (an org's slot came back empty); the orgs'
+  -- positions stay, so what they hold is skipped
+  -- ... and the outcomes of no org up to where it stood are counted already: remembered
+  local stood = tonumber(redis.call('HGET', offkey, tp) or '0')
+  if stood > tonumber(redis.call('HGET', A[SLOT.rewound], tp) or '0') then
+    redis.call('HSET', A[SLOT.rewound], tp, stood)
+  end
+  redis.call('HDEL', offkey, tp)
+  redis.call('HDEL', fpkey, tp)
+elseif nxt ~= UNCHECKED then
   redis.call('HSET', offkey, tp, A[SLOT.next])
   if fp == '' then redis.call('HDEL', fpkey, tp) else redis.call('HSET', fpkey, tp, fp) end
+  -- another log under the same offsets: the orgs' positions of the old one mean nothing
+  if first == FORCED then
+    redis.call('HINCRBY', A[SLOT.incarnations], tp, 1)
+    redis.call('HDEL', A[SLOT.rewound], tp)
+  end
 end
 return RESULT.OK

@@ -24,11 +24,13 @@ import orjson
 
 from schemas.layout import (
     ALL_BUCKET,
+    CONTROL_TAG,
     ORG_ENTITY,
     REJECTED_PREFIX,
     TABLE_VECTOR,
     Layout,
     buckets_of_day,
+    hash_tag,
     pair,
     table_index,
 )
@@ -71,10 +73,14 @@ class ApplyResult(StrEnum):
 # Offset modes, in Header.first (and Header.next for UNCHECKED).
 UNCHECKED = -1  # no offset check and none stored (held-event sweeps)
 FORCED = -2  # store `next` whatever the stored offset was (the broker came back empty)
+REWIND = -3  # forget the partition's offset: replay it from the log's start (an org lost)
+
+PARTITION, ORG = "p", "o"  # Header.mode
 
 # The header's wire order; apply.lua reads each slot by the name it has here.
 HEADER_SLOTS = ("partition", "epoch", "first", "next", "expected", "offsets", "epochs",
-                "generations", "generation", "fingerprints", "fingerprint", "blobs")
+                "generations", "generation", "fingerprints", "fingerprint", "blobs", "mode",
+                "incarnation", "incarnations", "rewound")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +93,33 @@ class Header:
     next: int  # the offset to store once applied; UNCHECKED stores none
     expected: int | None = None  # the offset we believe stored; None: none yet
     fingerprint: str = ""  # Record.fingerprint of the record before `next`; '' for none
+    # ORG: one org's writes, checked against its position (`expected` = its write count
+    # read by the worker, None for none); PARTITION: the control slot's checks above.
+    mode: str = PARTITION
+    org: str = ""  # the org of an ORG commit
+    incarnation: int = 0  # the partition's log incarnation the worker claimed (ORG)
 
     def slots(self, layout: Layout) -> list[str]:
+        org = self.mode == ORG
         values = {
             "partition": self.partition, "epoch": str(self.epoch), "first": str(self.first),
             "next": str(self.next), "expected": "" if self.expected is None else str(self.expected),
-            "offsets": layout.offsets(), "epochs": layout.epochs(),
+            "offsets": layout.positions(self.org) if org else layout.offsets(),
+            "epochs": layout.epochs(),
             "generations": layout.generations(), "generation": str(layout.gen),
             "fingerprints": layout.fingerprints(), "fingerprint": self.fingerprint,
             "blobs": "0",  # the number of binary ARGVs after the JSON (encode sets it)
+            "mode": self.mode, "incarnation": str(self.incarnation),
+            "incarnations": layout.incarnations(), "rewound": layout.rewound(),
         }
         return [values[name] for name in HEADER_SLOTS]
+
+    def keys(self, layout: Layout) -> list[str]:
+        """The keys the header's checks read or write (declared to Redis Cluster)."""
+        if self.mode == ORG:
+            return [layout.positions(self.org)]
+        return [layout.offsets(), layout.epochs(), layout.generations(), layout.fingerprints(),
+                layout.incarnations(), layout.rewound()]
 
 
 def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
@@ -112,7 +134,9 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     out = header.slots(layout)
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
     hsetnx = dict(commit.hsetnx)
-    _add_stats(commit, layout, incr)
+    sadd = set(commit.sadd)
+    # an org's script cannot write the registry (the control slot): split() registers it
+    _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
     cells, table = _roll_up(commit, layout)
 
     nkeys = 0
@@ -177,7 +201,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.DEL, ((k,) for k in commit.dels), 1)
     section(Op.ZADD, commit.zadd, 3)
     section(Op.ZREM, commit.zrem, 2)
-    section(Op.SADD, commit.sadd, 2)
+    section(Op.SADD, sadd, 2)
     section(Op.HMIN, ((k, f, v) for (k, f), v in commit.hmin.items()), 3)
     section(Op.HMAX, ((k, f, v) for (k, f), v in commit.hmax.items()), 3)
     section(Op.PUBLISH, ((layout.changes_channel(), org) for org in sorted(commit.publish)), 2)
@@ -185,19 +209,25 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     return [orjson.dumps(out), *blobs]
 
 
-def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str], int]) -> None:
-    """The batch's outcome counts, pipeline-wide and per org, as increments."""
+def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str], int],
+               sadd: set[tuple[str, str]]) -> None:
+    """The batch's outcome counts as increments: per org, and those of no known org in
+    `stats`; every org counted joins the registry, so pipeline-wide totals are the sum of
+    the registry's orgs and `stats` (a sum a commit split org by org keeps exact)."""
     stats = layout.stats()
-    for name, n in (("applied", commit.applied), ("rejected", commit.rejected),
-                    ("duplicates", commit.duplicates), ("held", commit.held_delta)):
-        if n:
-            incr[(stats, name)] += n
+    no_org = commit.rejected  # rejections are the only outcomes an event of no org can have
     for (org, name), n in commit.per_org.items():
         if n:
             incr[(layout.org_stats(org), name)] += n
+            sadd.add((layout.orgs(), org))
+            if name == "rejected":
+                no_org -= n
+    if no_org:
+        incr[(stats, "rejected")] += no_org
     for (of_org, code), n in commit.reasons.items():
-        incr[(stats, f"{REJECTED_PREFIX}{code}")] += n
-        if of_org is not None:
+        if of_org is None:
+            incr[(stats, f"{REJECTED_PREFIX}{code}")] += n
+        else:
             incr[(layout.org_stats(of_org), f"{REJECTED_PREFIX}{code}")] += n
     # The org's data version: bumped once by every commit that changes anything of the org,
     # so readers can cache answers per (org, version) (schemas/layout.py org_stats).
@@ -279,7 +309,7 @@ def apply_lua() -> str:
     lines = [
         "-- rendered from streams/protocol.py",
         f"local VLEN = {TABLE_VECTOR}",
-        f"local UNCHECKED, FORCED = {UNCHECKED}, {FORCED}",
+        f"local UNCHECKED, FORCED, REWIND = {UNCHECKED}, {FORCED}, {REWIND}",
         _lua_table("SLOT", {name: str(i) for i, name in enumerate(HEADER_SLOTS, 1)}),
         f"local OPS_START = {len(HEADER_SLOTS) + 1}",
         _lua_table("OP", {op.name: _lua_str(op.value) for op in Op}),
@@ -296,3 +326,126 @@ def _lua_str(s: str) -> str:
     if not s.isprintable() or "'" in s or "\\" in s:
         raise ValueError(f"not a plain Lua string literal: {s!r}")
     return f"'{s}'"
+
+
+# --- committing org by org (Redis Cluster, docs/cluster.md) ---------------------------------
+
+@dataclass
+class Split:
+    """One Commit's writes by hash slot: each org's (every key tagged with the org) and the
+    control slot's, the latter in what must go before the orgs' scripts (`pre`: registry
+    and held-index entries, idempotent) and after them (`control`, with the offset)."""
+
+    orgs: dict[str, Commit]
+    pre_sadd: set[tuple[str, str]]
+    pre_zadd: list[tuple[str, float, str]]
+    control: Commit
+
+
+def split(commit: Commit, layout: Layout) -> Split:
+    """Route every write of `commit` to the slot of its key's hash tag (CONTROL_TAG or the
+    org). Leaves `commit` as it was."""
+    control = Commit()
+    orgs: dict[str, Commit] = {}
+
+    def of(key: str) -> Commit:
+        tag = hash_tag(key)
+        if tag == CONTROL_TAG[1:-1]:
+            return control
+        c = orgs.get(tag)
+        if c is None:
+            c = orgs[tag] = Commit()
+        return c
+
+    def org(name: str) -> Commit:
+        c = orgs.get(name)
+        if c is None:
+            c = orgs[name] = Commit()
+        return c
+
+    for k, cell in commit.fine.items():
+        org(k[0]).fine[k] = cell
+    for (key, f), n in commit.incr.items():
+        of(key).incr[(key, f)] += n
+    for (key, f), blob in commit.states.items():
+        of(key).states[(key, f)] = blob
+    for (key, f), v in commit.hsets.items():
+        of(key).hsets[(key, f)] = v
+    for key, d in commit.dedup_marks:
+        of(key).dedup_marks.append((key, d))
+    for key, d in commit.dedup_unmarks:
+        of(key).dedup_unmarks.append((key, d))
+    for (key, f), s in commit.hsetnx.items():
+        of(key).hsetnx[(key, f)] = s
+    for key, secs in commit.expire.items():
+        of(key).expire[key] = secs
+    for key, raw in commit.rpush:
+        of(key).rpush.append((key, raw))
+    for key in commit.dels:
+        of(key).dels.append(key)
+    for key, member in commit.zrem:
+        of(key).zrem.append((key, member))
+    for (key, f), s in commit.hmin.items():
+        of(key).hmin[(key, f)] = s
+    for (key, f), i in commit.hmax.items():
+        of(key).hmax[(key, f)] = i
+    for name in commit.publish:
+        org(name).publish.add(name)
+    for (name, stat), n in commit.per_org.items():
+        c = org(name)
+        c.per_org[(name, stat)] += n
+        if stat == "rejected":
+            c.rejected += n
+    control.rejected = commit.rejected - sum(c.rejected for c in orgs.values())
+    for (maybe, code), n in commit.reasons.items():
+        (control if maybe is None else org(maybe)).reasons[(maybe, code)] += n
+    pre_sadd: set[tuple[str, str]] = set()
+    for key, member in commit.sadd:
+        if of(key) is control:
+            pre_sadd.add((key, member))
+        else:
+            of(key).sadd.add((key, member))
+    pre_zadd: list[tuple[str, float, str]] = []
+    for key, score, member in commit.zadd:
+        if of(key) is control:
+            pre_zadd.append((key, score, member))
+        else:
+            of(key).zadd.append((key, score, member))
+    pre_sadd.update((layout.orgs(), name) for name in orgs)
+    return Split(orgs, pre_sadd, pre_zadd, control)
+
+
+# Fixed-arity sections: how many strings a row holds, the first being a key (PUBLISH's is a
+# channel, not a key).
+_ARITY = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.STATE: 3, Op.HSET: 3, Op.EXPIRE: 2,
+          Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3, Op.HMAX: 3,
+          Op.PUBLISH: 2}
+
+
+def written_keys(payload: list[str]) -> list[str]:
+    """Every key an encoded commit's sections write (read as apply.lua reads them), in
+    first-written order: the KEYS a Redis Cluster routes the script by."""
+    keys: dict[str, None] = {}
+    i, n = len(HEADER_SLOTS), len(payload)
+    while i < n:
+        op, cnt = payload[i], int(payload[i + 1])
+        i += 2
+        if op == Op.COUNTERS:
+            for _ in range(cnt):
+                keys[payload[i]] = None
+                i += 2 + 2 * int(payload[i + 1])
+        elif op == Op.TABLE:
+            for _ in range(cnt):
+                keys[payload[i]] = None
+                i += 3 + 2 * int(payload[i + 2])
+        elif op == Op.DEDUP:
+            for _ in range(cnt):
+                keys[payload[i]] = None
+                i += 2 + int(payload[i + 1])
+        else:
+            arity = _ARITY[Op(op)]
+            if op != Op.PUBLISH:
+                for j in range(cnt):
+                    keys[payload[i + j * arity]] = None
+            i += cnt * arity
+    return list(keys)

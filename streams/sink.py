@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import orjson
 from redis.asyncio import Redis
 
 from schemas.layout import Layout, tp_field
 from streams.processor import AwardRef, Commit, Fetched, Lookups, dedup_member
-from streams.protocol import FORCED, ApplyResult, Header, apply_lua, encode
+from streams.protocol import (
+    FORCED,
+    ORG,
+    REWIND,
+    UNCHECKED,
+    ApplyResult,
+    Header,
+    apply_lua,
+    encode,
+    split,
+    written_keys,
+)
 
 
 @dataclass(frozen=True)
@@ -17,14 +31,42 @@ class Claim:
     epoch: int
     next: int | None
     fingerprint: str | None
+    incarnation: int = 0
+    rewound: int = 0  # Layout.rewound: records of no org below it are counted already
+
+
+@dataclass(frozen=True)
+class Position:
+    """An org's position on one partition (Layout.positions), as read before a batch."""
+
+    writes: int | None  # n:{tp}, compared and set by each org commit; None: never written
+    incarnation: int | None  # of the log `next` belongs to
+    next: int | None  # the offset past the org's records committed last
+    as_of_us: int | None  # the org's newest applied event (its stats)
+
+    def skips(self, incarnation: int) -> int:
+        """The org's records below this offset are committed already (0: none)."""
+        if self.next is None or self.incarnation != incarnation:
+            return 0
+        return self.next
+
+
+@dataclass
+class Positions:
+    of: dict[str, Position] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)  # had a position here; their keys are gone
 
 
 class Sink:
-    """Everything the worker reads from and writes to Redis."""
+    """Everything the worker reads from and writes to Redis.
 
-    def __init__(self, redis: Redis, layout: Layout) -> None:
+    `by_org`: commit org by org (Redis Cluster, docs/cluster.md): each org's writes in one
+    script in the org's slot, then the partition's in the control slot; else one script."""
+
+    def __init__(self, redis: Redis, layout: Layout, by_org: bool = False) -> None:
         self.redis = redis
         self.layout = layout
+        self.by_org = by_org
         self.apply_script = redis.register_script(apply_lua())
         self.claim_script = redis.register_script(CLAIM_LUA)
         self.lookup_script = redis.register_script(LOOKUP_LUA)
@@ -47,7 +89,7 @@ class Sink:
         for ref in lk.awards:
             fields.extend(layout.award(*ref))
         looking = bool(sets or fields)
-        if looking:
+        if looking and not self.by_org:
             await self.lookup_script(keys=[], args=[orjson.dumps([list(sets.items()), fields])],
                                      client=pipe)
         if lk.held:
@@ -57,7 +99,14 @@ class Sink:
             pipe.hget(layout.badges(org), badge)
         for org, issuer in lk.issuers:
             pipe.hget(layout.issuers(org), issuer)
-        res = await pipe.execute() if len(pipe) else []
+        if looking and self.by_org:
+            # one lookup per org, in its slot, beside the pipeline (a cluster pipeline
+            # cannot load scripts)
+            found, res = await asyncio.gather(self._lookup_by_org(sets, fields),
+                                              pipe.execute() if len(pipe) else _nothing())
+            res = [found, *res]
+        else:
+            res = await pipe.execute() if len(pipe) else []
         out = Fetched()
         i = 0
         if looking:
@@ -91,6 +140,121 @@ class Sink:
                     out.held[ref] = raws
         return out
 
+    async def _lookup_by_org(self, sets: dict[str, list[str]],
+                             fields: list[str]) -> list[bytes | None]:
+        """LOOKUP_LUA's answer for the sets and fields asked, asked org by org."""
+        from schemas.layout import hash_tag
+
+        by: dict[str, tuple[list[tuple[str, list[str]]], list[str]]] = {}
+        for key, members in sets.items():
+            by.setdefault(hash_tag(key), ([], []))[0].append((key, members))
+        for j in range(0, len(fields), 2):
+            by.setdefault(hash_tag(fields[j]), ([], []))[1].extend(fields[j:j + 2])
+        tags = list(by)
+        answers = await asyncio.gather(*(
+            self.lookup_script(keys=_declared(by[t][0], by[t][1]),
+                               args=[orjson.dumps([by[t][0], by[t][1]])])
+            for t in tags))
+        # back into the order asked: flags set by set, then states field by field
+        flags: dict[str, bytes] = {}
+        states: dict[tuple[str, str], bytes | None] = {}
+        for t, (flag, *got) in zip(tags, answers, strict=True):
+            at = 0
+            for key, members in by[t][0]:
+                flags[key] = flag[at:at + len(members)]
+                at += len(members)
+            hf = by[t][1]
+            for j in range(0, len(hf), 2):
+                states[(hf[j], hf[j + 1])] = got[j // 2]
+        return [b"".join(flags[k] for k in sets),
+                *(states[(fields[j], fields[j + 1])] for j in range(0, len(fields), 2))]
+
+    async def positions(self, orgs: Iterable[str], topic: str, partition: int) -> Positions:
+        """Each org's position on the partition, and which orgs lost theirs (registered as
+        holding one, none found: their slot came back empty)."""
+        layout, tp = self.layout, tp_field(topic, partition)
+        names = sorted(orgs)
+        if not names:
+            return Positions()
+        pipe = self.redis.pipeline(transaction=False)
+        for org in names:
+            pipe.hmget(layout.positions(org), [f"n:{tp}", f"o:{tp}"])
+            pipe.hget(layout.org_stats(org), "as_of_us")
+        pipe.smismember(layout.partition_orgs(topic, partition), names)
+        res = await pipe.execute()
+        out = Positions()
+        for j, org in enumerate(names):
+            (n, o), as_of = res[2 * j], res[2 * j + 1]
+            inc, _, nxt = (o.decode() if o else "").partition(":")
+            out.of[org] = Position(None if n is None else int(n), int(inc) if inc else None,
+                                   int(nxt) if nxt else None,
+                                   None if as_of is None else int(as_of))
+            if n is None and res[-1][j]:
+                out.lost.add(org)
+        return out
+
+    async def lost_orgs(self, topic: str, partition: int) -> set[str]:
+        """The orgs registered as holding a position on the partition that hold none."""
+        layout = self.layout
+        members = await self.redis.smembers(layout.partition_orgs(topic, partition))
+        names = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        if not names:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for org in names:
+            pipe.hexists(layout.positions(org), f"n:{tp_field(topic, partition)}")
+        return {org for org, there in zip(names, await pipe.execute(), strict=True)
+                if not there}
+
+    async def rewind(self, topic: str, partition: int, epoch: int,
+                     lost: Iterable[str]) -> ApplyResult:
+        """Replay the partition from the log's start (fenced by epoch): the `lost` orgs are
+        rebuilt, the others skip what their positions hold."""
+        commit = Commit()
+        key = self.layout.partition_orgs(topic, partition)
+        commit.dedup_unmarks.extend((key, org) for org in sorted(lost))  # SREM
+        return await self._apply_one(commit, Header(tp_field(topic, partition), epoch, REWIND,
+                                                    UNCHECKED))
+
+    async def _apply_one(self, commit: Commit, header: Header) -> ApplyResult:
+        args = encode(commit, self.layout, header)
+        keys: list[str] = []
+        if self.by_org:
+            keys = header.keys(self.layout) + written_keys(orjson.loads(args[0]))
+        res = await self.apply_script(keys=keys, args=args)
+        return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
+
+    async def apply_by_org(self, commit: Commit, topic: str, partition: int, epoch: int,
+                           first: int, nxt: int, expected: int | None, fingerprint: str,
+                           incarnation: int, positions: Positions) -> ApplyResult:
+        """Commit org by org (docs/cluster.md): the registry and held-index entries first
+        (idempotent), then each org's writes in one script fenced by the org's position,
+        then the partition's own (no-org outcomes, held-index removals, next offset) as
+        `apply` does. A stop between two steps leaves each org either wholly committed,
+        with its position moved (the replay skips its records), or untouched."""
+        layout, tp = self.layout, tp_field(topic, partition)
+        parts = split(commit, layout)
+        if parts.pre_sadd or parts.pre_zadd or parts.orgs:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, member in sorted(parts.pre_sadd):
+                pipe.sadd(key, member)
+            for key, score, member in parts.pre_zadd:
+                pipe.zadd(key, {member: score})
+            if parts.orgs:
+                pipe.sadd(layout.partition_orgs(topic, partition), *sorted(parts.orgs))
+            await pipe.execute()
+        if parts.orgs:
+            results = await asyncio.gather(*(
+                self._apply_one(c, Header(tp, epoch, first, nxt, _writes(positions, org),
+                                          mode=ORG, org=org, incarnation=incarnation))
+                for org, c in parts.orgs.items()))
+            if ApplyResult.FENCED in results:
+                return ApplyResult.FENCED
+            if any(r is not ApplyResult.OK for r in results):
+                return ApplyResult.STALE  # someone else wrote an org meanwhile: claim afresh
+        return await self._apply_one(parts.control, Header(tp, epoch, first, nxt, expected,
+                                                           fingerprint))
+
     async def apply(
         self,
         commit: Commit,
@@ -105,23 +269,27 @@ class Sink:
         """Apply atomically (see streams/protocol.py for `first` and `nxt`, ApplyResult for
         the answer). `expected` is the next offset we believe stored, None for none yet."""
         header = Header(tp_field(topic, partition), epoch, first, nxt, expected, fingerprint)
-        res = await self.apply_script(keys=[], args=encode(commit, self.layout, header))
-        return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
+        return await self._apply_one(commit, header)
 
     async def claim(self, topic: str, partition: int) -> Claim | None:
         """Take ownership of a partition in this generation: a new epoch, the stored next
         offset and the fingerprint of the record before it; None if the generation is no
         longer serving or building."""
         layout = self.layout
+        # Committing org by org, an org's position keeps the epoch of its last writer even
+        # when the control slot came back empty: epochs then start from the clock (ms), so
+        # a new claim is still newer than every one before it.
+        floor = int(time.time() * 1000) if self.by_org else 0
         res = await self.claim_script(
             keys=[layout.generations(), layout.epochs(), layout.offsets(),
-                  layout.fingerprints()],
-            args=[layout.gen, tp_field(topic, partition)])
+                  layout.fingerprints(), layout.incarnations(), layout.rewound()],
+            args=[layout.gen, tp_field(topic, partition), floor])
         if not res:
             return None
-        epoch, stored, fp = res
+        epoch, stored, fp, inc, rewound = res
         fp = fp.decode() if isinstance(fp, bytes) else str(fp)
-        return Claim(int(epoch), None if stored in (b"", "") else int(stored), fp or None)
+        return Claim(int(epoch), None if stored in (b"", "") else int(stored), fp or None,
+                     int(inc), int(rewound))
 
     async def reset_offset(self, topic: str, partition: int, epoch: int,
                            offset: int) -> ApplyResult:
@@ -154,6 +322,26 @@ CLAIM_LUA = """
 local g = redis.call('HMGET', KEYS[1], 'serving', 'building')
 if ARGV[1] ~= (g[1] or '1') and ARGV[1] ~= g[2] then return false end
 local epoch = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if epoch < tonumber(ARGV[3]) then
+  epoch = tonumber(ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[2], epoch)
+end
 local stored = redis.call('HGET', KEYS[3], ARGV[2]) or ''
-return {epoch, stored, redis.call('HGET', KEYS[4], ARGV[2]) or ''}
+return {epoch, stored, redis.call('HGET', KEYS[4], ARGV[2]) or '',
+        tonumber(redis.call('HGET', KEYS[5], ARGV[2]) or '0'),
+        tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0')}
 """
+
+
+def _writes(positions: Positions, org: str) -> int | None:
+    pos = positions.of.get(org)
+    return None if pos is None else pos.writes
+
+
+async def _nothing() -> list[object]:
+    return []
+
+
+def _declared(sets: list[tuple[str, list[str]]], fields: list[str]) -> list[str]:
+    """The keys of one org's lookup, each once."""
+    return list(dict.fromkeys([key for key, _m in sets] + fields[0::2]))

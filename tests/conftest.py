@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from badgepulse.embedded import Embedded
+from core.redisclient import connect
 from core.settings import Settings
 from tests import containers
 
@@ -139,7 +140,7 @@ def workers(settings: Settings) -> Iterator[WorkerProcs]:
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    r = Redis.from_url(settings.redis_url)
+    r = connect(settings)
     try:
         yield r
     finally:
@@ -189,7 +190,7 @@ async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any
     from core.generations import serving_layout
     from core.status import read_status
 
-    r = Redis.from_url(settings.redis_url)
+    r = connect(settings)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -207,7 +208,7 @@ async def make_key(settings: Settings, org: str, role: str, issuers: tuple[str, 
     from core.keys import create_key
     from schemas.layout import Layout
 
-    r = Redis.from_url(settings.redis_url)
+    r = connect(settings)
     try:
         _k, token = await create_key(r, Layout(settings.redis_prefix), org, role,  # type: ignore[arg-type]
                                      issuers)

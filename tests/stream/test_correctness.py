@@ -147,16 +147,17 @@ async def test_counts_stay_exact_when_the_worker_is_killed_three_times(
     records, now = stream
     oracle = oracle_of(records)
     rng = random.Random(99)
+    from core.status import pipeline_stats
     from schemas.layout import Layout
-    stats = Layout(settings.redis_prefix).stats()
+    layout = Layout(settings.redis_prefix)
     # a second worker shares the partitions, so kills also force rebalances
     steady = workers.start()
     victim = workers.start()
     await publish(settings, records)
     for kill_at in sorted(rng.uniform(0.1, 0.85) for _ in range(3)):
         while True:
-            done = sum(int(v or 0) for v in await redis.hmget(
-                stats, ["applied", "rejected", "duplicates"]))
+            stats = await pipeline_stats(redis, layout)
+            done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates"))
             if done >= kill_at * len(records):
                 break
             await asyncio.sleep(0.01)

@@ -20,6 +20,7 @@ from badgepulse.embedded import Embedded, free_port, redis_binary, tansu_binary,
 from badgepulse.rebuild import RebuildRefused, rebuild
 from core.generations import read_generations, serving_layout
 from core.settings import Settings
+from core.status import pipeline_stats
 from schemas.layout import Layout
 from tests.conftest import (
     WorkerProcs,
@@ -90,8 +91,8 @@ async def applied_total(settings: Settings) -> int:
     r = Redis.from_url(settings.redis_url)
     try:
         layout = await serving_layout(r, settings.redis_prefix)
-        vals = await r.hmget(layout.stats(), ["applied", "rejected", "duplicates"])
-        return sum(int(v or 0) for v in vals)
+        stats = await pipeline_stats(r, layout)
+        return sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates"))
     finally:
         await r.aclose()
 

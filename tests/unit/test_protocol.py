@@ -34,11 +34,12 @@ def test_encoding_a_commit_twice_sends_the_same_stats_and_changes_nothing():
     sent = [orjson.loads(encode(commit, LAYOUT, header)[0]) for _ in range(2)]
     assert commit == before
     for payload in sent:
-        stats = payload.index(LAYOUT.stats())
-        assert payload[stats:stats + 3] == [LAYOUT.stats(), "applied", "3"]
+        stats = payload.index(LAYOUT.org_stats("acme"))
+        assert payload[stats:stats + 3] == [LAYOUT.org_stats("acme"), "applied", "3"]
     assert sent[0][:len(HEADER_SLOTS)] == ["events:0", "1", "0", "3", "", LAYOUT.offsets(),
                                            LAYOUT.epochs(), LAYOUT.generations(), "1",
-                                           LAYOUT.fingerprints(), "fp", "0"]
+                                           LAYOUT.fingerprints(), "fp", "0", "p", "0",
+                                           LAYOUT.incarnations(), LAYOUT.rewound()]
 
 
 def test_the_script_gets_its_constants_from_python():
@@ -46,7 +47,7 @@ def test_the_script_gets_its_constants_from_python():
     assert CONSTANTS_MARKER not in lua
     assert f"local VLEN = {TABLE_VECTOR}\n" in lua
     assert f"local OPS_START = {len(HEADER_SLOTS) + 1}\n" in lua
-    assert f"local UNCHECKED, FORCED = {UNCHECKED}, " in lua
+    assert f"local UNCHECKED, FORCED, REWIND = {UNCHECKED}, " in lua
     for op in Op:
         assert f"{op.name} = '{op.value}'" in lua and f"OP.{op.name} then" in lua
     for result in ApplyResult:
