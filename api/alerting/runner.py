@@ -141,6 +141,10 @@ class AlertRunner:
         if self._client is not None:
             await self._client.aclose()
 
+    @property
+    def horizon_ms(self) -> int:
+        return int(self.settings.alert_retry_horizon * 1000)
+
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             # redirects are not followed (a 3xx is a failed attempt); the checked address
@@ -242,7 +246,8 @@ class AlertRunner:
         lease_ms = int(self.settings.alert_lease * 1000)
         started = 0
         for org in await self.store.orgs():
-            for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH):
+            for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH,
+                                              horizon_ms=self.horizon_ms):
                 task = asyncio.get_running_loop().create_task(self._send_logged(org, rec))
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
@@ -259,7 +264,8 @@ class AlertRunner:
         """Send one queued delivery from this process now (POST .../test); its record
         after the attempt."""
         lease_ms = int(self.settings.alert_lease * 1000)
-        for rec in await self.store.claim(org, self.owner, lease_ms, 1, ids=[delivery_id]):
+        for rec in await self.store.claim(org, self.owner, lease_ms, 1, ids=[delivery_id],
+                                          horizon_ms=self.horizon_ms):
             await self.send(org, rec)
         return await self.store.delivery(org, delivery_id)
 

@@ -67,13 +67,14 @@ return 1
 
 _CLAIM = """
 -- KEYS: due, deliveries
--- ARGV: now_ms, lease_ms, owner, limit, [delivery_id ...]
+-- ARGV: now_ms, lease_ms, owner, limit, horizon_ms, [delivery_id ...]
 local now = tonumber(ARGV[1])
 local lease_until = now + tonumber(ARGV[2])
+local horizon = tonumber(ARGV[5])
 local cands
-if #ARGV > 4 then
+if #ARGV > 5 then
   cands = {}
-  for i = 5, #ARGV do cands[#cands + 1] = ARGV[i] end
+  for i = 6, #ARGV do cands[#cands + 1] = ARGV[i] end
 else
   cands = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 end
@@ -86,6 +87,15 @@ for _, id in ipairs(cands) do
       redis.call('ZREM', KEYS[1], id)
     else
       local rec = cjson.decode(raw)
+      if now > rec.created_at + horizon then
+        -- past the horizon (its senders kept dying before they could say): given up
+        rec.status = 'failed'
+        rec.owner = nil
+        rec.lease_until = nil
+        rec.next_retry_at = nil
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('HSET', KEYS[2], id, cjson.encode(rec))
+      else
       rec.attempts = rec.attempts + 1
       rec.status = 'sending'
       rec.owner = ARGV[3]
@@ -95,6 +105,7 @@ for _, id in ipairs(cands) do
       redis.call('HSET', KEYS[2], id, enc)
       redis.call('ZADD', KEYS[1], lease_until, id)
       out[#out + 1] = enc
+      end
     end
   end
 end
@@ -265,13 +276,14 @@ class AlertStore:
         return Enqueued(int(res)), delivery_id
 
     async def claim(self, org: str, owner: str, lease_ms: int, limit: int,
-                    ids: list[str] | None = None, at_ms: int | None = None
-                    ) -> list[dict[str, Any]]:
-        """Lease due deliveries (or the given ones, if due) to `owner`."""
+                    ids: list[str] | None = None, at_ms: int | None = None,
+                    horizon_ms: int = 86_400_000) -> list[dict[str, Any]]:
+        """Lease due deliveries (or the given ones, if due) to `owner`; one older than the
+        horizon is marked failed instead."""
         lay = self.layout
         res = await self._claim(keys=[lay.alert_due(org), lay.alert_deliveries(org)],
                                 args=[at_ms if at_ms is not None else now_ms(), lease_ms,
-                                      owner, limit, *(ids or ())])
+                                      owner, limit, horizon_ms, *(ids or ())])
         return [cast(dict[str, Any], orjson.loads(r)) for r in res]
 
     async def finish(self, org: str, rec: dict[str, Any], owner: str, outcome: str,

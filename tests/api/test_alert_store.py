@@ -73,3 +73,13 @@ async def test_the_log_keeps_the_last_100_and_delete_drops_everything(store, red
                 lay.alert_deliveries("acme"), lay.alert_log("acme", "al_1"),
                 lay.alert_due("acme")):
         assert await redis.exists(key) == 0, key
+
+
+async def test_a_delivery_whose_senders_keep_dying_is_given_up_after_the_horizon(store):
+    _r, did = await store.enqueue("acme", "al_1", "firing", b"{}", 1000)
+    [first] = await store.claim("acme", "A", 5000, 10, at_ms=1000, horizon_ms=60_000)
+    assert first["attempts"] == 1  # A dies; so does every retaker until 61,000 ms
+    assert await store.claim("acme", "B", 5000, 10, at_ms=61_001, horizon_ms=60_000) == []
+    rec = (await store.deliveries("acme", "al_1"))[0]
+    assert (rec["delivery_id"], rec["status"], rec["attempts"]) == (did, "failed", 1)
+    assert await store.claim("acme", "C", 5000, 10, at_ms=10**13) == []
