@@ -92,10 +92,15 @@ async def org_window_metrics(redis: Redis, data: Layout, org: str,
 async def post_to(client: httpx.AsyncClient, target: Target, body: bytes,
                   headers: dict[str, str]) -> httpx.Response:
     """POST to the checked address, telling the server (Host) and TLS (server name, and so
-    the certificate check) the name of the URL."""
+    the certificate check) the name of the URL. Only the status and headers are read: the
+    receiver's body is never downloaded (it could be any size)."""
     ext = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-    return await client.post(target.connect_url, content=body,
-                             headers={**headers, "Host": target.host_header}, extensions=ext)
+    request = client.build_request("POST", target.connect_url, content=body,
+                                   headers={**headers, "Host": target.host_header},
+                                   extensions=ext)
+    response = await client.send(request, stream=True)
+    await response.aclose()
+    return response
 
 
 class AlertRunner:
