@@ -26,7 +26,7 @@ from api.readers.answers import AnswerCache
 from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
-from api.routes import alerts, exports, ingest, live, ops, reads
+from api.routes import alerts, exports, ingest, insights, live, ops, reads
 from api.routes.ops import Metrics, MetricsMiddleware
 from core.generations import GenerationCache
 from core.settings import Settings, get_settings
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(reads.router)
+    app.include_router(insights.router)  # before exports: its downloads are insights'
     app.include_router(exports.router)
     app.include_router(live.router)
     app.include_router(alerts.router)

@@ -66,6 +66,12 @@ class MetricsOut(BaseModel):
     external_impact_score: float | None
 
 
+class SummaryMetricsOut(MetricsOut):
+    bot_views: int = Field(description="Views by crawlers and link-preview fetchers (by the "
+                                       "view's user_agent); not in views, the impact score, "
+                                       "viewing sources or any insight")
+
+
 class HighlightsOut(BaseModel):
     most_used_awarding_method: str | None
     most_used_sharing_method: str | None
@@ -97,7 +103,7 @@ class SummaryOut(BaseModel):
     previous_period: PeriodOut
     filters: FiltersOut
     kpis: KpisOut
-    metrics: MetricsOut
+    metrics: SummaryMetricsOut
     highlights: HighlightsOut
     time_to_accept: TimeToAcceptOut
     coverage: CoverageOut
@@ -276,3 +282,99 @@ class IssuerActivityOut(BaseModel):
     period: PeriodOut
     previous_period: PeriodOut
     items: list[IssuerItemOut]
+
+
+# --- insights (shared/spec/insights.md) -----------------------------------------------------
+
+
+class InsightHeadOut(BaseModel):
+    scope: ScopeOut
+    period: PeriodOut
+    previous_period: PeriodOut
+    filters: FiltersOut
+
+
+class ChannelPreviousOut(BaseModel):
+    shares: int
+    views: int
+    views_per_share: float | None
+
+
+class ChannelInsightOut(BaseModel):
+    channel: str = Field(description="A share channel token with at least one share in P")
+    shares: int
+    views: int = Field(description="Human views in P whose source token is this channel's")
+    views_per_share: float | None
+    previous: ChannelPreviousOut
+    change_pct: float | None = Field(description="Change of views_per_share against P'")
+
+
+class InsightChannelsOut(InsightHeadOut):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "channels": [{"channel": "linkedin", "shares": 40, "views": 180, "views_per_share": 4.5,
+                      "previous": {"shares": 30, "views": 120, "views_per_share": 4.0},
+                      "change_pct": 12.5}],
+        "unattributed_views": 95}})
+    channels: list[ChannelInsightOut] = Field(
+        description="views_per_share descending (null last), then channel")
+    unattributed_views: int = Field(
+        description="Views in P whose source matches no channel with a share in P")
+
+
+class MethodPreviousOut(BaseModel):
+    badges_awarded: int
+    acceptance_rate: float | None
+    share_rate: float | None
+
+
+class MethodInsightOut(BaseModel):
+    method: str
+    badges_awarded: int
+    accepted_awards: int
+    acceptance_rate: float | None
+    shared_awards: int
+    share_rate: float | None
+    time_to_accept: TimeToAcceptOut
+    previous: MethodPreviousOut
+
+
+class InsightMethodsOut(InsightHeadOut):
+    methods: list[MethodInsightOut] = Field(
+        description="Awarding methods with a cohort award in P: badges_awarded descending, "
+                    "then method")
+
+
+class FunnelStepOut(BaseModel):
+    step: Literal["issued", "accepted", "shared", "viewed"]
+    count: int
+    rate_from_previous: float | None = Field(description="count / the step before's; null "
+                                                         "for issued or a 0 denominator")
+    rate_from_issued: float | None
+
+
+class FunnelCountsOut(BaseModel):
+    issued: int
+    accepted: int
+    shared: int
+    viewed: int
+
+
+class InsightFunnelOut(InsightHeadOut, FunnelCountsOut):
+    steps: list[FunnelStepOut]
+    previous: FunnelCountsOut = Field(description="The same counts for the cohort of P'")
+
+
+class BenchmarkOut(BaseModel):
+    metric: Literal["acceptance_rate", "share_rate", "public_visibility_rate",
+                    "learner_engagement_score", "external_impact_score"]
+    value: float | None = Field(description="This org, over P")
+    percentile: float | None = Field(
+        description="100 x (peers below + 0.5 x peers equal, this org excluded) / (peers - 1); "
+                    "null unless this org is a peer and there are at least 5")
+    peers: int = Field(description="Orgs of this deployment with >= 50 cohort awards in P "
+                                   "(>= 50 shares for external_impact_score), this org "
+                                   "included if it is one")
+
+
+class InsightBenchmarksOut(InsightHeadOut):
+    metrics: list[BenchmarkOut] = Field(description="No other org's id or value, ever")

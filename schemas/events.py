@@ -83,6 +83,7 @@ MAX_NAME_CHARS = 256
 MAX_SKILLS = 100
 MAX_SKILL_CHARS = 128
 MAX_REASON_CHARS = 1024
+MAX_USER_AGENT_CHARS = 512  # insights.md: award.viewed's user_agent
 
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # 719163
@@ -143,6 +144,7 @@ class Event:
     source: str | None = None
     recipient_id: str | None = None
     reason: str | None = None
+    user_agent: str | None = None  # award.viewed only: who fetched the badge page
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,6 +448,19 @@ def _opt_reason(obj: dict[Any, Any]) -> str | None:
     return v
 
 
+def _opt_user_agent(obj: dict[Any, Any]) -> str | None:
+    v = obj.get("user_agent")
+    if v is None:
+        return None
+    if type(v) is not str:
+        raise _bad(obj, "user_agent", v, "")
+    if len(v) > MAX_USER_AGENT_CHARS:
+        raise _rejected(obj, f"user_agent: longer than {MAX_USER_AGENT_CHARS} characters")
+    if not _valid_text(v):
+        raise _rejected(obj, "user_agent: not valid Unicode text")
+    return v
+
+
 # --------------------------------------------------------------------------------------------
 # per-type field setters: fill the type's fields of `ev` (whose other fields are None) from `o`
 
@@ -530,6 +545,8 @@ def _set_award_viewed(o: dict[Any, Any], ev: Event) -> None:
     if not (type(v) is str and (v in _KNOWN_TOKENS or _learn(_KNOWN_TOKENS, _TOKEN_MATCH, v))):
         raise _bad(o, "source", v, _TOKEN_RULE)
     ev.source = v
+    if get("user_agent") is not None:
+        ev.user_agent = _opt_user_agent(o)
     if get("issuer_id") is not None or get("badge_id") is not None:
         _set_parent_ids(o, ev)
 
@@ -631,6 +648,7 @@ def parse_event(obj: object, now_us: int) -> Event:
     ev.source = None
     ev.recipient_id = None
     ev.reason = None
+    ev.user_agent = None
     setter(obj, ev)
     return ev
 
@@ -707,6 +725,7 @@ _OPTIONAL_FIELDS = (
     "source",
     "recipient_id",
     "reason",
+    "user_agent",
 )
 
 

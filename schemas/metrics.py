@@ -11,8 +11,11 @@ TTA_BOUNDS: tuple[float | None, ...] = (1, 6, 24, 72, 168, 720, 2160, None)
 TTA_INF_AS = 4320.0
 
 COHORT_COUNTS = ("badges_awarded", "accepted_awards", "shared_awards", "public_awards")
-ACTIVITY_COUNTS = ("badges_created", "shares", "views")
-COUNT_METRICS = ("badges_created", *COHORT_COUNTS[:], "shares", "views")
+ACTIVITY_COUNTS = ("badges_created", "shares", "views", "bot_views")
+# The counts of a badge-table row: bot views are a metric of summary, time series and
+# exports (insights.md), not a column of the badge table.
+BADGE_COUNT_METRICS = ("badges_created", *COHORT_COUNTS[:], "shares", "views")
+COUNT_METRICS = (*BADGE_COUNT_METRICS, "bot_views")
 RATE_METRICS = ("acceptance_rate", "share_rate", "public_visibility_rate")
 SCORE_METRICS = ("learner_engagement_score", "external_impact_score")
 ALL_METRICS = (*COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS)
@@ -33,6 +36,7 @@ DEPENDS_ON: dict[str, str] = {
     "learner_engagement_score": "award.accepted",
     "time_to_accept": "award.accepted",
     "views": "award.viewed",
+    "bot_views": "award.viewed",
     "external_impact_score": "award.viewed",
     "shares": "award.shared",
     "shared_awards": "award.shared",
@@ -54,11 +58,12 @@ def learner_engagement_score(
 
 
 def derive(counts: Mapping[str, int]) -> dict[str, int | float | None]:
-    """Every metric of metrics.md from the six counts."""
+    """Every metric of metrics.md from the counts (`bot_views` where given: a badge-table
+    row has none)."""
     awarded = counts["badges_awarded"]
     acc = ratio(counts["accepted_awards"], awarded)
     shr = ratio(counts["shared_awards"], awarded)
-    out: dict[str, int | float | None] = {k: counts[k] for k in COUNT_METRICS}
+    out: dict[str, int | float | None] = {k: counts[k] for k in COUNT_METRICS if k in counts}
     out["acceptance_rate"] = acc
     out["share_rate"] = shr
     out["public_visibility_rate"] = ratio(counts["public_awards"], awarded)
@@ -175,8 +180,9 @@ DEPENDS_ON.update({
     "viewing_sources": "award.viewed",
 })
 
+BADGE_METRICS = (*BADGE_COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS)  # a table row's
 BADGE_NUMERIC_COLUMNS = (
-    "rank", *COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS, "overall_score",
+    "rank", *BADGE_COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS, "overall_score",
 )
 
 

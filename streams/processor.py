@@ -14,6 +14,7 @@ release takes its mark back.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,12 +23,16 @@ from typing import Any
 
 import orjson
 
+from schemas.bots import BotClassifier
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
 from schemas.layout import DEDUP_BUCKETS, Layout, pair
 from schemas.limits import DEFAULT_LIMITS, EventLimits
 from schemas.reasons import DropReason, classify
 from streams.state import (
+    BOT_VIEW,
     KIND_OF_TYPE,
+    SHARE,
+    VIEW,
     AwardState,
     activity_field,
     badge_meta_merge,
@@ -160,6 +165,12 @@ class Fetched:
     issuers: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
 
 
+@functools.cache
+def default_bots() -> BotClassifier:
+    """The process's crawler verdicts (memoised per user agent) for batches given none."""
+    return BotClassifier()
+
+
 def dedup_member(layout: Layout, org: str, day: str, event_id: str) -> tuple[str, str]:
     """(set key, member) of an event id's dedup mark."""
     d = digest_int(event_id)
@@ -189,8 +200,10 @@ class PartitionBatch:
         hold_index: str,
         dedup_ttl: int,
         limits: EventLimits = DEFAULT_LIMITS,
+        bots: BotClassifier | None = None,
     ) -> None:
         self.layout = layout
+        self.bots = bots or default_bots()  # which views are crawlers (schemas/bots.py)
         self.now_us = now_us
         self.limits = limits  # the event limits POST /v1/events applies too (settings)
         self.cache = cache
@@ -440,11 +453,18 @@ class PartitionBatch:
             return
         t = ev.type
         if t == "award.viewed" or t == "award.shared":
-            kind, chan = ("v", ev.source or "other") if t == "award.viewed" else (
-                "s", ev.channel or "other")
-            if kind == "s" and not s.shared:
+            if t == "award.shared":
+                kind, chan = SHARE, ev.channel or "other"
+            else:  # decided here once and kept in the log (streams/state.py)
+                kind = BOT_VIEW if self.bots.is_bot(ev.user_agent) else VIEW
+                chan = ev.source or "other"
+            if kind == SHARE and not s.shared:
                 before = cohort(s)
                 s.shared = True
+                self._cohort_change(ref, before, s)
+            elif kind == VIEW and not s.viewed:
+                before = cohort(s)
+                s.viewed = True
                 self._cohort_change(ref, before, s)
             self.commit.count(ref[0], s.issuer, s.badge, ev.day,
                               activity_field(kind, chan, status_at(s.st, ev.ts)))

@@ -33,8 +33,14 @@ SHARE_CHANNELS = ("linkedin", "linkedin_profile", "facebook", "x", "email", "url
                   "download", "wallet", "other")
 VIEW_SOURCES = ("linkedin", "direct", "embed", "email", "search", "social", "verification",
                 "other")
-_CODE = {**{("s", c): i for i, c in enumerate(SHARE_CHANNELS)},
-         **{("v", c): 64 + i for i, c in enumerate(VIEW_SOURCES)}}
+# Log kinds: "s" a share, "v" a human view, "b" a bot or link-preview view. A view's kind is
+# decided once, when it is folded (schemas/bots.py), and kept: re-counting the log later (a
+# late status event moving it between status fields) never asks the crawler list again, so
+# a newer list cannot move an old view from one count to another.
+SHARE, VIEW, BOT_VIEW = "s", "v", "b"
+_CODE = {**{(SHARE, c): i for i, c in enumerate(SHARE_CHANNELS)},
+         **{(VIEW, c): 64 + i for i, c in enumerate(VIEW_SOURCES)},
+         **{(BOT_VIEW, c): 128 + i for i, c in enumerate(VIEW_SOURCES)}}
 _OF_CODE = {i: kc for kc, i in _CODE.items()}
 _VIS = {"private": 0, "public": 1}
 _VIS_OF = {v: k for k, v in _VIS.items()}
@@ -70,8 +76,9 @@ class AwardState:
     vis: tuple[int, str, str]  # latest (ts, event_id, visibility)
     st: list[tuple[int, str, str]] = field(default_factory=list)  # sorted status events
     shared: bool = False
-    log: list[tuple[int, str, str]] = field(default_factory=list)  # (ts, kind, chan) s/v
+    log: list[tuple[int, str, str]] = field(default_factory=list)  # (ts, kind, chan) s/v/b
     seen: set[bytes] = field(default_factory=set)  # digests of applied s/v/visibility ids
+    viewed: bool = False  # a human view in the log (derived from it, not stored apart)
 
     def dumps(self) -> bytes:
         ts = self.ts
@@ -100,12 +107,15 @@ class AwardState:
         vstamp = (ts, eid, visibility) if vts is None else (ts + vts, veid, visibility)
         st = [(ts + stf[i], stf[i + 2], stf[i + 1]) for i in range(0, len(stf), 3)]
         log = []
+        viewed = False
         for i in range(0, len(logf), 2):
             code = logf[i + 1]
             kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
             log.append((ts + logf[i], kind, chan))
+            if kind == VIEW:
+                viewed = True
         return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
-                   {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)})
+                   {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:
@@ -130,26 +140,35 @@ def first_accept(st: list[tuple[int, str, str]]) -> int | None:
     return None
 
 
-Cohort = tuple[str, bool, bool, bool, str, int]
+Cohort = tuple[str, bool, bool, bool, str, int, bool]
 
 
 def cohort(s: AwardState) -> Cohort:
-    """(status, accepted ever, shared ever, public now, method, time-to-accept bucket)."""
+    """(status, accepted ever, shared ever, public now, method, time-to-accept bucket,
+    viewed ever by a human)."""
     fa = first_accept(s.st)
     tta = -1 if fa is None else tta_bucket_index((fa - s.ts) / US_PER_HOUR)
-    return (status_at(s.st, None), fa is not None, s.shared, s.vis[2] == "public", s.method, tta)
+    return (status_at(s.st, None), fa is not None, s.shared, s.vis[2] == "public", s.method,
+            tta, s.viewed)
 
 
 def cohort_fields(c: Cohort) -> list[str]:
-    s, acc, shared, public, method, tta = c
+    """The issue day's counter fields an award adds 1 to (schemas/layout.py names them);
+    the per-method ones (`ma`, `ms`, `mt`) answer insights/methods."""
+    s, acc, shared, public, method, tta, viewed = c
     out = [f"aw.{s}", f"me.{method}.{s}"]
     if acc:
         out.append(f"ac.{s}")
         out.append(f"tt.{tta}.{s}")
+        out.append(f"ma.{method}.{s}")
+        out.append(f"mt.{method}.{tta}.{s}")
     if shared:
         out.append(f"sh.{s}")
+        out.append(f"ms.{method}.{s}")
     if public:
         out.append(f"pu.{s}")
+    if viewed:
+        out.append(f"vw.{s}")
     return out
 
 
@@ -177,7 +196,13 @@ def insert_status(s: AwardState, ts: int, eid: str, kind: str) -> None:
 
 
 def activity_field(kind: str, chan: str, status: str) -> str:
-    return f"{'sc' if kind == 's' else 'vs'}.{chan}.{status}"
+    """Shares by channel, human views by source; bot views have one count (no source:
+    they are in no viewing-source chart)."""
+    if kind == SHARE:
+        return f"sc.{chan}.{status}"
+    if kind == VIEW:
+        return f"vs.{chan}.{status}"
+    return f"bv.{status}"
 
 
 def utc_day(ts_us: int) -> str:

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from crawlerdetect import CrawlerDetect
+
 # --------------------------------------------------------------------------- constants
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -85,6 +87,7 @@ METRIC_NAMES = [
     "views",
     "learner_engagement_score",
     "external_impact_score",
+    "bot_views",
 ]
 TILE_NAMES = [
     "learner_engagement_score",
@@ -102,6 +105,7 @@ COVERAGE_DEPENDS = {
     "learner_engagement_score": AWARD_ACCEPTED,
     "time_to_accept": AWARD_ACCEPTED,
     "views": AWARD_VIEWED,
+    "bot_views": AWARD_VIEWED,
     "external_impact_score": AWARD_VIEWED,
     "shares": AWARD_SHARED,
     "shared_awards": AWARD_SHARED,
@@ -116,7 +120,9 @@ COUNT_NAMES = [
     "shares",
     "views",
 ]
-TIMESERIES_METRICS = ["badges_created", *COUNT_NAMES]
+TIMESERIES_METRICS = ["badges_created", *COUNT_NAMES, "bot_views"]
+BOT_VIEWS = "bot_views"  # _activity's pseudo-type: award.viewed events by crawlers
+MAX_USER_AGENT = 512
 INTERVALS = ("day", "week", "month")
 TTA_BOUNDS: list[int | None] = [1, 6, 24, 72, 168, 720, 2160, None]
 TTA_INF_AS = 4320
@@ -281,6 +287,9 @@ def validate(raw: bytes, now_us: int) -> Ev:
             _require_token(d, "channel")
         elif typ == AWARD_VIEWED:
             _require_token(d, "source")
+            _optional_str(d, "user_agent")
+            if _present(d, "user_agent") and len(d["user_agent"]) > MAX_USER_AGENT:
+                raise Invalid("user_agent: longer than 512 characters")
         elif typ == AWARD_VISIBILITY:
             if d.get("visibility") not in ("public", "private"):
                 raise Invalid("visibility: missing or bad")
@@ -288,6 +297,15 @@ def validate(raw: bytes, now_us: int) -> Ev:
 
 
 # --------------------------------------------------------------------------- awards
+
+_CRAWLERS = CrawlerDetect()  # insights.md: a maintained crawler list (the contract names none)
+
+
+def is_bot_view(e: Ev) -> bool:
+    """A view whose user agent the crawler list knows (no user agent: a person)."""
+    ua = e.data.get("user_agent")
+    return bool(ua) and bool(_CRAWLERS.is_crawler(ua))
+
 
 
 @dataclass
@@ -308,7 +326,16 @@ class Award:
         return str(self.issued.data["method"])
 
     def of_type(self, typ: str) -> list[Ev]:
+        """The applied events of a type; views are people's views only, BOT_VIEWS the
+        others."""
+        if typ == BOT_VIEWS:
+            return [e for e in self.follow if e.type == AWARD_VIEWED and is_bot_view(e)]
+        if typ == AWARD_VIEWED:
+            return [e for e in self.follow if e.type == typ and not is_bot_view(e)]
         return [e for e in self.follow if e.type == typ]
+
+    def viewed_ever(self) -> bool:
+        return bool(self.of_type(AWARD_VIEWED))
 
     def status_at(self, t: int | None) -> str:
         """Status at time t (None = +infinity = current status)."""
@@ -520,6 +547,36 @@ def ordered_entries(counter: Counter[str]) -> list[tuple[str, int]]:
     return items
 
 
+def tta_histogram(awards: list[Award]) -> dict[str, Any]:
+    """metrics.md's time to accept of these awards: histogram and interpolated median."""
+    hours = [h for h in (a.hours_to_accept() for a in awards) if h is not None]
+    counts = []
+    for i, bound in enumerate(TTA_BOUNDS):
+        lower = None if i == 0 else TTA_BOUNDS[i - 1]
+        n = 0
+        for h in hours:
+            above_lower = lower is None or h > lower
+            below_upper = bound is None or h <= bound
+            if above_lower and below_upper:
+                n += 1
+        counts.append(n)
+    buckets = [{"le": b, "count": c} for b, c in zip(TTA_BOUNDS, counts, strict=True)]
+    median = None
+    total = len(hours)
+    if total:
+        target = total / 2
+        cum_before = 0
+        for i, c in enumerate(counts):
+            if cum_before + c >= target:
+                lower_h = 0 if i == 0 else TTA_BOUNDS[i - 1]
+                upper_h = TTA_BOUNDS[i] if TTA_BOUNDS[i] is not None else TTA_INF_AS
+                assert lower_h is not None and upper_h is not None
+                median = lower_h + (upper_h - lower_h) * (target - cum_before) / c
+                break
+            cum_before += c
+    return {"buckets": buckets, "median_hours": median}
+
+
 # --------------------------------------------------------------------------- the oracle
 
 
@@ -662,7 +719,9 @@ class Oracle:
             "shares": len(self._activity(org, scope, flt, period, AWARD_SHARED)),
             "views": len(self._activity(org, scope, flt, period, AWARD_VIEWED)),
         }
-        out: dict[str, Any] = {"badges_created": self._badges_created(org, scope, flt, period)}
+        out: dict[str, Any] = {"badges_created": self._badges_created(org, scope, flt, period),
+                               "bot_views": len(self._activity(org, scope, flt, period,
+                                                               BOT_VIEWS))}
         out.update(counts)
         out.update(scores(counts))
         return {name: out[name] for name in METRIC_NAMES}
@@ -683,6 +742,8 @@ class Oracle:
             for e in a.follow:
                 if e.type not in (AWARD_SHARED, AWARD_VIEWED) or not in_period(e.day, period):
                     continue
+                if e.type == AWARD_VIEWED and is_bot_view(e):
+                    continue  # bot views are no column of the badge table
                 if flt.status_ok(a.status_at(e.t)):
                     c["shares" if e.type == AWARD_SHARED else "views"] += 1
             if c:
@@ -692,36 +753,7 @@ class Oracle:
     def _time_to_accept(
         self, org: str, scope: Scope, flt: Filters, period: Period
     ) -> dict[str, Any]:
-        hours = [
-            h
-            for h in (a.hours_to_accept() for a in self._cohort(org, scope, flt, period))
-            if h is not None
-        ]
-        counts = []
-        for i, bound in enumerate(TTA_BOUNDS):
-            lower = None if i == 0 else TTA_BOUNDS[i - 1]
-            n = 0
-            for h in hours:
-                above_lower = lower is None or h > lower
-                below_upper = bound is None or h <= bound
-                if above_lower and below_upper:
-                    n += 1
-            counts.append(n)
-        buckets = [{"le": b, "count": c} for b, c in zip(TTA_BOUNDS, counts, strict=True)]
-        median = None
-        total = len(hours)
-        if total:
-            target = total / 2
-            cum_before = 0
-            for i, c in enumerate(counts):
-                if cum_before + c >= target:
-                    lower_h = 0 if i == 0 else TTA_BOUNDS[i - 1]
-                    upper_h = TTA_BOUNDS[i] if TTA_BOUNDS[i] is not None else TTA_INF_AS
-                    assert lower_h is not None and upper_h is not None
-                    median = lower_h + (upper_h - lower_h) * (target - cum_before) / c
-                    break
-                cum_before += c
-        return {"buckets": buckets, "median_hours": median}
+        return tta_histogram(self._cohort(org, scope, flt, period))
 
     def _charts(
         self, org: str, scope: Scope, flt: Filters, period: Period
@@ -960,8 +992,8 @@ class Oracle:
         per_day: Counter[date] = Counter()
         if metric == "badges_created":
             per_day.update(ev.day for ev in self._created(org_id, scope, flt, period))
-        elif metric in ("shares", "views"):
-            typ = AWARD_SHARED if metric == "shares" else AWARD_VIEWED
+        elif metric in ("shares", "views", "bot_views"):
+            typ = {"shares": AWARD_SHARED, "views": AWARD_VIEWED, "bot_views": BOT_VIEWS}[metric]
             per_day.update(e.day for e in self._activity(org_id, scope, flt, period, typ))
         else:  # cohort: by issue day
             for a in self._cohort(org_id, scope, flt, period):
@@ -1035,3 +1067,109 @@ class Oracle:
                 }
             )
         return items
+
+    # ---- insights (insights.md), by scanning the same applied events
+
+    def insight_channels(self, org_id: str, *, period: tuple[date, date],
+                         **kw: Any) -> dict[str, Any]:
+        """Views per share by channel: a view is the channel's when its source is the
+        channel's token; channels with a share in P; the rest of P's views unattributed."""
+        scope, flt = self._args(kw.get("issuer_id"), kw.get("badge_id"),
+                                kw.get("issuer_ids", ()), kw.get("badge_ids", ()),
+                                kw.get("statuses", ()), kw.get("key_issuers"))
+
+        def counts(p: tuple[date, date]) -> tuple[Counter[str], Counter[str]]:
+            shares = Counter(str(e.data["channel"])
+                             for e in self._activity(org_id, scope, flt, p, AWARD_SHARED))
+            views = Counter(str(e.data["source"])
+                            for e in self._activity(org_id, scope, flt, p, AWARD_VIEWED))
+            return shares, views
+
+        shares, views = counts(period)
+        p_shares, p_views = counts(previous_period(period))
+        entries = []
+        for ch, n in shares.items():
+            vps = ratio(views[ch], n)
+            p_vps = ratio(p_views[ch], p_shares[ch])
+            entries.append({
+                "channel": ch, "shares": n, "views": views[ch], "views_per_share": vps,
+                "previous": {"shares": p_shares[ch], "views": p_views[ch],
+                             "views_per_share": p_vps},
+                "change_pct": trend(vps, p_vps)["change_pct"],
+            })
+        entries.sort(key=lambda e: (e["views_per_share"] is None,
+                                    -(e["views_per_share"] or 0), e["channel"]))
+        unattributed = sum(n for src, n in views.items() if src not in shares)
+        return {"channels": entries, "unattributed_views": unattributed}
+
+    def insight_methods(self, org_id: str, *, period: tuple[date, date],
+                        **kw: Any) -> dict[str, Any]:
+        scope, flt = self._args(kw.get("issuer_id"), kw.get("badge_id"),
+                                kw.get("issuer_ids", ()), kw.get("badge_ids", ()),
+                                kw.get("statuses", ()), kw.get("key_issuers"))
+        cur: dict[str, list[Award]] = {}
+        for a in self._cohort(org_id, scope, flt, period):
+            cur.setdefault(a.method, []).append(a)
+        prev: dict[str, list[Award]] = {}
+        for a in self._cohort(org_id, scope, flt, previous_period(period)):
+            prev.setdefault(a.method, []).append(a)
+        out = []
+        for method, awards in cur.items():
+            n = len(awards)
+            acc = sum(a.accepted_ever() for a in awards)
+            shr = sum(a.shared_ever() for a in awards)
+            pa = prev.get(method, [])
+            out.append({
+                "method": method, "badges_awarded": n, "accepted_awards": acc,
+                "acceptance_rate": ratio(acc, n), "shared_awards": shr,
+                "share_rate": ratio(shr, n), "time_to_accept": tta_histogram(awards),
+                "previous": {"badges_awarded": len(pa),
+                             "acceptance_rate": ratio(sum(a.accepted_ever() for a in pa),
+                                                      len(pa)),
+                             "share_rate": ratio(sum(a.shared_ever() for a in pa), len(pa))},
+            })
+        out.sort(key=lambda m: (-m["badges_awarded"], m["method"]))
+        return {"methods": out}
+
+    def insight_funnel(self, org_id: str, *, period: tuple[date, date],
+                       **kw: Any) -> dict[str, Any]:
+        scope, flt = self._args(kw.get("issuer_id"), kw.get("badge_id"),
+                                kw.get("issuer_ids", ()), kw.get("badge_ids", ()),
+                                kw.get("statuses", ()), kw.get("key_issuers"))
+
+        def counts(p: tuple[date, date]) -> dict[str, int]:
+            cohort = self._cohort(org_id, scope, flt, p)
+            return {"issued": len(cohort),
+                    "accepted": sum(a.accepted_ever() for a in cohort),
+                    "shared": sum(a.shared_ever() for a in cohort),
+                    "viewed": sum(a.viewed_ever() for a in cohort)}
+
+        cur = counts(period)
+        names = ["issued", "accepted", "shared", "viewed"]
+        steps = []
+        for i, name in enumerate(names):
+            steps.append({"step": name, "count": cur[name],
+                          "rate_from_previous": None if i == 0 else
+                          ratio(cur[name], cur[names[i - 1]]),
+                          "rate_from_issued": ratio(cur[name], cur["issued"])})
+        return {**cur, "steps": steps, "previous": counts(previous_period(period))}
+
+    def insight_benchmarks(self, org_id: str, *, period: tuple[date, date]) -> dict[str, Any]:
+        """The org's percentile among the deployment's orgs with >= 50 cohort awards in P
+        (>= 50 shares for the impact score); null unless it is one and there are >= 5."""
+        everyone = {org: self._metrics(org, Scope(), NO_FILTERS, period) for org in self._orgs}
+        out = []
+        for metric in ("acceptance_rate", "share_rate", "public_visibility_rate",
+                       "learner_engagement_score", "external_impact_score"):
+            basis = "shares" if metric == "external_impact_score" else "badges_awarded"
+            peers = [org for org, m in everyone.items() if m[basis] >= 50]
+            mine = everyone.get(org_id) or self._metrics(org_id, Scope(), NO_FILTERS, period)
+            pct = None
+            if org_id in peers and len(peers) >= 5:
+                others = [everyone[o][metric] for o in peers if o != org_id]
+                below = sum(1 for v in others if v < mine[metric])
+                equal = sum(1 for v in others if v == mine[metric])
+                pct = 100 * (below + 0.5 * equal) / (len(peers) - 1)
+            out.append({"metric": metric, "value": mine[metric], "percentile": pct,
+                        "peers": len(peers)})
+        return {"metrics": out}

@@ -50,6 +50,21 @@ CHANNELS = [
     ("wallet", 4),
     ("other", 4),
 ]
+# Views' user agents: link-preview fetchers and crawlers, and people's browsers and apps.
+BOT_AGENTS = [
+    "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Twitterbot/1.0",
+]
+HUMAN_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0",
+]
 SOURCES = [
     ("linkedin", 35),
     ("direct", 30),
@@ -157,6 +172,7 @@ class _OrgGen:
     issuers: list[str] = field(default_factory=list)
     badges: list[tuple[str, str, datetime]] = field(default_factory=list)  # id, issuer, created
     award_info: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
+    ua_rng: random.Random | None = None
 
     @property
     def start(self) -> datetime:
@@ -165,6 +181,18 @@ class _OrgGen:
     @property
     def limit(self) -> datetime:
         return self.now + timedelta(hours=1)
+
+    def user_agent(self) -> dict[str, str]:
+        """Most views carry a user agent (a browser, or a crawler / link-preview fetcher);
+        from an RNG of their own, so the rest of the stream is the same as without them."""
+        if self.ua_rng is None:
+            self.ua_rng = random.Random(f"ua-{self.org}")
+        r = self.ua_rng.random()
+        if r < 0.3:
+            return {}
+        if r < 0.55:
+            return {"user_agent": self.ua_rng.choice(BOT_AGENTS)}
+        return {"user_agent": self.ua_rng.choice(HUMAN_AGENTS)}
 
     def eid(self) -> str:
         self.counter += 1
@@ -352,7 +380,8 @@ class _OrgGen:
         for base in view_bases:
             t = distinct(after(base))
             if t >= view_start:
-                self.follow("award.viewed", aid, t, source=_weighted(rng, SOURCES))
+                self.follow("award.viewed", aid, t, source=_weighted(rng, SOURCES),
+                            **self.user_agent())
         if rng.random() < 0.10:
             vis = "public" if fields.get("visibility") != "public" else "private"
             t = after(t_issue)

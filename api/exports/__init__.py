@@ -23,7 +23,13 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "viewing-sources": TABLE_FORMATS + CHART_FORMATS,
     "timeseries": TABLE_FORMATS + CHART_FORMATS,
     "top-badges": TABLE_FORMATS + CHART_FORMATS,
+    # insights.md: each insight exportable like the other components
+    "insights-channels": TABLE_FORMATS + CHART_FORMATS,
+    "insights-methods": TABLE_FORMATS + CHART_FORMATS,
+    "insights-funnel": TABLE_FORMATS + CHART_FORMATS,
+    "insights-benchmarks": TABLE_FORMATS + CHART_FORMATS,  # org scope only
 }
+ORG_ONLY = frozenset({"insights-benchmarks"})
 
 # The channel components, and which list of the `channels` answer each one is.
 CHANNEL_LISTS = {
@@ -49,6 +55,10 @@ TITLES = {
     "viewing-sources": "Viewing sources",
     "timeseries": "Time series",
     "top-badges": "Top badges",
+    "insights-channels": "Views per share by channel",
+    "insights-methods": "Acceptance by awarding method",
+    "insights-funnel": "From issued to seen",
+    "insights-benchmarks": "The org among its peers",
 }
 
 

@@ -142,6 +142,44 @@ def timeseries_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any
     return {**_base(ctx, heading), "data": {"values": rows}, "layer": layers}
 
 
+def insight_channels_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    entries = answer["channels"]
+    rows = [{"label": token_label(e["channel"]), "value": e["views_per_share"] or 0,
+             "text": f"{number_label(e['views_per_share'])} ({e['views']} views / "
+                     f"{e['shares']} shares)"} for e in entries]
+    top = max((float(e["views_per_share"] or 0) for e in entries), default=0.0)
+    return hbar_spec(ctx, TITLES["insights-channels"], rows, "Sharing channel",
+                     "Views per share", domain=[0, top * 1.3 or 1])
+
+
+def insight_methods_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    rows = [{"label": token_label(m["method"]), "value": 100 * (m["acceptance_rate"] or 0),
+             "text": f"{number_label(100 * (m['acceptance_rate'] or 0))}% of "
+                     f"{m['badges_awarded']}"} for m in answer["methods"]]
+    return hbar_spec(ctx, TITLES["insights-methods"], rows, "Awarding method",
+                     "Acceptance rate (%)", domain=[0, 120])
+
+
+def insight_funnel_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    if not answer["issued"]:
+        return no_data_spec(ctx, TITLES["insights-funnel"])
+    rows = [{"label": s["step"].capitalize(), "value": s["count"],
+             "text": s["count"] if s["rate_from_issued"] is None else
+             f"{s['count']} ({number_label(100 * s['rate_from_issued'])}%)"}
+            for s in answer["steps"]]
+    for r in rows:
+        r["text"] = str(r["text"])
+    return hbar_spec(ctx, TITLES["insights-funnel"], rows, "Step", "Awards of the cohort")
+
+
+def insight_benchmarks_spec(answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    rows = [{"label": humanize(m["metric"]), "value": m["percentile"] or 0,
+             "text": f"{number_label(m['percentile'])} (peers: {m['peers']})"}
+            for m in answer["metrics"]]
+    return hbar_spec(ctx, TITLES["insights-benchmarks"], rows, "Metric", "Percentile",
+                     domain=[0, 130])
+
+
 def chart_spec(component: str, answer: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
     if component in CHANNEL_AXES:
         return channel_spec(component, answer, ctx)
@@ -149,6 +187,12 @@ def chart_spec(component: str, answer: dict[str, Any], ctx: ExportContext) -> di
         return top_badges_spec(answer, ctx)
     if component == "timeseries":
         return timeseries_spec(answer, ctx)
+    insight = {"insights-channels": insight_channels_spec,
+               "insights-methods": insight_methods_spec,
+               "insights-funnel": insight_funnel_spec,
+               "insights-benchmarks": insight_benchmarks_spec}.get(component)
+    if insight is not None:
+        return insight(answer, ctx)
     raise ValueError(f"no chart for {component}")
 
 

@@ -37,7 +37,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from api.exports import CHANNEL_LISTS, TITLES, ExportContext
 from schemas.labels import token_label
-from schemas.metrics import ALL_METRICS, COUNT_METRICS, RATE_METRICS, SCORE_METRICS
+from schemas.metrics import ALL_METRICS, BADGE_COUNT_METRICS, RATE_METRICS, SCORE_METRICS
 
 Cell = str | int | float | date | datetime | None
 
@@ -46,7 +46,7 @@ SUMMARY_COLUMNS = ("metric", "value", "all_time_value", "previous", "change", "c
                    "direction")
 BADGE_COLUMNS = (
     "badge_id", "name", "issuer_id", "skills", "visibility",
-    "rank", *COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS, "overall_score",
+    "rank", *BADGE_COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS, "overall_score",
     "badges_awarded_previous", "badges_awarded_change_pct", "les_previous", "les_change_pct",
 )
 CHANNEL_COLUMNS = ("key", "count", "pct", "previous_count", "change_pct")
@@ -103,7 +103,7 @@ def badges_table(answer: dict[str, Any]) -> Table:
         t.rows.append([
             row["badge_id"], row["name"], row["issuer_id"], ", ".join(row["skills"]),
             row["visibility"],
-            *[row[c] for c in ("rank", *COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS,
+            *[row[c] for c in ("rank", *BADGE_COUNT_METRICS, *RATE_METRICS, *SCORE_METRICS,
                                "overall_score")],
             aw["previous"], aw["change_pct"], les["previous"], les["change_pct"],
         ])
@@ -155,13 +155,79 @@ def top_badges_table(answer: dict[str, Any]) -> Table:
     return t
 
 
+UNATTRIBUTED = "(unattributed)"  # not a token ([a-z0-9_]): never a channel's name
+
+
+def _labelled(columns: tuple[str, ...], rows: list[list[Cell]], labels: bool) -> Table:
+    """With `labels`, the first column's token label (schemas/labels.py) after it."""
+    if not labels:
+        return Table(columns, rows)
+    return Table((columns[0], "label", *columns[1:]),
+                 [[r[0], token_label(r[0]) if isinstance(r[0], str) and r[0] != UNATTRIBUTED
+                   else r[0], *r[1:]] for r in rows])
+
+
+def insight_channels_table(answer: dict[str, Any], labels: bool = False) -> Table:
+    """One row per channel, then `(unattributed)` with the views no channel brought."""
+    cols = ("channel", "shares", "views", "views_per_share", "previous_shares",
+            "previous_views", "previous_views_per_share", "change_pct")
+    rows: list[list[Cell]] = [
+        [e["channel"], e["shares"], e["views"], e["views_per_share"], e["previous"]["shares"],
+         e["previous"]["views"], e["previous"]["views_per_share"], e["change_pct"]]
+        for e in answer["channels"]]
+    rows.append([UNATTRIBUTED, None, answer["unattributed_views"], None, None, None, None,
+                 None])
+    return _labelled(cols, rows, labels)
+
+
+def _tta_names(buckets: list[dict[str, Any]]) -> list[str]:
+    names, last = [], None
+    for b in buckets:
+        le = b["le"]
+        names.append(f"tta_le_{le:g}h" if le is not None else f"tta_gt_{last:g}h")
+        last = le
+    return names
+
+
+def insight_methods_table(answer: dict[str, Any], labels: bool = False) -> Table:
+    methods: list[dict[str, Any]] = answer["methods"]
+    buckets = methods[0]["time_to_accept"]["buckets"] if methods else [
+        {"le": b} for b in (1, 6, 24, 72, 168, 720, 2160, None)]
+    cols = ("method", "badges_awarded", "accepted_awards", "acceptance_rate", "shared_awards",
+            "share_rate", "median_hours_to_accept", *_tta_names(buckets),
+            "previous_badges_awarded", "previous_acceptance_rate", "previous_share_rate")
+    rows: list[list[Cell]] = [
+        [m["method"], m["badges_awarded"], m["accepted_awards"], m["acceptance_rate"],
+         m["shared_awards"], m["share_rate"], m["time_to_accept"]["median_hours"],
+         *[b["count"] for b in m["time_to_accept"]["buckets"]],
+         m["previous"]["badges_awarded"], m["previous"]["acceptance_rate"],
+         m["previous"]["share_rate"]] for m in methods]
+    return _labelled(cols, rows, labels)
+
+
+def insight_funnel_table(answer: dict[str, Any]) -> Table:
+    return Table(("step", "count", "rate_from_previous", "rate_from_issued", "previous_count"),
+                 [[s["step"], s["count"], s["rate_from_previous"], s["rate_from_issued"],
+                   answer["previous"][s["step"]]] for s in answer["steps"]])
+
+
+def insight_benchmarks_table(answer: dict[str, Any]) -> Table:
+    cols = ("metric", "value", "percentile", "peers")
+    return Table(cols, [[m[c] for c in cols] for m in answer["metrics"]])
+
+
 def build_table(component: str, answer: dict[str, Any], labels: bool = False) -> Table:
     """The table of a component's answer; `labels` adds the token labels people read (XLSX)."""
     if component in CHANNEL_LISTS:
         return channel_table(answer, CHANNEL_LISTS[component], labels)
+    if component == "insights-channels":
+        return insight_channels_table(answer, labels)
+    if component == "insights-methods":
+        return insight_methods_table(answer, labels)
     builders = {"summary": summary_table, "badges": badges_table,
                 "issuer-activity": issuer_activity_table, "timeseries": timeseries_table,
-                "top-badges": top_badges_table}
+                "top-badges": top_badges_table, "insights-funnel": insight_funnel_table,
+                "insights-benchmarks": insight_benchmarks_table}
     if component not in builders:
         raise ValueError(f"no table for {component}")
     return builders[component](answer)

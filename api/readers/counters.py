@@ -23,8 +23,14 @@ class Counts:
     shared_awards: int = 0
     public_awards: int = 0
     shares: int = 0
-    views: int = 0
+    views: int = 0  # human views only
+    bot_views: int = 0
+    viewed_awards: int = 0  # cohort awards with a human view, ever
     methods: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    method_accepted: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    method_shared: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    method_tta: defaultdict[str, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0] * len(TTA_BOUNDS)))
     channels: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     sources: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     tta: list[int] = field(default_factory=lambda: [0] * len(TTA_BOUNDS))
@@ -32,7 +38,7 @@ class Counts:
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in (
             "badges_created", "badges_awarded", "accepted_awards", "shared_awards",
-            "public_awards", "shares", "views")}
+            "public_awards", "shares", "views", "bot_views")}
 
 
 def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Counts:
@@ -75,6 +81,17 @@ def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Coun
             c.sources[head] += n
         elif kind == "tt":
             c.tta[int(head)] += n
+        elif kind == "bv":
+            c.bot_views += n
+        elif kind == "vw":
+            c.viewed_awards += n
+        elif kind == "ma":
+            c.method_accepted[head] += n
+        elif kind == "ms":
+            c.method_shared[head] += n
+        elif kind == "mt":
+            method, _, bucket = head.rpartition(".")
+            c.method_tta[method][int(bucket)] += n
     return c
 
 

@@ -76,6 +76,10 @@ class MetricsAnswer(TypedDict):
     external_impact_score: float | None
 
 
+class SummaryMetricsAnswer(MetricsAnswer):
+    bot_views: int  # summary, time series and exports only: no badge-table column
+
+
 class HighlightsAnswer(TypedDict):
     most_used_awarding_method: str | None
     most_used_sharing_method: str | None
@@ -103,7 +107,7 @@ class SummaryAnswer(TypedDict):
     previous_period: PeriodAnswer
     filters: FiltersAnswer
     kpis: KpisAnswer
-    metrics: MetricsAnswer
+    metrics: SummaryMetricsAnswer
     highlights: HighlightsAnswer
     time_to_accept: TimeToAcceptAnswer
     coverage: CoverageAnswer

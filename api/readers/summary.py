@@ -13,10 +13,10 @@ from api.readers.scope import ReadQuery, resolve
 from api.readers.shapes import (
     FiltersAnswer,
     KpisAnswer,
-    MetricsAnswer,
     PeriodAnswer,
     ScopeAnswer,
     SummaryAnswer,
+    SummaryMetricsAnswer,
     TimeToAcceptAnswer,
     plain,
 )
@@ -85,7 +85,7 @@ async def read_summary(redis: Redis, layout: Layout, caller: ApiKey,
     # these shapes by tests/unit/test_answer_shapes.py)
     kpis = cast(KpisAnswer, {k: {"value": m_all[k], **trend(m_cur[k], m_prev[k])}
                              for k in KPI_TILES})
-    metrics = cast(MetricsAnswer, {k: m_cur[k] for k in ALL_METRICS})
+    metrics = cast(SummaryMetricsAnswer, {k: m_cur[k] for k in ALL_METRICS})
     first_day = await read_coverage(redis, layout, q.org_id)
     answer: SummaryAnswer = {
         "scope": scope_out(caller, q, res.issuer_ids),

@@ -34,7 +34,7 @@ from schemas.layout import (
     split_pair,
 )
 from schemas.metrics import (
-    ALL_METRICS,
+    BADGE_METRICS,
     derive,
     incomplete,
     learner_engagement_score,
@@ -179,7 +179,7 @@ async def read_badges(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
         # are held to BadgeRowAnswer by tests/unit/test_answer_shapes.py
         "total": total, "items": cast(list[BadgeRowAnswer], items),
         "coverage": {"first_day": first_day,
-                     "incomplete": incomplete(ALL_METRICS, first_day, pstart)},
+                     "incomplete": incomplete(BADGE_METRICS, first_day, pstart)},
     }
     return plain(answer)
 

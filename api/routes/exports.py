@@ -20,6 +20,7 @@ from api.exports import (
     CHART_FORMATS,
     COMPONENTS,
     MEDIA_TYPES,
+    ORG_ONLY,
     TABLE_FORMATS,
     TITLES,
     ExportContext,
@@ -118,7 +119,8 @@ async def deliver(kind: str, component: str, fmt: str, q: ReadQuery,
 
 
 def components_for(kind: str) -> list[str]:
-    return [c for c in COMPONENTS if not (kind == "badge" and c == "issuer-activity")]
+    return [c for c in COMPONENTS if not (kind == "badge" and c == "issuer-activity")
+            and not (kind != "org" and c in ORG_ONLY)]
 
 
 def add_scope(kind: str) -> None:

@@ -134,11 +134,13 @@ def auth(token: str) -> dict[str, str]:
 
 # --- what the JSON says each file must hold ----------------------------------------------
 
-SUMMARY_METRICS = ("badges_created", "badges_awarded", "accepted_awards", "shared_awards",
-                   "public_awards", "shares", "views", "acceptance_rate", "share_rate",
-                   "public_visibility_rate", "learner_engagement_score",
-                   "external_impact_score")
-BADGE_METRICS = ("rank", *SUMMARY_METRICS, "overall_score")
+TABLE_METRICS = ("badges_created", "badges_awarded", "accepted_awards", "shared_awards",
+                 "public_awards", "shares", "views", "acceptance_rate", "share_rate",
+                 "public_visibility_rate", "learner_engagement_score",
+                 "external_impact_score")
+# bot views (insights.md) are a summary metric, not a badge-table column
+SUMMARY_METRICS = (*TABLE_METRICS[:7], "bot_views", *TABLE_METRICS[7:])
+BADGE_METRICS = ("rank", *TABLE_METRICS, "overall_score")
 
 
 def expected_records(component: str, body: dict[str, Any], header: list[str],

@@ -386,7 +386,7 @@ def incomplete(body: dict[str, Any]) -> list[str]:
 
 # Coverage flags: acceptance is first seen 2026-02-16, shares 2026-01-15, views 2026-03-12.
 ACC_FLAGS = ["acceptance_rate", "accepted_awards", "learner_engagement_score", "time_to_accept"]
-VIEW_FLAGS = ["external_impact_score", "views"]
+VIEW_FLAGS = ["bot_views", "external_impact_score", "views"]  # bot views: from user agents
 SHARE_FLAGS = ["share_rate", "shared_awards", "shares"]
 ALL_FLAGS = sorted(ACC_FLAGS + VIEW_FLAGS + SHARE_FLAGS)
 
@@ -826,8 +826,9 @@ async def test_the_badge_table_ranks_by_overall_score_and_breaks_ties_by_awards_
     same(body["period"], {"from": "2026-03-01", "to": "2026-03-31"})
     assert body["total"] == 5
     same(body["items"], MARCH_ROWS)
-    assert sorted(body["coverage"]["incomplete"]) == sorted(
-        ["acceptance_rate", "accepted_awards", "learner_engagement_score"] + VIEW_FLAGS)
+    assert sorted(body["coverage"]["incomplete"]) == sorted(  # bot views: no table column
+        ["acceptance_rate", "accepted_awards", "learner_engagement_score",
+         "external_impact_score", "views"])
 
     # only the two tied badges: each is its own max EIS -> 0.65 × 38 + 35 = 59.7
     tied = await get(client, world["admin"], f"{ORG}/badges?{MAR}&badge_id=git&badge_id=aws")

@@ -66,6 +66,42 @@ async def check_summary(
     diffs = []
     for part in SUMMARY_PARTS:
         diffs += [f"{path} {params} {d}" for d in same(got[part], want[part], part)]
+    kw = {"issuer_id": issuer_id, "badge_id": badge_id, "issuer_ids": list(issuer_ids),
+          "badge_ids": list(badge_ids), "statuses": list(statuses), "key_issuers": key_issuers}
+    diffs += await check_insights(client, oracle, token, org, path, params, period, kw)
+    return diffs
+
+
+INSIGHT_PARTS = {"channels": ("channels", "unattributed_views"), "methods": ("methods",),
+                 "funnel": ("issued", "accepted", "shared", "viewed", "steps", "previous")}
+
+
+async def check_insights(client: httpx.AsyncClient, oracle: Oracle, token: str, org: str,
+                         path: str, params: list[tuple[str, str]], period: tuple[date, date],
+                         kw: dict[str, Any]) -> list[str]:
+    """The three scoped insights of the same query (insights.md), and for an org_admin's
+    whole-org query without filters the benchmarks too."""
+    h = {"Authorization": f"Bearer {token}"}
+    diffs: list[str] = []
+    for name, parts in INSIGHT_PARTS.items():
+        r = await client.get(f"{path}/insights/{name}", params=params, headers=h)
+        if r.status_code != 200:
+            diffs.append(f"{path}/insights/{name} {params}: HTTP {r.status_code} {r.text[:300]}")
+            continue
+        got = r.json()
+        want = getattr(oracle, f"insight_{name}")(org, period=period, **kw)
+        for part in parts:
+            diffs += [f"{path}/insights/{name} {params} {d}"
+                      for d in same(got[part], want[part], part)]
+    whole_org = path == f"/v1/orgs/{org}" and kw["key_issuers"] is None and not (
+        kw["issuer_ids"] or kw["badge_ids"] or kw["statuses"])
+    if whole_org:
+        r = await client.get(f"{path}/insights/benchmarks", params=params, headers=h)
+        if r.status_code != 200:
+            return [*diffs, f"{path}/insights/benchmarks: HTTP {r.status_code} {r.text[:300]}"]
+        want = oracle.insight_benchmarks(org, period=period)
+        diffs += [f"{path}/insights/benchmarks {params} {d}"
+                  for d in same(r.json()["metrics"], want["metrics"], "metrics")]
     return diffs
 
 

@@ -122,9 +122,9 @@ def test_the_pure_pieces_of_an_answer_have_the_shapes_keys():
     assert set(KPI_TILES) == keys(shapes.KpisAnswer)
     assert {"value", *trend(3, 2)} == keys(shapes.TileAnswer)
     assert set(trend(None, 2)) == keys(shapes.TrendAnswer)
-    assert set(ALL_METRICS) == keys(shapes.MetricsAnswer)
+    assert set(ALL_METRICS) == keys(shapes.SummaryMetricsAnswer)
     counts = {"badges_created": 1, "badges_awarded": 4, "accepted_awards": 3,
-              "shared_awards": 2, "public_awards": 1, "shares": 5, "views": 9}
+              "shared_awards": 2, "public_awards": 1, "shares": 5, "views": 9, "bot_views": 2}
     assert set(ALL_METRICS) <= set(derive(counts))
     (entry,) = channel_entries({"lms": 2}, {"lms": 1})
     assert set(entry) == keys(shapes.ChannelEntryAnswer)

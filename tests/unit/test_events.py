@@ -67,7 +67,8 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "award.declined": {"issuer_id": "acme-eng", "badge_id": "py-101"},
     "award.revoked": {"reason": "issued by mistake", "issuer_id": "acme-eng"},
     "award.shared": {"badge_id": "py-101"},
-    "award.viewed": {"issuer_id": "acme-eng", "badge_id": "py-101"},
+    "award.viewed": {"issuer_id": "acme-eng", "badge_id": "py-101",
+                     "user_agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"},
     "award.visibility_changed": {"issuer_id": "acme-eng", "badge_id": "py-101"},
 }
 
@@ -84,6 +85,7 @@ DATA_FIELDS = (
     "source",
     "recipient_id",
     "reason",
+    "user_agent",
 )
 
 
@@ -421,6 +423,23 @@ def test_a_revoke_reason_of_1024_characters_is_accepted_and_1025_rejected() -> N
     assert rejection(event("award.revoked", reason="r" * 1025)) == (
         "reason: longer than 1024 characters"
     )
+
+
+def test_a_view_user_agent_of_512_characters_is_accepted_and_513_rejected_naming_it() -> None:
+    assert parse(event("award.viewed", user_agent="u" * 512)).user_agent == "u" * 512
+    assert rejection(event("award.viewed", user_agent="u" * 513)) == (
+        "user_agent: longer than 512 characters"
+    )
+    assert rejection(event("award.viewed", user_agent=42)) == (
+        "user_agent: must be a string, got number"
+    )
+
+
+def test_a_view_without_a_user_agent_has_none_and_other_types_ignore_one() -> None:
+    assert parse(event("award.viewed")).user_agent is None
+    assert parse(event("award.viewed", user_agent=None)).user_agent is None
+    # a field of another type is ignored (events.md: unknown extra fields are ignored)
+    assert parse(event("award.shared", user_agent="u" * 600)).user_agent is None
 
 
 def test_an_empty_revoke_reason_is_kept() -> None:

@@ -103,6 +103,7 @@ def test_three_awards_metrics_and_tiles() -> None:
         "views": 4,
         "learner_engagement_score": pytest.approx((2 / 3 * 0.6 + 2 / 3 * 0.4) * 100),
         "external_impact_score": pytest.approx(2.0),
+        "bot_views": 0,  # no view carries a crawler's user agent
     }
     k = s["kpis"]
     # all time: 5 awards, accepted a0 a1 a2 (3), shared a_old a0 a1 a2 (4), public a1 (1),
@@ -178,6 +179,7 @@ def test_three_awards_metrics_and_tiles() -> None:
         "incomplete": [
             "acceptance_rate",
             "accepted_awards",
+            "bot_views",
             "external_impact_score",
             "learner_engagement_score",
             "time_to_accept",
@@ -382,7 +384,7 @@ def test_empty_org_nulls() -> None:
     assert s["time_to_accept"]["median_hours"] is None
     assert all(b["count"] == 0 for b in s["time_to_accept"]["buckets"])
     assert s["coverage"]["first_day"] == {}
-    assert len(s["coverage"]["incomplete"]) == 9
+    assert len(s["coverage"]["incomplete"]) == 10  # bot views depend on views too
     assert o.channels("nobody", period=P) == {"awarding": [], "sharing": [], "viewing": []}
 
 

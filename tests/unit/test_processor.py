@@ -75,8 +75,11 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
     commit = b.fold()
     assert deltas(commit) == {
         # The cohort, on the issue day, in the status it has now: accepted after 25.5 h,
-        # which is time-to-accept bucket 3 (bounds 1, 6, 24, 72 h ...); private, so no `pu`.
-        "2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.3.a": 1, "sh.a": 1},
+        # which is time-to-accept bucket 3 (bounds 1, 6, 24, 72 h ...); private, so no `pu`;
+        # shared and viewed by a person. Per awarding method (lms) too: accepted, its time
+        # to accept, shared.
+        "2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.3.a": 1, "sh.a": 1,
+                       "ma.lms.a": 1, "mt.lms.3.a": 1, "ms.lms.a": 1, "vw.a": 1},
         # Activity, on its own day, in the status at the time.
         "2026-04-14": {"sc.linkedin.a": 1},
         "2026-04-15": {"vs.linkedin.a": 1},
@@ -105,7 +108,8 @@ def test_an_award_the_worker_holds_is_not_looked_up_again():
     run(batch([ISSUED, ACCEPTED], cache))
     later = batch([VIEWED], cache, first_offset=2)
     assert later.lookups().awards == []
-    assert deltas(run(later)) == {"2026-04-15": {"vs.linkedin.a": 1}}
+    assert deltas(run(later)) == {"2026-04-15": {"vs.linkedin.a": 1},
+                                  "2026-04-13": {"vw.a": 1}}  # its first view
 
 
 def test_a_repeated_event_id_is_a_duplicate_not_a_second_count():
@@ -134,7 +138,7 @@ def test_a_follow_up_before_its_issue_is_held_then_applied_when_the_issue_comes(
     assert later.lookups().held == [AWARD]
     commit = run(later, Fetched(held={AWARD: [ACCEPTED]}))
     assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
-                                             "tt.3.a": 1}}
+                                             "tt.3.a": 1, "ma.lms.a": 1, "mt.lms.3.a": 1}}
     assert commit.dels == [LAYOUT.held(*AWARD)]
     assert commit.zrem == [(HOLD_INDEX, "acme|aw-77")]
     assert (commit.applied, commit.held_delta) == (2, -1)
@@ -144,7 +148,7 @@ def test_a_follow_up_before_its_issue_in_the_same_batch_is_not_held():
     commit = run(batch([ACCEPTED, ISSUED]))
     assert commit.rpush == [] and commit.held_delta == 0
     assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
-                                             "tt.3.a": 1}}
+                                             "tt.3.a": 1, "ma.lms.a": 1, "mt.lms.3.a": 1}}
 
 
 def test_a_malformed_record_is_a_rejection_naming_the_field():
@@ -169,7 +173,8 @@ def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
     commit = b.fold()
     assert deltas(commit) == {
         "2026-04-13": {"aw.p": -1, "aw.a": 1, "me.lms.p": -1, "me.lms.a": 1, "ac.a": 1,
-                       "tt.3.a": 1},
+                       "tt.3.a": 1, "ma.lms.a": 1, "mt.lms.3.a": 1,
+                       "vw.p": -1, "vw.a": 1},  # it was viewed: it moves as a viewed award
         "2026-04-15": {"vs.direct.p": -1, "vs.direct.a": 1},
     }
 
@@ -187,7 +192,8 @@ def test_a_re_sent_view_is_a_duplicate_after_the_state_went_through_redis():
     stored = first.states[LAYOUT.award(*AWARD)]
     again = run(batch([VIEWED, SHARED], first_offset=2), Fetched(awards={AWARD: stored}))
     assert (again.applied, again.duplicates) == (1, 1)
-    assert deltas(again) == {"2026-04-13": {"sh.p": 1}, "2026-04-14": {"sc.linkedin.p": 1}}
+    assert deltas(again) == {"2026-04-13": {"sh.p": 1, "ms.lms.p": 1},
+                             "2026-04-14": {"sc.linkedin.p": 1}}
 
 
 def test_a_re_sent_held_event_is_a_duplicate_by_its_dedup_mark():
@@ -239,3 +245,44 @@ def test_a_held_event_rejected_on_release_takes_its_mark_back():
     assert first.dedup_marks == [mark]
     released = run(batch([ISSUED], first_offset=1), Fetched(held={AWARD: [wrong]}))
     assert released.rejected == 1 and released.dedup_unmarks == [mark]
+
+
+LINKEDIN_BOT = "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"
+BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/124.0.0.0 Safari/537.36")
+
+
+def test_a_link_preview_view_counts_as_a_bot_view_only():
+    bot = ev("e-2001", "award.viewed", "2026-04-15T08:00:00Z", award_id="aw-77",
+             source="linkedin", user_agent=LINKEDIN_BOT)
+    human = ev("e-2002", "award.viewed", "2026-04-15T09:00:00Z", award_id="aw-77",
+               source="linkedin", user_agent=BROWSER)
+    cache: dict[tuple[str, str], AwardState] = {}
+    run(batch([ISSUED], cache))
+    # the crawler's view: one bot view, no view, no viewing source, the award not `viewed`
+    assert deltas(run(batch([bot], cache, 1))) == {"2026-04-15": {"bv.p": 1}}
+    # a person's view afterwards: a view of its source, and the award is viewed now
+    assert deltas(run(batch([human], cache, 2))) == {"2026-04-15": {"vs.linkedin.p": 1},
+                                                       "2026-04-13": {"vw.p": 1}}
+    state = cache[AWARD]
+    assert [k for _t, k, _c in state.log] == ["b", "v"]
+    # the verdicts are kept in the stored state: a worker that reads it back agrees
+    again = AwardState.loads(state.dumps())
+    assert again.log == state.log and again.viewed
+
+
+def test_a_late_acceptance_moves_a_bot_view_between_status_fields_as_a_bot_view():
+    bot = ev("e-2001", "award.viewed", "2026-04-15T08:00:00Z", award_id="aw-77",
+             source="linkedin", user_agent=LINKEDIN_BOT)
+    cache: dict[tuple[str, str], AwardState] = {}
+    run(batch([ISSUED, bot], cache))
+    # accepted (2026-04-14) before the bot's view (2026-04-15), but arriving after it
+    got = deltas(run(batch([ACCEPTED], cache, 2)))
+    assert got["2026-04-15"] == {"bv.p": -1, "bv.a": 1}
+    assert "vw.a" not in got["2026-04-13"] and "vw.p" not in got["2026-04-13"]
+
+
+def test_a_view_held_before_its_award_makes_the_award_viewed_once_applied():
+    commit = run(batch([VIEWED, ISSUED]))
+    got = deltas(commit)
+    assert got["2026-04-13"]["vw.p"] == 1 and got["2026-04-15"] == {"vs.linkedin.p": 1}

@@ -43,7 +43,8 @@ def test_the_final_cohort_is_the_same_in_every_arrival_order():
         for e in perm:
             insert_status(s, *e)
         results.add(cohort(s))
-    assert results == {("a", True, False, False, "lms", 1)}  # 2h to accept: bucket (1, 6] is #1
+    # 2h to accept: bucket (1, 6] is #1; never viewed
+    assert results == {("a", True, False, False, "lms", 1, False)}
 
 
 def test_a_late_accept_moves_shares_that_happened_after_it():
@@ -59,7 +60,8 @@ def test_cohort_delta_moves_an_award_between_statuses():
     before = cohort(s)
     insert_status(s, H, "e1", "a")
     assert cohort_delta(before, cohort(s)) == {
-        "aw.p": -1, "me.lms.p": -1, "aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.0.a": 1}
+        "aw.p": -1, "me.lms.p": -1, "aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.0.a": 1,
+        "ma.lms.a": 1, "mt.lms.0.a": 1}  # and per awarding method
 
 
 def test_state_round_trips_through_its_stored_form():
@@ -79,7 +81,7 @@ def test_packed_state_keeps_every_field_exactly():
                    st=[(12 * H, "e1", "a"), (13 * H, "e2", "r")], shared=True,
                    log=[(9 * H, "v", "direct"), (12 * H, "s", "linkedin"),
                         (14 * H, "s", "myspace_2"), (15 * H, "v", "newsletter")],
-                   seen={digest("e3"), digest("e4")})
+                   seen={digest("e3"), digest("e4")}, viewed=True)
     back = AwardState.loads(s.dumps())
     assert back == s
     # and it is compact: well under what the JSON form (format 1) plus its separate log
@@ -98,3 +100,13 @@ def test_a_state_of_another_format_is_refused_with_a_reason():
     with pytest.raises(ValueError, match="format 1"):
         AwardState.loads(msgpack.packb([1, "eng", "py", 0, "e0", "lms", None, None, 0, [],
                                         False, [], b""]))
+
+
+def test_a_bot_view_is_kept_as_one_and_does_not_make_the_award_viewed():
+    s = award()
+    s.log = [(H, "b", "linkedin"), (2 * H, "b", "newsletter")]
+    back = AwardState.loads(s.dumps())
+    assert back.log == s.log and back.viewed is False
+    assert rebucket([], [(0, "e1", "a")], 0, back.log) == [
+        ("1970-01-01", "bv.p", -1), ("1970-01-01", "bv.a", 1),
+        ("1970-01-01", "bv.p", -1), ("1970-01-01", "bv.a", 1)]
