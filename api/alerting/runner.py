@@ -39,6 +39,7 @@ from api.alerting.urls import (
     parse_allow_hosts,
     system_resolve,
 )
+from api.readers.caches import PairCache
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import NotFound, ReadQuery, resolve
 from core.keys import ApiKey
@@ -66,13 +67,15 @@ async def org_window_metrics(redis: Redis, data: Layout, org: str,
     one round trip."""
     reader = CounterReader(redis)
     admin = ApiKey("alerts", org, "org_admin")
+    memo = PairCache()  # each pair member split once this round, whatever the scopes
     scopes: dict[tuple[str | None, str | None], tuple[str, ...] | None] = {}
     wants = []
     for alert in alerts:
         key = (alert["scope"].get("issuer_id"), alert["scope"].get("badge_id"))
         if key not in scopes:
             try:
-                res = await resolve(redis, data, admin, ReadQuery(org, today, today, *key))
+                res = await resolve(redis, data, admin, ReadQuery(org, today, today, *key),
+                                    memo)
                 scopes[key] = res.bases
             except NotFound:
                 scopes[key] = None  # its issuer or badge is gone from the aggregates
