@@ -73,10 +73,35 @@ def _split(url: str, allowed: frozenset[str]) -> tuple[str, str, int, bool]:
     return scheme, host, port or (443 if scheme == "https" else 80), listed
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits, which a host with IPv4
+# compatibility, SIIT or NAT64 (an IPv6-only deployment with DNS64) may reach: the IPv4
+# address inside is checked too (Python 3.11's is_global calls them all global)
+_EMBEDS_V4 = tuple(ipaddress.IPv6Network(n) for n in (
+    "::/96",  # IPv4-compatible (deprecated)
+    "::ffff:0:0:0/96",  # SIIT, IPv4-translated
+    "64:ff9b::/96",  # NAT64 well-known prefix
+))
+_NEVER_V6 = ipaddress.IPv6Network("64:ff9b:1::/48")  # NAT64 for local use (RFC 8215)
+
+
+def _embedded_v4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if any(addr in net for net in _EMBEDS_V4):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
 def refused_address(addr: IPAddress) -> str | None:
     """Why an address may not be called, or None when it is a global one."""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return refused_address(addr.ipv4_mapped)
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _NEVER_V6:
+            return "non-global address"
+        inner = _embedded_v4(addr)
+        if inner is not None and not addr.is_loopback and not addr.is_unspecified:
+            return refused_address(inner)
     if addr.is_global:
         return None
     for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
@@ -103,7 +128,8 @@ async def check_url(url: str, allowed: frozenset[str], resolve: Resolve = system
         try:
             async with asyncio.timeout(timeout_s):
                 addrs = await resolve(host, port)
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, UnicodeError) as err:
+            # UnicodeError: a name IDNA cannot encode (an empty or over-long label)
             raise UrlRefused(f"the host {host!r} does not resolve") from err
         if not addrs:
             raise UrlRefused(f"the host {host!r} does not resolve")

@@ -140,10 +140,29 @@ async def test_a_host_resolving_to_a_public_address_is_called_at_that_address():
     ("https://user:pw@hooks.example.test/x", "credentials"),
     ("https://nowhere.example.test/x", "does not resolve"),
     ("https:///x", "with a host"),
+    # IPv6 forms carrying a private IPv4 address (IPv4-compatible, SIIT, NAT64, 6to4)
+    ("https://[::10.0.0.1]/x", "private"),
+    ("https://[::ffff:0:a00:1]/x", "private"),
+    ("https://[64:ff9b::a9fe:a9fe]/x", "link-local"),
+    ("https://[64:ff9b:1::808:808]/x", "non-global"),
+    ("https://[2002:7f00:1::]/x", "loopback"),
 ])
 async def test_urls_that_are_refused_and_why(url, why):
     with pytest.raises(UrlRefused, match=why.replace("(", r"\(").replace(")", r"\)")):
         await check_url(url, NONE, DNS)
+
+
+@pytest.mark.parametrize("host", ["a..example.test", "\u00e4" * 70 + ".example.test",
+                                  "\u3002example.test"])
+async def test_a_name_idna_cannot_encode_is_refused_by_the_system_resolver(host):
+    # the encoding fails before any lookup (a UnicodeError, once a 500 of POST .../alerts)
+    with pytest.raises(UrlRefused, match="does not resolve"):
+        await check_url(f"https://{host}/x", NONE)
+
+
+async def test_ipv6_forms_carrying_a_public_ipv4_address_are_called():
+    for url in ("https://[64:ff9b::808:808]/x", "https://[2002:808:808::1]/x"):
+        assert (await check_url(url, NONE, DNS)).connect_url.startswith("https://[")
 
 
 async def test_a_listed_host_may_be_plain_http_and_private():
