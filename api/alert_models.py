@@ -52,8 +52,9 @@ class AlertIn(BaseModel):
     scope: AlertScope = Field(default_factory=AlertScope)
     window_days: int = Field(ge=1, le=90, description="The last N whole UTC days ending today")
     condition: AlertCondition
-    min_awards: int = Field(20, ge=0, description="Below this many cohort awards in the "
-                                                  "window the alert neither fires nor resolves")
+    min_awards: int = Field(20, ge=0, le=1_000_000_000,
+                            description="Below this many cohort awards in the window the "
+                                        "alert neither fires nor resolves")
     url: str = Field(max_length=2048, description="https only (hosts in "
                      "BADGEPULSE_ALERT_ALLOW_HOSTS excepted); never a private address")
 

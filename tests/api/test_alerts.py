@@ -191,6 +191,8 @@ async def test_alerts_are_for_org_admin_keys_of_their_own_org(settings, api, key
     ({"condition": {"op": "between", "value": 1}}, ["body", "condition", "op"]),
     ({"condition": {"op": "drops_by_pct", "value": -5}}, ["body", "condition"]),
     ({"min_awards": -1}, ["body", "min_awards"]),
+    ({"min_awards": 10**30}, ["body", "min_awards"]),  # once a 500: orjson's 64-bit ints
+    ({"url": "https://a..example.com/hook"}, ["body", "url"]),  # once a 500 (IDNA)
     ({"colour": "red"}, ["body", "colour"]),
     ({"scope": {"issuer_id": "nobody"}}, ["body", "scope", "issuer_id"]),
     ({"scope": {"badge_id": "nothing"}}, ["body", "scope", "badge_id"]),
