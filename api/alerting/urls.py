@@ -136,7 +136,10 @@ async def check_url(url: str, allowed: frozenset[str], resolve: Resolve = system
     for addr in addrs:
         why = refused_address(addr)
         if why is not None:
-            raise UrlRefused(f"the host resolves to a {why} ({addr}); such hosts must be "
+            # the address is named only when the URL gave it: what a name resolves to
+            # inside the deployment's network is not told (a tenant could map it)
+            shown = f" ({addr})" if literal is not None else ""
+            raise UrlRefused(f"the host resolves to a {why}{shown}; such hosts must be "
                              "listed in BADGEPULSE_ALERT_ALLOW_HOSTS")
     addr = addrs[0]
     shown = f"[{addr}]" if addr.version == 6 else str(addr)
