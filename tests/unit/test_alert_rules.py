@@ -76,6 +76,9 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff():
     assert rules.parse_retry_after("120", now) == 120
     assert rules.parse_retry_after("Sun, 01 Mar 2026 12:02:30 GMT", now) == 150
     assert rules.parse_retry_after("soon", now) is None
+    # digits of other scripts are not delta-seconds (float("\u00b2") raised once)
+    assert rules.parse_retry_after("\u00b2", now) is None
+    assert rules.parse_retry_after("1\u0663", now) is None
     assert rules.parse_retry_after(None, now) is None
 
 
