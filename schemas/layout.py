@@ -13,7 +13,11 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 
 * cohort, by issue day and *current* status: ``aw.s`` awards, ``ac.s`` accepted ever,
   ``sh.s`` shared ever, ``pu.s`` public now, ``me.<method>.s``, ``tt.<bucket index>.s``;
-* activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``;
+  per awarding method ``ma.<method>.s`` accepted, ``ms.<method>.s`` shared,
+  ``mt.<method>.<bucket index>.s`` time to accept; ``vw.s`` viewed by a person, ever
+  (insights.md: methods, funnel);
+* activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``
+  (people's views), ``bv.s`` (bot and link-preview views);
 * ``bc``: badges created.
 """
 
@@ -368,6 +372,12 @@ FIELD_SEP = "."
 ORG_LEVEL, ISSUER_LEVEL, BADGE_LEVEL = "o", "i", "b"  # Layout.counter_base's levels
 AWARDED, ACCEPTED, SHARED, PUBLIC = "aw", "ac", "sh", "pu"
 CREATED = "bc"
+METHOD, TIME_TO_ACCEPT = "me", "tt"  # me.<method>.<s>, tt.<bucket>.<s>
+SHARE_CHANNEL, VIEW_SOURCE = "sc", "vs"  # sc.<channel>.<s>, vs.<source>.<s>
+# insights.md: per awarding method accepted / shared / time to accept, cohort awards viewed
+# by a person, and bot views (activity, no source)
+METHOD_ACCEPTED, METHOD_SHARED, METHOD_TIME_TO_ACCEPT = "ma", "ms", "mt"
+VIEWED, BOT_VIEWS = "vw", "bv"
 RETIRED_PREFIX = "retired:"
 
 
@@ -379,6 +389,19 @@ def counter_key(base: str, bucket: str) -> str:
 def status_field(kind: str, status: str) -> str:
     """``aw.a``: one kind's count for one status code."""
     return f"{kind}{FIELD_SEP}{status}"
+
+
+def token_field(kind: str, token: str, status: str) -> str:
+    """``sc.linkedin.a``, ``mt.lms.3.a``: one kind's count for a token (and bucket)."""
+    return f"{kind}{FIELD_SEP}{token}{FIELD_SEP}{status}"
+
+
+def split_field(name: str) -> tuple[str, str, str]:
+    """(kind, head, status) of a counter field: ``sc.linkedin.a`` -> (sc, linkedin, a),
+    ``aw.a`` -> (aw, '', a), ``mt.lms.3.a`` -> (mt, lms.3, a)."""
+    kind, _, rest = name.partition(FIELD_SEP)
+    head, _, status = rest.rpartition(FIELD_SEP)
+    return kind, head, status
 
 
 def split_method_field(name: str) -> tuple[str, str, str]:

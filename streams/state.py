@@ -15,7 +15,22 @@ from typing import Any
 
 import msgpack
 
-from schemas.layout import STATUS_CODES
+from schemas.layout import (
+    ACCEPTED,
+    AWARDED,
+    BOT_VIEWS,
+    METHOD,
+    METHOD_ACCEPTED,
+    METHOD_SHARED,
+    METHOD_TIME_TO_ACCEPT,
+    PUBLIC,
+    SHARE_CHANNEL,
+    SHARED,
+    STATUS_CODES,
+    TIME_TO_ACCEPT,
+    VIEW_SOURCE,
+    VIEWED,
+)
 from schemas.metrics import tta_bucket_index
 
 US_PER_HOUR = 3_600_000_000
@@ -154,21 +169,21 @@ def cohort(s: AwardState) -> Cohort:
 
 def cohort_fields(c: Cohort) -> list[str]:
     """The issue day's counter fields an award adds 1 to (schemas/layout.py names them);
-    the per-method ones (`ma`, `ms`, `mt`) answer insights/methods."""
+    the per-method ones (`ma`, `ms`, `mt`) answer insights/methods, `vw` the funnel."""
     s, acc, shared, public, method, tta, viewed = c
-    out = [f"aw.{s}", f"me.{method}.{s}"]
+    out = [f"{AWARDED}.{s}", f"{METHOD}.{method}.{s}"]
     if acc:
-        out.append(f"ac.{s}")
-        out.append(f"tt.{tta}.{s}")
-        out.append(f"ma.{method}.{s}")
-        out.append(f"mt.{method}.{tta}.{s}")
+        out.append(f"{ACCEPTED}.{s}")
+        out.append(f"{TIME_TO_ACCEPT}.{tta}.{s}")
+        out.append(f"{METHOD_ACCEPTED}.{method}.{s}")
+        out.append(f"{METHOD_TIME_TO_ACCEPT}.{method}.{tta}.{s}")
     if shared:
-        out.append(f"sh.{s}")
-        out.append(f"ms.{method}.{s}")
+        out.append(f"{SHARED}.{s}")
+        out.append(f"{METHOD_SHARED}.{method}.{s}")
     if public:
-        out.append(f"pu.{s}")
+        out.append(f"{PUBLIC}.{s}")
     if viewed:
-        out.append(f"vw.{s}")
+        out.append(f"{VIEWED}.{s}")
     return out
 
 
@@ -199,10 +214,10 @@ def activity_field(kind: str, chan: str, status: str) -> str:
     """Shares by channel, human views by source; bot views have one count (no source:
     they are in no viewing-source chart)."""
     if kind == SHARE:
-        return f"sc.{chan}.{status}"
+        return f"{SHARE_CHANNEL}.{chan}.{status}"
     if kind == VIEW:
-        return f"vs.{chan}.{status}"
-    return f"bv.{status}"
+        return f"{VIEW_SOURCE}.{chan}.{status}"
+    return f"{BOT_VIEWS}.{status}"
 
 
 def utc_day(ts_us: int) -> str:

@@ -9,7 +9,27 @@ from datetime import date
 
 from redis.asyncio import Redis
 
-from schemas.layout import ALL_BUCKET, period_buckets
+from schemas.layout import (
+    ACCEPTED,
+    ALL_BUCKET,
+    AWARDED,
+    BOT_VIEWS,
+    CREATED,
+    FIELD_SEP,
+    METHOD,
+    METHOD_ACCEPTED,
+    METHOD_SHARED,
+    METHOD_TIME_TO_ACCEPT,
+    PUBLIC,
+    SHARE_CHANNEL,
+    SHARED,
+    TIME_TO_ACCEPT,
+    VIEW_SOURCE,
+    VIEWED,
+    counter_key,
+    period_buckets,
+    split_field,
+)
 from schemas.metrics import TTA_BOUNDS
 
 
@@ -56,41 +76,40 @@ def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Coun
         if not n:
             continue
         f = raw_f.decode()
-        if f == "bc":
+        if f == CREATED:
             c.badges_created += n
             continue
-        kind, _, rest = f.partition(".")
-        head, _, s = rest.rpartition(".")
+        kind, head, s = split_field(f)
         if s not in statuses:
             continue
-        if kind == "aw":
+        if kind == AWARDED:
             c.badges_awarded += n
-        elif kind == "ac":
+        elif kind == ACCEPTED:
             c.accepted_awards += n
-        elif kind == "sh":
+        elif kind == SHARED:
             c.shared_awards += n
-        elif kind == "pu":
+        elif kind == PUBLIC:
             c.public_awards += n
-        elif kind == "me":
+        elif kind == METHOD:
             c.methods[head] += n
-        elif kind == "sc":
+        elif kind == SHARE_CHANNEL:
             c.shares += n
             c.channels[head] += n
-        elif kind == "vs":
+        elif kind == VIEW_SOURCE:
             c.views += n
             c.sources[head] += n
-        elif kind == "tt":
+        elif kind == TIME_TO_ACCEPT:
             c.tta[int(head)] += n
-        elif kind == "bv":
+        elif kind == BOT_VIEWS:
             c.bot_views += n
-        elif kind == "vw":
+        elif kind == VIEWED:
             c.viewed_awards += n
-        elif kind == "ma":
+        elif kind == METHOD_ACCEPTED:
             c.method_accepted[head] += n
-        elif kind == "ms":
+        elif kind == METHOD_SHARED:
             c.method_shared[head] += n
-        elif kind == "mt":
-            method, _, bucket = head.rpartition(".")
+        elif kind == METHOD_TIME_TO_ACCEPT:
+            method, _, bucket = head.rpartition(FIELD_SEP)
             c.method_tta[method][int(bucket)] += n
     return c
 
@@ -113,7 +132,7 @@ class CounterReader:
         for bases, buckets in self.requests:
             for base in bases:
                 for b in buckets:
-                    pipe.hgetall(f"{base}:{b}")
+                    pipe.hgetall(counter_key(base, b))
         res = await pipe.execute() if len(pipe) else []
         out: list[list[dict[bytes, bytes]]] = []
         i = 0

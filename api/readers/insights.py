@@ -28,7 +28,7 @@ from schemas.insights import (
     funnel,
     method_insight,
 )
-from schemas.layout import ORG_ENTITY, STATUS_CODES, Layout
+from schemas.layout import ORG_ENTITY, ORG_LEVEL, STATUS_CODES, Layout
 from schemas.metrics import derive, previous_period
 
 ALL_STATUSES = frozenset(STATUS_CODES.values())
@@ -100,7 +100,7 @@ async def deployment_version(redis: Redis, layout: Layout,
 
 async def _org_counts(redis: Redis, layout: Layout, org: str, q: ReadQuery) -> dict[str, int]:
     reader = CounterReader(redis)  # one org's keys per snapshot (one cluster slot)
-    i = reader.want((layout.counter_base(org, "o", ORG_ENTITY),), q.start, q.end)
+    i = reader.want((layout.counter_base(org, ORG_LEVEL, ORG_ENTITY),), q.start, q.end)
     return fold((await reader.run())[i], ALL_STATUSES).as_dict()
 
 
