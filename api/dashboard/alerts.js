@@ -9,6 +9,7 @@ const ALERT_METRICS = [
   ["badges_awarded", "Badges awarded", "count"], ["accepted_awards", "Accepted awards", "count"],
   ["shared_awards", "Shared awards", "count"], ["public_awards", "Public awards", "count"],
   ["badges_created", "Badges created", "count"], ["shares", "Shares", "count"], ["views", "Views", "count"],
+  ["bot_views", "Bot views", "count"],
 ];
 const OPS = { below: "is below", above: "is above", drops_by_pct: "drops by % or more", rises_by_pct: "rises by % or more" };
 const alertState = { selected: null };

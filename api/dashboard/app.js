@@ -7,7 +7,11 @@ const EXPORTS = {
   "awarding-methods": ["csv", "xlsx", "png", "jpeg", "svg"], "sharing-methods": ["csv", "xlsx", "png", "jpeg", "svg"],
   "viewing-sources": ["csv", "xlsx", "png", "jpeg", "svg"], "timeseries": ["csv", "xlsx", "png", "jpeg", "svg"],
   "top-badges": ["csv", "xlsx", "png", "jpeg", "svg"],
+  "insights-funnel": ["csv", "xlsx", "png", "jpeg", "svg"], "insights-channels": ["csv", "xlsx", "png", "jpeg", "svg"],
+  "insights-methods": ["csv", "xlsx", "png", "jpeg", "svg"], "insights-benchmarks": ["csv", "xlsx", "png", "jpeg", "svg"],
 };
+// Exports that take the period only (insights.md: benchmarks refuse the other filters).
+const PERIOD_ONLY = new Set(["insights-benchmarks"]);
 // [key, label, kind, the line under the value, "what is this" (scores only)]
 const TILES = [
   ["learner_engagement_score", "Learner Engagement Score", "score", "out of 100",
@@ -307,7 +311,9 @@ function addExportMenus() {
     menu.onclick = async (e) => {
       const f = e.target.dataset.format; if (!f) return; menu.hidden = true;
       const extra = comp === "badges" ? { sort: state.sort, order: state.order, limit: 1000 } : comp === "timeseries" ? seriesParams() : {};
-      const r = await fetch(`${base()}/export/${comp}.${f}?${params(extra)}`, { headers: { Authorization: "Bearer " + state.key } });
+      let p = params(extra);
+      if (PERIOD_ONLY.has(comp)) p = new URLSearchParams({ from: p.get("from"), to: p.get("to") });
+      const r = await fetch(`${base()}/export/${comp}.${f}?${p}`, { headers: { Authorization: "Bearer " + state.key } });
       if (!r.ok) { alert(`Export failed: ${r.status}`); return; }
       const name = (r.headers.get("content-disposition") || "").match(/filename="?([^"]+)"?/)?.[1] || `${comp}.${f}`;
       const a = document.createElement("a"); a.href = URL.createObjectURL(await r.blob()); a.download = name; a.click();

@@ -45,6 +45,7 @@ function renderMethods(m) {
 
 function renderBenchmarks(b) {
   const el = $("#i-bench .bench");
+  $("#i-bench .export").hidden = !b;  // an issuer key gets 403 from the benchmarks and their export
   if (!b) { el.innerHTML = `<p class="empty">Peer benchmarks are for organization admin keys.</p>`; return; }
   el.innerHTML = b.metrics.map((r) => {
     const [label, kind] = BENCH_LABELS[r.metric] ?? [r.metric, "ratio"];
