@@ -1,8 +1,9 @@
 """Committing org by org (docs/cluster.md) against the real Redis of the test session, each
 answer with what it must (not) have written: a commit moves each org's position and then
 the partition's offset; a second writer of an org is refused (stale); an older owner is
-fenced; a partition rewound for a lost org keeps where it stood; a replaced log voids the
-orgs' positions. (On a real cluster: tests/cluster/.)"""
+fenced; a sweep moves write counts, not offsets; a partition rewound for a lost org keeps
+where it stood; a replaced log voids the orgs' positions. (On a real cluster:
+tests/cluster/.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.status import pipeline_stats
 from schemas.layout import Layout, tp_field
 from schemas.reasons import DropReason
 from streams.processor import Commit, Rejection
-from streams.protocol import ApplyResult
+from streams.protocol import UNCHECKED, ApplyResult
 from streams.sink import Sink
 
 DAY = "2026-04-14"
@@ -123,3 +124,31 @@ async def test_a_replaced_log_voids_the_orgs_positions(settings, redis, sink):
     assert again is not None and again.incarnation == 1 and again.next == 0
     pos = (await sink.positions({"acme"}, topic, 0)).of["acme"]
     assert pos.skips(0) == 10 and pos.skips(again.incarnation) == 0
+
+
+async def test_a_sweep_writes_orgs_without_moving_their_offsets(settings, redis, sink):
+    """A held-event sweep (no offsets): each org's write count moves, so a batch that read
+    the position before the sweep is refused; the org's offset and the partition's stay."""
+    topic, layout = settings.topic, sink.layout
+    tp = tp_field(topic, 0)
+    claim = await sink.claim(topic, 0)
+    assert claim is not None
+    seen = await sink.positions({"acme"}, topic, 0)
+    assert await sink.apply_by_org(batch("acme"), topic, 0, claim.epoch, 0, 10, None, "", 0,
+                                   seen) is ApplyResult.OK
+    before_sweep = await sink.positions({"acme"}, topic, 0)
+    sweep = Commit()
+    sweep.stat("acme", "held", -1)
+    sweep.dels.append(layout.held("acme", "aw-9"))
+    sweep.zrem.append((layout.held_index(topic, 0), "acme|aw-9"))
+    await redis.rpush(layout.held("acme", "aw-9"), b"{}")
+    await redis.zadd(layout.held_index(topic, 0), {"acme|aw-9": 1.0})
+    assert await sink.apply_by_org(sweep, topic, 0, claim.epoch, UNCHECKED, UNCHECKED, None,
+                                   "", 0, before_sweep) is ApplyResult.OK
+    assert not await redis.exists(layout.held("acme", "aw-9"))
+    assert await redis.zcard(layout.held_index(topic, 0)) == 0
+    assert await redis.hmget(layout.positions("acme"), [f"n:{tp}", f"o:{tp}"]) == [b"2",
+                                                                                 b"0:10"]
+    assert await redis.hget(layout.offsets(), tp) == b"10"
+    assert await sink.apply_by_org(batch("acme"), topic, 0, claim.epoch, 10, 20, 10, "", 0,
+                                   before_sweep) is ApplyResult.STALE
