@@ -50,6 +50,7 @@ from schemas.metrics import derive, previous_period
 log = logging.getLogger("badgepulse.alerts")
 ALL_STATUSES = frozenset(STATUS_CODES.values())
 CLAIM_BATCH = 20
+RESOLVE_TIMEOUT_S = 5.0  # check_url's own bound on the lookup before each attempt
 STOP_GRACE_S = 3.0  # what a stopping process gives its sends under way
 
 
@@ -123,6 +124,7 @@ class AlertRunner:
         self._client: httpx.AsyncClient | None = None
         self._closing = False
         self._troubles: dict[str, str | None] = {}
+        self._orgs_seen: set[str] = set()
 
     # --- lifetime ----------------------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +150,28 @@ class AlertRunner:
                 await t
         if self._client is not None:
             await self._client.aclose()
+
+    @property
+    def lease_ms(self) -> int:
+        """How long a claim holds a delivery: never shorter than one attempt can take (the
+        lookup, the send timeout, writing the outcome), whatever ALERT_LEASE says, or a
+        second process would send a delivery whose first send is still under way."""
+        s = self.settings
+        return int(max(s.alert_lease, RESOLVE_TIMEOUT_S + s.alert_send_timeout + 5.0) * 1000)
+
+    async def orgs(self) -> list[str]:
+        """The orgs with alerts. The index lives in the control slot, on a cluster another
+        master than the orgs' own: one restarted empty would leave every org unevaluated
+        and undelivered until its next new alert, so what this process has seen is put
+        back (the index is never shrunk anyway; an org without alerts costs one read)."""
+        listed = await self.store.orgs()
+        self._orgs_seen.update(listed)
+        missing = self._orgs_seen.difference(listed)
+        if missing:
+            await self.store.index_orgs(sorted(missing))
+            log.warning("alert index lacked %d org(s) this process knew; put back",
+                        len(missing))
+        return sorted(self._orgs_seen)
 
     @property
     def horizon_ms(self) -> int:
@@ -203,7 +227,7 @@ class AlertRunner:
         the number of state changes queued."""
         interval_ms = int(self.settings.alert_eval_interval * 1000)
         changes = 0
-        for org in await self.store.orgs():
+        for org in await self.orgs():
             if force or await self.store.take_tick(org, self.owner, interval_ms):
                 changes += await self.evaluate_org(org)
         if changes:
@@ -251,9 +275,9 @@ class AlertRunner:
     # --- delivery ----------------------------------------------------------------------
     async def deliver_due(self) -> int:
         """Lease and send what is due in every org; the number of attempts started."""
-        lease_ms = int(self.settings.alert_lease * 1000)
+        lease_ms = self.lease_ms
         started = 0
-        for org in await self.store.orgs():
+        for org in await self.orgs():
             for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH,
                                               horizon_ms=self.horizon_ms):
                 task = asyncio.get_running_loop().create_task(self._send_logged(org, rec))
@@ -271,7 +295,7 @@ class AlertRunner:
     async def send_now(self, org: str, delivery_id: str) -> dict[str, Any] | None:
         """Send one queued delivery from this process now (POST .../test); its record
         after the attempt."""
-        lease_ms = int(self.settings.alert_lease * 1000)
+        lease_ms = self.lease_ms
         for rec in await self.store.claim(org, self.owner, lease_ms, 1, ids=[delivery_id],
                                           horizon_ms=self.horizon_ms):
             await self.send(org, rec)

@@ -228,6 +228,9 @@ class AlertStore:
         # the index of orgs to evaluate lives in another slot: written after, never removed
         await self.redis.sadd(lay.alert_orgs(), org)
 
+    async def index_orgs(self, orgs: list[str]) -> None:
+        await self.redis.sadd(self.layout.alert_orgs(), *orgs)
+
     async def orgs(self) -> list[str]:
         raw = cast(set[bytes], await self.redis.smembers(self.layout.alert_orgs()))
         return sorted(o.decode() for o in raw)

@@ -294,3 +294,36 @@ async def test_each_alert_is_evaluated_over_its_own_scope(settings, workers, api
     assert fired == {"py_below_half": (0.25, {"issuer_id": "eng", "badge_id": "py"}),
                      "org_awarded_above_5": (6, {"issuer_id": None, "badge_id": None})}
     assert all(s.signature_ok for s in receiver.seen) and len(receiver.seen) == 2
+
+
+async def test_a_lost_org_index_is_put_back_and_the_lease_outlasts_an_attempt(
+        settings, redis, api, keys, receiver):
+    """On a cluster the index of orgs with alerts lives on another master than the orgs'
+    alerts: one restarted empty must not stop the org's deliveries. And a claim is held
+    at least as long as an attempt can take (lookup 5 s + send 2 s + 5 s), though
+    ALERT_LEASE says 5 s, so no second process sends while the first is still waiting."""
+    from api.alerting.store import now_ms
+    from schemas.layout import Layout
+
+    runner = api._transport.app.state.alert_runner
+    receiver.fail_first = 0
+    admin = auth(keys["admin"])
+    alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                            json=rule(receiver.url))).json()
+    receiver.secrets[alert["alert_id"]] = alert["secret"]
+    await asyncio.sleep(0.3)  # the loops (polling every 0.05 s) have seen the org
+    assert "acme" in await runner.store.orgs()
+    await redis.delete(Layout(settings.redis_prefix).alert_orgs())  # the index lost
+    body = b'{"alert_id": "%s", "state": "test"}' % alert["alert_id"].encode()
+    _done, delivery_id = await runner.store.enqueue("acme", alert["alert_id"], "test", body,
+                                                    now_ms(), test=True)
+    await receiver.wait_for(1, "test", timeout=10)  # the loops delivered it all the same
+    assert await redis.smembers(Layout(settings.redis_prefix).alert_orgs()) == {b"acme"}
+
+    assert runner.lease_ms == 12_000
+    _done, delivery_id = await runner.store.enqueue("acme", alert["alert_id"], "test", body,
+                                                    now_ms(), test=True)
+    runner._closing = True  # the loops stop claiming (the next claim is this test's)
+    await asyncio.sleep(0.3)
+    [rec] = await runner.store.claim("acme", "probe", runner.lease_ms, 1, ids=[delivery_id])
+    assert rec["lease_until"] - rec["last_attempt_at"] == 12_000

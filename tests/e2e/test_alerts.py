@@ -40,8 +40,9 @@ async def sender_pid(settings, org: str) -> int:
 async def test_two_api_processes_one_killed_mid_delivery_send_each_change_once(
         settings, workers):
     s = quick(settings).model_copy(update={"alert_send_timeout": 8.0, "alert_lease": 4.0})
-    # lease below the send timeout here only so the killed sender's delivery is retaken
-    # quickly; the hung attempt never answers, and its sender is dead before 8 s anyway
+    # the lease asked is below the send timeout, but a claim is held for at least one
+    # attempt's length (lookup 5 s + send 8 s + 5 s): the killed sender's delivery is
+    # retaken after 18 s; the hung attempt never answers, its sender is dead before 8 s
     receiver = Receiver(hang_first=True)
     await receiver.start()
     workers.start()
