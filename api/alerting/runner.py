@@ -180,10 +180,12 @@ class AlertRunner:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             # redirects are not followed (a 3xx is a failed attempt); the checked address
-            # is the one connected to (api/alerting/urls.py)
+            # is the one connected to (api/alerting/urls.py); no proxy from the environment;
+            # no connection kept for another delivery: the pool is keyed by address and
+            # port, so a second name on one address would skip its certificate check
             self._client = httpx.AsyncClient(
                 follow_redirects=False, timeout=self.settings.alert_send_timeout,
-                trust_env=False)
+                trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
         return self._client
 
     def _trouble(self, what: str, err: BaseException | None) -> None:

@@ -65,3 +65,22 @@ async def test_a_name_the_certificate_does_not_carry_is_refused(tls_receiver):
         with pytest.raises(httpx.ConnectError, match="certificate"):
             await post_to(client, target, b"{}", {})
     assert hosts == []
+
+
+async def test_a_connection_made_for_one_name_is_not_reused_for_another(tls_receiver):
+    """Two alerts whose names resolve to one address (a shared host, a CDN) would share a
+    pooled connection keyed by address and port: the second name's certificate would never
+    be checked. Each delivery makes its own connection, so it is."""
+    port, client_ctx, names, hosts = tls_receiver
+    good = Target(f"https://hooks.example.test:{port}/hook", f"https://127.0.0.1:{port}/hook",
+                  f"hooks.example.test:{port}", "hooks.example.test")
+    other = Target(f"https://elsewhere.example.test:{port}/hook",
+                   f"https://127.0.0.1:{port}/hook", f"elsewhere.example.test:{port}",
+                   "elsewhere.example.test")
+    async with httpx.AsyncClient(verify=client_ctx) as client:
+        assert (await post_to(client, good, b"{}", {})).status_code == 204
+        with pytest.raises(httpx.ConnectError, match="certificate"):
+            await post_to(client, other, b"{}", {})
+        assert (await post_to(client, good, b"{}", {})).status_code == 204
+    assert names == ["hooks.example.test", "elsewhere.example.test", "hooks.example.test"]
+    assert hosts == [f"hooks.example.test:{port}"] * 2
