@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
+from core.redisclient import connect  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.status import pipeline_stats  # noqa: E402
 from schemas.layout import Layout  # noqa: E402
@@ -97,6 +98,8 @@ async def key_kinds(r: Redis, sample: int = 4000) -> dict[str, dict[str, int]]:
     seen = 0
     async for key in r.scan_iter(count=1000):
         parts = key.decode().split(":")
+        if len(parts) > 3 and parts[2].startswith("{"):
+            del parts[2]  # the hash tag (schemas/layout.py): the kind follows it
         kind = parts[2] if len(parts) > 2 else parts[-1]
         kinds[kind].append(int(await r.memory_usage(key, samples=0) or 0))
         seen += 1
@@ -150,7 +153,7 @@ async def bare_consumer(s: Settings, n: int) -> float:
 async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, float, int]:
     """(events/s from the first applied batch to the last, seconds to first batch, the
     largest peak RSS of the worker processes in bytes)."""
-    r = Redis.from_url(s.redis_url)
+    r = connect(s)
     layout = Layout(s.redis_prefix)
     t0 = time.perf_counter()
     timeout = max(600, n / 5000)
@@ -195,17 +198,28 @@ async def main() -> None:
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--commit-by-org", action="store_true",
                     help="commit org by org as on a Redis Cluster (docs/cluster.md)")
+    ap.add_argument("--cluster", action="store_true",
+                    help="on a local Redis Cluster of three masters (Redis figures summed)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "worker.json"))
     args = ap.parse_args()
     emb = Embedded()
+    cluster = None
     try:
         emb.start_kafka()
-        emb.start_redis()
+        if args.cluster:
+            from tests.cluster.conftest import start_cluster
+
+            cluster = start_cluster()
+            redis_url = cluster.url
+        else:
+            redis_url = emb.start_redis()
         tag = uuid.uuid4().hex[:6]
-        s = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=emb.redis_url,
+        s = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=redis_url,
                      redis_prefix=f"b{tag}", topic=f"bench-{tag}", dlq_topic=f"bdlq-{tag}",
                      consumer_group=f"bg-{tag}", partitions=args.partitions,
-                     commit_by_org=args.commit_by_org)
+                     commit_by_org=args.commit_by_org, redis_cluster=args.cluster)
+        nodes = ([Redis(port=p) for p in cluster.ports] if cluster is not None
+                 else [Redis.from_url(redis_url)])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
         n_events = args.events if args.events or args.awards else 200_000
@@ -219,18 +233,19 @@ async def main() -> None:
             await publish(s, chunk)
         produce_rate = total / (time.perf_counter() - t)
         bare = await bare_consumer(s, total)
-        r = Redis.from_url(s.redis_url)
-        before = await redis_info(r)
+        before = summed([await redis_info(r) for r in nodes])
         rate, startup, rss = await worker_rate(s, total, args.workers)
-        after = await redis_info(r)
-        kinds = await key_kinds(r)
-        await r.aclose()
+        after = summed([await redis_info(r) for r in nodes])
+        kinds = merged([await key_kinds(r) for r in nodes])
+        for r in nodes:
+            await r.aclose()
         awards = mix["award.issued"]
         redis_cpu = after["cpu_s"] - before["cpu_s"]
         cmd_us = {k: v - before["commands"].get(k, 0) for k, v in after["commands"].items()}
         result = {
             "events": total, "partitions": args.partitions, "invalid_pct": args.invalid_pct,
             "workers": args.workers, "commit_by_org": args.commit_by_org,
+            "redis_cluster_masters": len(cluster.ports) if cluster is not None else 0,
             "mix": dict(mix.most_common()),
             "producer_events_per_s": round(produce_rate),
             "bare_consumer_events_per_s": round(bare),
@@ -253,7 +268,30 @@ async def main() -> None:
         Path(args.out).write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     finally:
+        if cluster is not None:
+            from tests.cluster.conftest import stop_cluster
+
+            stop_cluster(cluster)
         emb.stop()
+
+
+def summed(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The INFO figures of several Redis nodes added up (one node: as it is)."""
+    commands: collections.Counter[str] = collections.Counter()
+    for info in infos:
+        commands.update(info["commands"])
+    return {"cpu_s": sum(i["cpu_s"] for i in infos),
+            "used_memory": sum(i["used_memory"] for i in infos), "commands": dict(commands)}
+
+
+def merged(kinds: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for by_kind in kinds:
+        for kind, v in by_kind.items():
+            cur = out.setdefault(kind, {"keys_est": 0, "bytes_est": 0})
+            cur["keys_est"] += v["keys_est"]
+            cur["bytes_est"] += v["bytes_est"]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["bytes_est"]))
 
 
 if __name__ == "__main__":
