@@ -119,9 +119,18 @@ async def check_url(url: str, allowed: frozenset[str], resolve: Resolve = system
         literal: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
         literal = None
+    if literal is None:
+        # the name as DNS, TLS and the Host header take it (an internationalised name in
+        # its xn-- form: a non-ASCII Host header cannot be sent)
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as err:  # an empty or over-long label
+            raise UrlRefused(f"the host {host!r} does not resolve") from err
+    host_header = parts.netloc if literal is not None else (
+        f"{host}:{parts.port}" if parts.port is not None else host)
     if listed:
         # a listed host is called as it is (tests, an on-premises receiver)
-        return Target(url, url, parts.netloc, None)
+        return Target(url, url, host_header, None)
     if literal is not None:
         addrs = [literal]
     else:
@@ -129,7 +138,6 @@ async def check_url(url: str, allowed: frozenset[str], resolve: Resolve = system
             async with asyncio.timeout(timeout_s):
                 addrs = await resolve(host, port)
         except (OSError, TimeoutError, UnicodeError) as err:
-            # UnicodeError: a name IDNA cannot encode (an empty or over-long label)
             raise UrlRefused(f"the host {host!r} does not resolve") from err
         if not addrs:
             raise UrlRefused(f"the host {host!r} does not resolve")
@@ -145,4 +153,4 @@ async def check_url(url: str, allowed: frozenset[str], resolve: Resolve = system
     shown = f"[{addr}]" if addr.version == 6 else str(addr)
     netloc = f"{shown}:{port}" if parts.port else shown
     connect = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-    return Target(url, connect, parts.netloc, host if scheme == "https" else None)
+    return Target(url, connect, host_header, host if scheme == "https" else None)

@@ -117,6 +117,7 @@ def fake_dns(table):
 
 
 DNS = fake_dns({"hooks.example.test": ["93.184.216.34"],
+                "xn--bcher-kva.example.test": ["93.184.216.34"],
                 "inside.example.test": ["10.0.0.1"],
                 "mixed.example.test": ["93.184.216.34", "127.0.0.1"],
                 "v6.example.test": ["fe80::1"]})
@@ -128,6 +129,18 @@ async def test_a_host_resolving_to_a_public_address_is_called_at_that_address():
     assert t.connect_url == "https://93.184.216.34/a?b=1"
     assert t.host_header == "hooks.example.test"
     assert t.sni_hostname == "hooks.example.test"  # the certificate is checked for the name
+
+
+async def test_an_internationalised_name_is_resolved_sent_and_checked_in_its_ascii_form():
+    # a non-ASCII Host header cannot be sent: such an alert was made (201) and then every
+    # attempt failed with a UnicodeEncodeError
+    t = await check_url("https://B\u00fccher.example.test:8443/a", NONE, DNS)
+    assert t.connect_url == "https://93.184.216.34:8443/a"
+    assert t.host_header == "xn--bcher-kva.example.test:8443"
+    assert t.sni_hostname == "xn--bcher-kva.example.test"
+    t = await check_url("http://b\u00fccher.example.test/a",
+                        frozenset({"b\u00fccher.example.test"}), DNS)
+    assert t.host_header == "xn--bcher-kva.example.test"
 
 
 @pytest.mark.parametrize(("url", "why"), [
