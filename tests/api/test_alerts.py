@@ -321,9 +321,9 @@ async def test_a_lost_org_index_is_put_back_and_the_lease_outlasts_an_attempt(
     assert await redis.smembers(Layout(settings.redis_prefix).alert_orgs()) == {b"acme"}
 
     assert runner.lease_ms == 12_000
-    _done, delivery_id = await runner.store.enqueue("acme", alert["alert_id"], "test", body,
-                                                    now_ms(), test=True)
     runner._closing = True  # the loops stop claiming (the next claim is this test's)
     await asyncio.sleep(0.3)
+    _done, delivery_id = await runner.store.enqueue("acme", alert["alert_id"], "test", body,
+                                                    now_ms(), test=True)
     [rec] = await runner.store.claim("acme", "probe", runner.lease_ms, 1, ids=[delivery_id])
     assert rec["lease_until"] - rec["last_attempt_at"] == 12_000
