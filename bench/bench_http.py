@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -44,6 +45,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
@@ -64,6 +66,17 @@ MIX = ("summary", "channels", "badges", "timeseries?metric=badges_awarded&interv
 SPANS = (30, 90, 365)
 MARKER_EVERY_S = 3.0
 LOGS = ROOT / "bench" / "results"
+
+
+def api_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of `badgepulse api` and its server processes so far."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def pct(ms: list[float], q: float) -> float:
@@ -189,6 +202,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
             samples.clear()
             errors.clear()
             v0 = await version(redis, layout)
+            cpu0 = api_cpu_s(api.pid)
             t0 = time.perf_counter()
             producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
             await producer.start()
@@ -209,6 +223,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                 await producer.stop()
             elapsed = time.perf_counter() - t0
             done = len(samples)
+            cpu = api_cpu_s(api.pid) - cpu0
             v1 = await version(redis, layout)
             stop.set()
             await asyncio.gather(*users)
@@ -227,6 +242,10 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
             "latency_ms": {"p50": pct(ms, 0.5), "p90": pct(ms, 0.9), "p99": pct(ms, 0.99),
                            "max": round(ms[-1], 1) if ms else None},
             "errors": errors,
+            # what the API spent, whatever else loads the machine: CPU per request (the
+            # live streams' share included) and the cores it kept busy
+            "api_cpu_ms_per_request": round(cpu * 1000 / done, 3) if done else None,
+            "api_cores_busy": round(cpu / elapsed, 2),
             "ingest_events_per_s": args.ingest_rate,
             "ingest_org": ORG if ingest_org == "read" else OTHER_ORG,
             "org_versions_per_s": round((v1 - v0) / elapsed, 1),
