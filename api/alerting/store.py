@@ -65,6 +65,15 @@ end
 return 1
 """
 
+_CREATE = """
+-- KEYS: alerts, secrets
+-- ARGV: alert_id, definition, secret, most alerts of the org
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""
+
 _CLAIM = """
 -- KEYS: due, deliveries
 -- ARGV: now_ms, lease_ms, owner, limit, horizon_ms, [delivery_id ...]
@@ -210,6 +219,7 @@ class AlertStore:
     def __init__(self, redis: Redis, layout: Layout) -> None:
         self.redis = redis
         self.layout = layout
+        self._create = redis.register_script(_CREATE)
         self._enqueue = redis.register_script(_ENQUEUE)
         self._claim = redis.register_script(_CLAIM)
         self._finish = redis.register_script(_FINISH)
@@ -219,14 +229,17 @@ class AlertStore:
     async def count(self, org: str) -> int:
         return int(await self.redis.hlen(self.layout.alerts(org)))
 
-    async def create(self, org: str, alert: dict[str, Any], secret: str) -> None:
+    async def create(self, org: str, alert: dict[str, Any], secret: str,
+                     most: int = 1 << 62) -> bool:
+        """Store the alert and its secret, unless the org has `most` alerts already (the
+        count and the write in one step: requests made at once cannot pass the limit)."""
         lay = self.layout
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(lay.alerts(org), alert["alert_id"], orjson.dumps(alert))
-        pipe.hset(lay.alert_secrets(org), alert["alert_id"], secret)
-        await pipe.execute()
+        if not await self._create(keys=[lay.alerts(org), lay.alert_secrets(org)],
+                                  args=[alert["alert_id"], orjson.dumps(alert), secret, most]):
+            return False
         # the index of orgs to evaluate lives in another slot: written after, never removed
         await self.redis.sadd(lay.alert_orgs(), org)
+        return True
 
     async def index_orgs(self, orgs: list[str]) -> None:
         await self.redis.sadd(self.layout.alert_orgs(), *orgs)

@@ -98,9 +98,10 @@ async def create_alert(request: Request, org_id: str, caller: AdminDep,
                        body: AlertIn) -> Any:
     runner = runner_of(request)
     settings = request.app.state.settings
+    too_many = HTTPException(409, f"the org has {settings.alerts_per_org} alerts already "
+                                  "(BADGEPULSE_ALERTS_PER_ORG)")
     if await runner.store.count(org_id) >= settings.alerts_per_org:
-        raise HTTPException(409, f"the org has {settings.alerts_per_org} alerts already "
-                                 "(BADGEPULSE_ALERTS_PER_ORG)")
+        raise too_many
     try:
         await check_url(body.url, runner.allowed, runner.resolve_host)
     except UrlRefused as err:
@@ -114,7 +115,8 @@ async def create_alert(request: Request, org_id: str, caller: AdminDep,
         "created_at": iso_ms(int(datetime.now(UTC).timestamp() * 1000)),
     }
     secret = new_secret()
-    await runner.store.create(org_id, alert, secret)
+    if not await runner.store.create(org_id, alert, secret, settings.alerts_per_org):
+        raise too_many  # others made at the same moment took the last places
     return {**alert_out(alert), "secret": secret}
 
 

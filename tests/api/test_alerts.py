@@ -327,3 +327,16 @@ async def test_a_lost_org_index_is_put_back_and_the_lease_outlasts_an_attempt(
                                                     now_ms(), test=True)
     [rec] = await runner.store.claim("acme", "probe", runner.lease_ms, 1, ids=[delivery_id])
     assert rec["lease_until"] - rec["last_attempt_at"] == 12_000
+
+
+async def test_alerts_made_at_the_same_moment_cannot_pass_the_orgs_limit(settings, keys,
+                                                                          receiver):
+    async for api in asgi_client(quick(settings).model_copy(update={"alerts_per_org": 3})):
+        admin = auth(keys["admin"])
+        answers = await asyncio.gather(*(
+            api.post("/v1/orgs/acme/alerts", headers=admin, json=rule(receiver.url))
+            for _ in range(12)))
+        assert sorted(r.status_code for r in answers) == [201] * 3 + [409] * 9
+        assert len((await api.get("/v1/orgs/acme/alerts", headers=admin)).json()["items"]) == 3
+        r = await api.post("/v1/orgs/acme/alerts", headers=admin, json=rule(receiver.url))
+        assert r.status_code == 409 and "3 alerts already" in r.json()["detail"]
