@@ -10,6 +10,8 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+import pytest
+
 from core.redisclient import is_cluster
 from core.settings import Settings
 from schemas.layout import CONTROL_TAG, Layout, hash_tag
@@ -50,12 +52,14 @@ def test_every_key_of_an_org_hashes_to_the_org_s_slot(redis_cluster):
         assert keyslot(node, getattr(layout, m)(*args)) == control, m
 
 
+@pytest.mark.parametrize("lost", ["a master", "one org's slot"])
 async def test_a_node_restarted_empty_is_rebuilt_from_the_log(
-        settings, workers, client, stream, redis, redis_cluster):
+        settings, workers, client, stream, redis, redis_cluster, lost):
     """Half the stream, then one master loses everything (FLUSHALL on that node only: what
-    a node restarted without its files holds), then the rest: the worker finds the orgs
-    whose keys are gone and replays; the others skip what they hold, so nothing counts
-    twice."""
+    a node restarted without its files holds; with this stream's orgs that master holds
+    all three), or only one org's slot does (its keys deleted: the others stay), then the
+    rest: the worker finds the orgs whose keys are gone and replays; the others skip what
+    they hold, the rejections of no org are not counted again, so nothing counts twice."""
     assert is_cluster(redis)
     records, now = stream
     oracle = oracle_of(records)
@@ -78,7 +82,13 @@ async def test_a_node_restarted_empty_is_rebuilt_from_the_log(
     # the master holding some org but not the control keys, if the slots allow; else any
     victim = next((i for i in range(3) if not _owns(redis_cluster, i, control)
                    and any(_owns(redis_cluster, i, keyslot(node, o)) for o in ORGS)), 0)
-    redis_cluster.node(victim).flushall()
+    if lost == "a master":
+        redis_cluster.node(victim).flushall()
+    else:
+        gone = [k async for k in redis.scan_iter(match=f"{settings.redis_prefix}:*{{globex}}*",
+                                                 count=1000)]
+        assert gone
+        await redis.delete(*gone)
     await publish(settings, records[half:])
     status = await wait_exact(settings, oracle)
     assert totals(status) == expected_totals(oracle)
