@@ -13,12 +13,18 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolve = Callable[[str, int], Awaitable[list[IPAddress]]]
 MAX_URL = 2048
+# Lookups of alert hosts run on threads of their own: a tenant's name server that answers
+# slowly (a lookup outlives its 5 s timeout in its thread) can hold these, never the loop's
+# default executor, which resolves the Redis and Kafka hosts of the process.
+LOOKUP_THREADS = 4
+_lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="alert-dns")
 
 
 class UrlRefused(ValueError):
@@ -37,8 +43,8 @@ class Target:
 
 async def system_resolve(host: str, port: int) -> list[IPAddress]:
     """Every address the system resolver gives for host (the only DNS seam)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().run_in_executor(
+        _lookups, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
     out: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         addr = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])

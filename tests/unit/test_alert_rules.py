@@ -188,3 +188,26 @@ async def test_a_listed_host_may_be_plain_http_and_private():
     assert t.connect_url == "http://127.0.0.1:9000/hook"
     t = await check_url("http://inside.example.test/hook", allowed, DNS)
     assert t.connect_url == "http://inside.example.test/hook"
+
+
+async def test_alert_lookups_never_take_the_default_executors_threads():
+    """A slow name server of a tenant would hold the threads it runs on; the loop's default
+    executor (which resolves the process's own Redis and Kafka hosts) is never one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Refusing(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            raise AssertionError("an alert lookup ran on the default executor")
+
+    loop = asyncio.get_running_loop()
+    refusing = Refusing(1)
+    loop.set_default_executor(refusing)
+    try:
+        with pytest.raises(UrlRefused, match="loopback"):
+            await check_url("https://localhost/x", NONE)
+        with pytest.raises(UrlRefused, match="does not resolve"):
+            await check_url("https://a..example.test/x", NONE)
+    finally:
+        loop.set_default_executor(ThreadPoolExecutor())
+        refusing.shutdown()
