@@ -419,3 +419,21 @@ def retired_field(gen: int) -> str:
 def retired_generation(name: str) -> int | None:
     """The generation a generations-hash field names as retired, or None."""
     return int(name.removeprefix(RETIRED_PREFIX)) if name.startswith(RETIRED_PREFIX) else None
+
+
+def held_member(org: str, award_id: str) -> str:
+    """A member of a partition's held index (Layout.held_index): whose events wait."""
+    return f"{org}{PAIR_SEP}{award_id}"
+
+
+def split_held_member(member: str) -> tuple[str, str]:
+    """(org, award_id) of a held-index member."""
+    org, _, award_id = member.partition(PAIR_SEP)
+    return org, award_id
+
+
+def method_table_field(issuer: str, counter_field: str) -> str | None:
+    """The table-methods field ``<issuer>|<method>.<status>`` of a counter field
+    ``me.<method>.<status>``, or None for a field of any other kind."""
+    kind, _, rest = counter_field.partition(FIELD_SEP)
+    return f"{issuer}{PAIR_SEP}{rest}" if kind == METHOD else None

@@ -47,7 +47,7 @@ from core.redisclient import connect
 from core.settings import Settings
 from core.upgrade import carry_over_names
 from schemas.events import EventRejected, decode_event
-from schemas.layout import Layout, tp_field
+from schemas.layout import Layout, split_held_member, tp_field
 from schemas.reasons import DropReason
 from streams.outage import TRANSIENT, Outage
 from streams.processor import (
@@ -610,6 +610,7 @@ class Aggregator(Service):
         futs = []
         for rej in rejections:
             headers = [("reason", rej.reason.encode()), ("reason_code", rej.code.encode()),
+                       # not key syntax: the DLQ message's header (topic:partition:offset)
                        ("source", f"{tp.topic}:{tp.partition}:{rej.offset}".encode())]
             futs.append(await self.producer.send(self.settings.dlq_topic, rej.value,
                                                  key=rej.key, headers=headers))
@@ -804,7 +805,7 @@ class Aggregator(Service):
             return
         commit = Commit()
         for member in members:
-            org, award = member.decode().split("|", 1)
+            org, award = split_held_member(member.decode())
             key = layout.held(org, award)
             for raw in cast(list[bytes], await self.redis.lrange(key, 0, -1)):
                 commit.reject(org, Rejection(award.encode(), raw, DropReason.UNKNOWN_AWARD))

@@ -25,7 +25,7 @@ import orjson
 
 from schemas.bots import BotClassifier
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
-from schemas.layout import DEDUP_BUCKETS, Layout, pair
+from schemas.layout import CREATED, DEDUP_BUCKETS, Layout, held_member, pair
 from schemas.limits import DEFAULT_LIMITS, EventLimits
 from schemas.reasons import DropReason, classify
 from streams.state import (
@@ -279,7 +279,7 @@ class PartitionBatch:
             key = layout.held(*ref)
             for _rec, _ev, raw in items:
                 c.rpush.append((key, raw))
-            c.zadd.append((self.hold_index, self.now_us / 1e6, f"{ref[0]}|{ref[1]}"))
+            c.zadd.append((self.hold_index, self.now_us / 1e6, held_member(*ref)))
             c.stat(ref[0], "held", len(items))
         for ref in self.dirty:
             c.states[layout.award(*ref)] = self.cache[ref].dumps()
@@ -378,7 +378,7 @@ class PartitionBatch:
             values = {"name": ev.name, "skills": ev.skills or [],
                       "visibility": ev.visibility or "public"}
             self.commit.sadd.add((self.layout.pairs(ev.org_id), pair(ev.issuer_id or "", ref[1])))
-            self.commit.count(ev.org_id, ev.issuer_id or "", ref[1], ev.day, "bc")
+            self.commit.count(ev.org_id, ev.issuer_id or "", ref[1], ev.day, CREATED)
         else:
             for name in ("name", "skills", "visibility"):
                 v = getattr(ev, name)
@@ -407,7 +407,7 @@ class PartitionBatch:
         stored = self.fetched.held.get(ref, [])
         if stored:
             c.dels.append(layout.held(*ref))
-            c.zrem.append((self.hold_index, f"{ref[0]}|{ref[1]}"))
+            c.zrem.append((self.hold_index, held_member(*ref)))
             c.stat(ref[0], "held", -len(stored))
             for held_raw in stored:
                 try:

@@ -24,13 +24,18 @@ import orjson
 
 from schemas.layout import (
     ALL_BUCKET,
+    BADGE_LEVEL,
     CONTROL_TAG,
+    ISSUER_LEVEL,
     ORG_ENTITY,
+    ORG_LEVEL,
     REJECTED_PREFIX,
     TABLE_VECTOR,
     Layout,
     buckets_of_day,
+    counter_key,
     hash_tag,
+    method_table_field,
     pair,
     table_index,
 )
@@ -75,7 +80,7 @@ UNCHECKED = -1  # no offset check and none stored (held-event sweeps)
 FORCED = -2  # store `next` whatever the stored offset was (the broker came back empty)
 REWIND = -3  # forget the partition's offset: replay it from the log's start (an org lost)
 
-PARTITION, ORG = "p", "o"  # Header.mode
+PARTITION, ORG = "p", "o"  # Header.mode  # not key syntax: this protocol's own codes
 
 # The header's wire order; apply.lua reads each slot by the name it has here.
 HEADER_SLOTS = ("partition", "epoch", "first", "next", "expected", "offsets", "epochs",
@@ -250,9 +255,9 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str,
         bases = bases_of.get((org, issuer, badge))
         if bases is None:
             bases = bases_of[(org, issuer, badge)] = (
-                layout.counter_base(org, "o", ORG_ENTITY),
-                layout.counter_base(org, "i", issuer),
-                layout.counter_base(org, "b", pair(issuer, badge)))
+                layout.counter_base(org, ORG_LEVEL, ORG_ENTITY),
+                layout.counter_base(org, ISSUER_LEVEL, issuer),
+                layout.counter_base(org, BADGE_LEVEL, pair(issuer, badge)))
         items = [(f, n) for f, n in cell.items() if n]
         vec: dict[int, int] = {}
         methods: list[tuple[str, int]] = []
@@ -260,12 +265,12 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str,
             idx = table_index(f)
             if idx is not None:
                 vec[idx] = vec.get(idx, 0) + n
-            elif f.startswith("me."):
-                methods.append((f"{issuer}|{f[3:]}", n))
+            elif (method := method_table_field(issuer, f)) is not None:
+                methods.append((method, n))
         pair_field = pair(issuer, badge)
         for bucket in buckets_of_day(day):
             for base in bases:
-                key = f"{base}:{bucket}"
+                key = counter_key(base, bucket)
                 tgt = cells.get(key)
                 if tgt is None:
                     tgt = cells[key] = defaultdict(int)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from redis.asyncio import Redis
 
-from schemas.layout import Layout, tp_field
+from schemas.layout import Layout, held_member, tp_field
 from streams.processor import AwardRef, Commit, Fetched, Lookups, dedup_member
 from streams.protocol import (
     FORCED,
@@ -94,7 +94,7 @@ class Sink:
                                      client=pipe)
         if lk.held:
             # One ZMSCORE says which new awards have held events waiting; usually none.
-            pipe.zmscore(hold_index, [f"{org}|{award}" for org, award in lk.held])
+            pipe.zmscore(hold_index, [held_member(org, award) for org, award in lk.held])
         for org, badge in lk.badges:
             pipe.hget(layout.badges(org), badge)
         for org, issuer in lk.issuers:
@@ -185,6 +185,7 @@ class Sink:
         out = Positions()
         for j, org in enumerate(names):
             (n, o), as_of = res[2 * j], res[2 * j + 1]
+            # not key syntax yet: a position's value, written by apply.lua (it moves with it)
             inc, _, nxt = (o.decode() if o else "").partition(":")
             out.of[org] = Position(None if n is None else int(n), int(inc) if inc else None,
                                    int(nxt) if nxt else None,

@@ -52,7 +52,7 @@ VIEW_SOURCES = ("linkedin", "direct", "embed", "email", "search", "social", "ver
 # decided once, when it is folded (schemas/bots.py), and kept: re-counting the log later (a
 # late status event moving it between status fields) never asks the crawler list again, so
 # a newer list cannot move an old view from one count to another.
-SHARE, VIEW, BOT_VIEW = "s", "v", "b"
+SHARE, VIEW, BOT_VIEW = "s", "v", "b"  # not key syntax: the award state's log kinds
 _CODE = {**{(SHARE, c): i for i, c in enumerate(SHARE_CHANNELS)},
          **{(VIEW, c): 64 + i for i, c in enumerate(VIEW_SOURCES)},
          **{(BOT_VIEW, c): 128 + i for i, c in enumerate(VIEW_SOURCES)}}
