@@ -21,13 +21,15 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.alerting import rules
 from api.alerting.store import AlertStore, Enqueued, Outcome, now_ms
@@ -52,6 +54,9 @@ ALL_STATUSES = frozenset(STATUS_CODES.values())
 CLAIM_BATCH = 20
 RESOLVE_TIMEOUT_S = 5.0  # check_url's own bound on the lookup before each attempt
 STOP_GRACE_S = 3.0  # what a stopping process gives its sends under way
+# Redis or the network gone: the whole round stops (every org would fail alike); any other
+# error is one org's (a record it cannot read, a script error on its keys) and stops only it
+OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def today_utc() -> date:
@@ -202,6 +207,21 @@ class AlertRunner:
         else:
             log.error("alert %s failed", what, exc_info=err)
 
+    @contextlib.asynccontextmanager
+    async def _org_trouble(self, what: str, org: str) -> AsyncIterator[None]:
+        """One org's error ends its part of the round only (logged once, as `_trouble`);
+        an outage ends the round."""
+        key = f"{what} of org {org}"
+        try:
+            yield
+        except OUTAGE:
+            raise
+        except Exception as err:
+            self._trouble(key, err)
+        else:
+            if self._troubles.get(key) is not None:
+                self._trouble(key, None)
+
     async def _evaluate_loop(self) -> None:
         while not self._closing:
             try:
@@ -230,8 +250,9 @@ class AlertRunner:
         interval_ms = int(self.settings.alert_eval_interval * 1000)
         changes = 0
         for org in await self.orgs():
-            if force or await self.store.take_tick(org, self.owner, interval_ms):
-                changes += await self.evaluate_org(org)
+            async with self._org_trouble("evaluation", org):
+                if force or await self.store.take_tick(org, self.owner, interval_ms):
+                    changes += await self.evaluate_org(org)
         if changes:
             self.wake.set()
         return changes
@@ -280,12 +301,15 @@ class AlertRunner:
         lease_ms = self.lease_ms
         started = 0
         for org in await self.orgs():
-            for rec in await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH,
-                                              horizon_ms=self.horizon_ms):
-                task = asyncio.get_running_loop().create_task(self._send_logged(org, rec))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
-                started += 1
+            async with self._org_trouble("delivery", org):
+                recs = await self.store.claim(org, self.owner, lease_ms, CLAIM_BATCH,
+                                              horizon_ms=self.horizon_ms)
+                for rec in recs:
+                    task = asyncio.get_running_loop().create_task(
+                        self._send_logged(org, rec))
+                    self._sends.add(task)
+                    task.add_done_callback(self._sends.discard)
+                    started += 1
         return started
 
     async def _send_logged(self, org: str, rec: dict[str, Any]) -> None:

@@ -340,3 +340,26 @@ async def test_alerts_made_at_the_same_moment_cannot_pass_the_orgs_limit(setting
         assert len((await api.get("/v1/orgs/acme/alerts", headers=admin)).json()["items"]) == 3
         r = await api.post("/v1/orgs/acme/alerts", headers=admin, json=rule(receiver.url))
         assert r.status_code == 409 and "3 alerts already" in r.json()["detail"]
+
+
+async def test_one_orgs_broken_alert_does_not_stop_another_orgs(settings, redis, workers,
+                                                                  api, keys, receiver):
+    """An alert of org `aaa` (looked at before `acme`) stored without its fields, as an
+    older version or a hand edit could leave it, fails its org's evaluation and delivery
+    only: acme's alert still fires and is delivered."""
+    from schemas.layout import Layout
+
+    lay = Layout(settings.redis_prefix)
+    await redis.hset(lay.alerts("aaa"), "al_broken", b'{"alert_id": "al_broken"}')
+    await redis.zadd(lay.alert_due("aaa"), {"dl_broken": 0})
+    await redis.hset(lay.alert_deliveries("aaa"), "dl_broken", b'{"delivery_id": 1}')
+    await redis.sadd(lay.alert_orgs(), "aaa")
+    workers.start()
+    await publish_events(settings, [issued(n) for n in range(4)] + [accepted(0)])
+    await caught_up(settings)
+    receiver.fail_first = 0
+    admin = auth(keys["admin"])
+    alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                            json=rule(receiver.url))).json()
+    receiver.secrets[alert["alert_id"]] = alert["secret"]
+    await receiver.wait_for(1, "firing", timeout=10)
