@@ -23,7 +23,7 @@ MAX_URL = 2048
 # Lookups of alert hosts run on threads of their own: a tenant's name server that answers
 # slowly (a lookup outlives its 5 s timeout in its thread) can hold these, never the loop's
 # default executor, which resolves the Redis and Kafka hosts of the process.
-LOOKUP_THREADS = 4
+LOOKUP_THREADS = 16
 _lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="alert-dns")
 
 
