@@ -34,6 +34,22 @@ CHANNELS = (("linkedin", 45), ("linkedin_profile", 15), ("url", 12), ("email", 8
             ("facebook", 6), ("x", 5), ("embed", 5), ("download", 4))
 SOURCES = (("linkedin", 45), ("direct", 25), ("verification", 10), ("embed", 8), ("email", 6),
            ("search", 4), ("social", 2))
+# who fetched a viewed badge (award.viewed's user_agent): people's browsers and apps, and the
+# link-preview fetchers and crawlers that count as bot views (insights.md)
+AGENTS = (
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.0.0 Safari/537.36", 30),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+     "like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", 20),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0", 8),
+    ("LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+     14),
+    ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", 5),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 4),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 4),
+    ("Twitterbot/1.0", 2),
+    ("", 13),  # none sent: a person's view
+)
 
 # issuer id, name, its badges (badge id, name, skills). Ids are readable; the dashboard
 # shows the names.
@@ -134,6 +150,7 @@ class Program:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.agents = random.Random(f"agents-{self.seed}")
         self.start = self.now - timedelta(days=self.days)
         self.clock = self.start
         span = self.now - self.start
@@ -200,8 +217,12 @@ class Program:
                     at = at + timedelta(hours=rng.expovariate(1 / 12))
                     then(at, {"type": "award.shared", "channel": _pick(rng, CHANNELS)})
                 for _ in range(int(rng.expovariate(1 / 6))):
-                    then(at + timedelta(hours=rng.expovariate(1 / 48)),
-                         {"type": "award.viewed", "source": _pick(rng, SOURCES)})
+                    view: dict[str, object] = {"type": "award.viewed",
+                                               "source": _pick(rng, SOURCES)}
+                    agent = _pick(self.agents, AGENTS)  # its own RNG: the rest stays as it was
+                    if agent:
+                        view["user_agent"] = agent
+                    then(at + timedelta(hours=rng.expovariate(1 / 48)), view)
         elif rng.random() < 0.3:
             then(at + timedelta(hours=rng.expovariate(1 / 20)), {"type": "award.declined"})
         if rng.random() < 0.02:

@@ -448,16 +448,24 @@ def _opt_reason(obj: dict[Any, Any]) -> str | None:
     return v
 
 
+_KNOWN_AGENTS: set[str] = set()  # user agents already found valid (a few make most views)
+
+
 def _opt_user_agent(obj: dict[Any, Any]) -> str | None:
     v = obj.get("user_agent")
     if v is None:
         return None
     if type(v) is not str:
         raise _bad(obj, "user_agent", v, "")
+    if v in _KNOWN_AGENTS:
+        return v
     if len(v) > MAX_USER_AGENT_CHARS:
         raise _rejected(obj, f"user_agent: longer than {MAX_USER_AGENT_CHARS} characters")
     if not _valid_text(v):
         raise _rejected(obj, "user_agent: not valid Unicode text")
+    if len(_KNOWN_AGENTS) >= _KNOWN_MAX:
+        _KNOWN_AGENTS.clear()
+    _KNOWN_AGENTS.add(v)
     return v
 
 

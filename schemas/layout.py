@@ -13,9 +13,9 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 
 * cohort, by issue day and *current* status: ``aw.s`` awards, ``ac.s`` accepted ever,
   ``sh.s`` shared ever, ``pu.s`` public now, ``me.<method>.s``, ``tt.<bucket index>.s``;
-  per awarding method ``ma.<method>.s`` accepted, ``ms.<method>.s`` shared,
-  ``mt.<method>.<bucket index>.s`` time to accept; ``vw.s`` viewed by a person, ever
-  (insights.md: methods, funnel);
+  per awarding method ``ms.<method>.s`` shared and ``mt.<method>.<bucket index>.s`` time
+  to accept (whose sum over the buckets is the method's accepted awards); ``vw.s`` viewed by
+  a person, ever (insights.md: methods, funnel);
 * activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``
   (people's views), ``bv.s`` (bot and link-preview views);
 * ``bc``: badges created.
@@ -374,9 +374,9 @@ AWARDED, ACCEPTED, SHARED, PUBLIC = "aw", "ac", "sh", "pu"
 CREATED = "bc"
 METHOD, TIME_TO_ACCEPT = "me", "tt"  # me.<method>.<s>, tt.<bucket>.<s>
 SHARE_CHANNEL, VIEW_SOURCE = "sc", "vs"  # sc.<channel>.<s>, vs.<source>.<s>
-# insights.md: per awarding method accepted / shared / time to accept, cohort awards viewed
-# by a person, and bot views (activity, no source)
-METHOD_ACCEPTED, METHOD_SHARED, METHOD_TIME_TO_ACCEPT = "ma", "ms", "mt"
+# insights.md: per awarding method shared / time to accept (summed over its buckets: the
+# method's accepted awards), cohort awards viewed by a person, bot views (activity, no source)
+METHOD_SHARED, METHOD_TIME_TO_ACCEPT = "ms", "mt"
 VIEWED, BOT_VIEWS = "vw", "bv"
 RETIRED_PREFIX = "retired:"
 

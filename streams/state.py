@@ -20,7 +20,6 @@ from schemas.layout import (
     AWARDED,
     BOT_VIEWS,
     METHOD,
-    METHOD_ACCEPTED,
     METHOD_SHARED,
     METHOD_TIME_TO_ACCEPT,
     PUBLIC,
@@ -169,13 +168,13 @@ def cohort(s: AwardState) -> Cohort:
 
 def cohort_fields(c: Cohort) -> list[str]:
     """The issue day's counter fields an award adds 1 to (schemas/layout.py names them);
-    the per-method ones (`ma`, `ms`, `mt`) answer insights/methods, `vw` the funnel."""
+    the per-method ones (`ms`, `mt`) answer insights/methods, `vw` the funnel. Accepted per
+    method is no field of its own: every accepted award has one time-to-accept bucket."""
     s, acc, shared, public, method, tta, viewed = c
     out = [f"{AWARDED}.{s}", f"{METHOD}.{method}.{s}"]
     if acc:
         out.append(f"{ACCEPTED}.{s}")
         out.append(f"{TIME_TO_ACCEPT}.{tta}.{s}")
-        out.append(f"{METHOD_ACCEPTED}.{method}.{s}")
         out.append(f"{METHOD_TIME_TO_ACCEPT}.{method}.{tta}.{s}")
     if shared:
         out.append(f"{SHARED}.{s}")
@@ -191,13 +190,13 @@ def cohort_delta(before: Cohort | None, after: Cohort) -> dict[str, int]:
     """Counter changes on the issue day when an award's cohort tuple changes."""
     if before == after:
         return {}
-    delta: dict[str, int] = {}
-    if before is not None:
-        for f in cohort_fields(before):
-            delta[f] = delta.get(f, 0) - 1
-    for f in cohort_fields(after):
-        delta[f] = delta.get(f, 0) + 1
-    return {k: v for k, v in delta.items() if v}
+    if before is None:
+        return dict.fromkeys(cohort_fields(after), 1)
+    # a cohort names each field at most once: the change is two set differences (in C)
+    old, new = set(cohort_fields(before)), set(cohort_fields(after))
+    delta = dict.fromkeys(old - new, -1)
+    delta.update(dict.fromkeys(new - old, 1))
+    return delta
 
 
 def insert_status(s: AwardState, ts: int, eid: str, kind: str) -> None:

@@ -17,7 +17,6 @@ from schemas.layout import (
     CREATED,
     FIELD_SEP,
     METHOD,
-    METHOD_ACCEPTED,
     METHOD_SHARED,
     METHOD_TIME_TO_ACCEPT,
     PUBLIC,
@@ -104,13 +103,12 @@ def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Coun
             c.bot_views += n
         elif kind == VIEWED:
             c.viewed_awards += n
-        elif kind == METHOD_ACCEPTED:
-            c.method_accepted[head] += n
         elif kind == METHOD_SHARED:
             c.method_shared[head] += n
         elif kind == METHOD_TIME_TO_ACCEPT:
             method, _, bucket = head.rpartition(FIELD_SEP)
             c.method_tta[method][int(bucket)] += n
+            c.method_accepted[method] += n  # each accepted award is in one bucket
     return c
 
 

@@ -870,3 +870,11 @@ def test_an_event_built_directly_equals_the_parsed_one() -> None:
     )
     assert ev == parse(event("award.viewed"))
     assert decode_event(to_json(ev), NOW) == ev
+
+
+def test_a_user_agent_of_another_type_is_rejected_naming_it_also_after_valid_ones() -> None:
+    assert parse(event("award.viewed", user_agent="Twitterbot/1.0")).user_agent == "Twitterbot/1.0"
+    assert rejection(event("award.viewed", user_agent=["Twitterbot/1.0"])) == (
+        "user_agent: must be a string, got array")
+    assert rejection(event("award.viewed", user_agent="\ud800")) == (
+        "user_agent: not valid Unicode text")
