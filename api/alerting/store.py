@@ -76,8 +76,14 @@ return 1
 
 _CLAIM = """
 -- KEYS: due, deliveries
--- ARGV: now_ms, lease_ms, owner, limit, horizon_ms, [delivery_id ...]
-local now = tonumber(ARGV[1])
+-- ARGV: now_ms ('' = Redis's own clock), lease_ms, owner, limit, horizon_ms, [delivery_id ...]
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  now = tonumber(ARGV[1])
+end
 local lease_until = now + tonumber(ARGV[2])
 local horizon = tonumber(ARGV[5])
 local cands
@@ -295,10 +301,11 @@ class AlertStore:
                     ids: list[str] | None = None, at_ms: int | None = None,
                     horizon_ms: int = 86_400_000) -> list[dict[str, Any]]:
         """Lease due deliveries (or the given ones, if due) to `owner`; one older than the
-        horizon is marked failed instead."""
+        horizon is marked failed instead. Leases are judged by Redis's clock (`at_ms` only
+        for tests): a process whose clock runs ahead cannot take a delivery still leased."""
         lay = self.layout
         res = await self._claim(keys=[lay.alert_due(org), lay.alert_deliveries(org)],
-                                args=[at_ms if at_ms is not None else now_ms(), lease_ms,
+                                args=[at_ms if at_ms is not None else "", lease_ms,
                                       owner, limit, horizon_ms, *(ids or ())])
         return [cast(dict[str, Any], orjson.loads(r)) for r in res]
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from api.alerting.store import KEEP_DELIVERIES, AlertStore, Enqueued, Outcome
+from api.alerting.store import KEEP_DELIVERIES, AlertStore, Enqueued, Outcome, now_ms
 from schemas.layout import Layout
 
 ALERT = {"alert_id": "al_1", "org_id": "acme", "metric": "views", "scope": {},
@@ -83,3 +83,16 @@ async def test_a_delivery_whose_senders_keep_dying_is_given_up_after_the_horizon
     rec = (await store.deliveries("acme", "al_1"))[0]
     assert (rec["delivery_id"], rec["status"], rec["attempts"]) == (did, "failed", 1)
     assert await store.claim("acme", "C", 5000, 10, at_ms=10**13) == []
+
+
+async def test_a_process_whose_clock_runs_ahead_cannot_take_a_leased_delivery(store,
+                                                                              monkeypatch):
+    from api.alerting import store as store_module
+
+    _r, did = await store.enqueue("acme", "al_1", "firing", b'{"a":1}', now_ms())
+    [mine] = await store.claim("acme", "A", 60_000, 10)
+    real = store_module.now_ms
+    monkeypatch.setattr(store_module, "now_ms", lambda: real() + 120_000)  # B's clock
+    assert await store.claim("acme", "B", 60_000, 10) == []
+    assert await store.claim("acme", "B", 60_000, 10, ids=[did]) == []
+    assert await store.finish("acme", mine, "A", Outcome.DELIVERED, None, 200, None)
