@@ -277,7 +277,7 @@ class AlertRunner:
             body = rules.payload(alert, start, end, cur.get(metric), prev.get(metric), state,
                                  at)
             done, delivery_id = await self.store.enqueue(org, alert["alert_id"], state, body,
-                                                         at)
+                                                         at, read=alert["state"])
             if done is Enqueued.QUEUED:
                 changes += 1
                 log.info("alert %s of %s: %s (delivery %s)", alert["alert_id"], org, state,

@@ -34,13 +34,16 @@ KEEP_DELIVERIES = 100  # per alert, newest first (GET .../deliveries)
 
 _ENQUEUE = """
 -- KEYS: alerts, states, deliveries, log, due
--- ARGV: alert_id, mode ('state'|'test'), state, now_ms, delivery_id, body, keep
+-- ARGV: alert_id, mode ('state'|'test'), state, now_ms, delivery_id, body, keep,
+--       the state the evaluation read ('' = any)
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
 local now = tonumber(ARGV[4])
 if ARGV[2] == 'state' then
   local raw = redis.call('HGET', KEYS[2], ARGV[1])
   local cur = 'ok'
   if raw then cur = cjson.decode(raw)['state'] end
+  -- moved since it was read: that evaluation's numbers are older than the move's
+  if ARGV[8] ~= '' and cur ~= ARGV[8] then return 0 end
   if ARGV[3] == 'firing' then
     if cur == 'firing' then return 0 end
   elseif ARGV[3] == 'resolved' then
@@ -285,16 +288,18 @@ class AlertStore:
 
     # --- deliveries --------------------------------------------------------------------
     async def enqueue(self, org: str, alert_id: str, state: str, body: bytes, at_ms: int,
-                      test: bool = False) -> tuple[Enqueued, str]:
+                      test: bool = False, read: str | None = None) -> tuple[Enqueued, str]:
         """Move the alert to `state` and queue its delivery, atomically (or, for a test,
-        queue only); (what happened, the delivery id)."""
+        queue only); (what happened, the delivery id). With `read` (the state the
+        evaluation started from), nothing moves if the state is no longer that one: a slow
+        evaluation's older numbers cannot undo a newer one's change."""
         lay = self.layout
         delivery_id = new_delivery_id()
         keys = [lay.alerts(org), lay.alert_states(org), lay.alert_deliveries(org),
                 lay.alert_log(org, alert_id), lay.alert_due(org)]
         res = await self._enqueue(keys=keys, args=[
             alert_id, "test" if test else "state", state, at_ms, delivery_id, body,
-            KEEP_DELIVERIES])
+            KEEP_DELIVERIES, read or ""])
         return Enqueued(int(res)), delivery_id
 
     async def claim(self, org: str, owner: str, lease_ms: int, limit: int,

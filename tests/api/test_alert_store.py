@@ -34,6 +34,22 @@ async def test_ten_processes_seeing_the_same_change_queue_one_delivery(store):
     assert (await store.enqueue("acme", "al_x", "firing", b"{}", 1000))[0] is Enqueued.NO_ALERT
 
 
+async def test_a_slow_evaluation_cannot_undo_a_newer_change(store):
+    """A read `ok` and, on older numbers, decided `firing`; meanwhile B fired and C, on
+    newer numbers, resolved. A's late step must not fire again (without the state read,
+    `resolved` -> `firing` is a move, and a third delivery went out)."""
+    assert (await store.enqueue("acme", "al_1", "firing", b"{}", 1000, read="ok"))[0] \
+        is Enqueued.QUEUED  # B
+    assert (await store.enqueue("acme", "al_1", "resolved", b"{}", 2000, read="firing"))[0] \
+        is Enqueued.QUEUED  # C
+    assert (await store.enqueue("acme", "al_1", "firing", b"{}", 3000, read="ok"))[0] \
+        is Enqueued.UNCHANGED  # A, late
+    assert [d["state"] for d in await store.deliveries("acme", "al_1")] == ["resolved", "firing"]
+    # an evaluation that read `resolved` and sees the condition again fires again
+    assert (await store.enqueue("acme", "al_1", "firing", b"{}", 4000, read="resolved"))[0] \
+        is Enqueued.QUEUED
+
+
 async def test_a_due_delivery_is_leased_to_one_process_and_retaken_after_the_lease(store):
     _r, did = await store.enqueue("acme", "al_1", "firing", b'{"a":1}', 1000)
     a, b = await asyncio.gather(store.claim("acme", "A", 5000, 10, at_ms=1000),
