@@ -368,5 +368,9 @@ class AlertRunner:
                 s.alert_backoff_base, s.alert_backoff_cap, s.alert_retry_horizon)
             outcome = Outcome.RETRY if next_ms is not None else Outcome.FAILED
         if not await self.store.finish(org, rec, self.owner, outcome, next_ms, status, error):
-            log.warning("delivery %s: the lease ran out before the answer came (%s)",
-                        rec["delivery_id"], outcome)
+            if await self.store.delivery(org, rec["delivery_id"]) is None:
+                log.info("delivery %s: its alert was deleted while it was sent (%s)",
+                         rec["delivery_id"], outcome)
+            else:
+                log.warning("delivery %s: the lease ran out before the answer came (%s)",
+                            rec["delivery_id"], outcome)

@@ -363,3 +363,31 @@ async def test_one_orgs_broken_alert_does_not_stop_another_orgs(settings, redis,
                             json=rule(receiver.url))).json()
     receiver.secrets[alert["alert_id"]] = alert["secret"]
     await receiver.wait_for(1, "firing", timeout=10)
+
+
+async def test_an_alert_deleted_while_its_delivery_is_sent_is_told_as_such(api, keys, caplog):
+    """DELETE drops the record under the sender's feet; the sender's answer then writes
+    nothing, is not sent again, and the log says why (not a lost lease)."""
+    import logging
+
+    from api.alerting.store import now_ms
+
+    receiver = Receiver(hang_first=True)
+    await receiver.start()
+    try:
+        runner = api._transport.app.state.alert_runner
+        admin = auth(keys["admin"])
+        alert = (await api.post("/v1/orgs/acme/alerts", headers=admin,
+                                json=rule(receiver.url))).json()
+        body = b'{"alert_id": "%s", "state": "firing"}' % alert["alert_id"].encode()
+        with caplog.at_level(logging.INFO, logger="badgepulse.alerts"):
+            await runner.store.enqueue("acme", alert["alert_id"], "firing", body, now_ms())
+            await asyncio.wait_for(receiver.hung.wait(), 10)
+            r = await api.delete(f"/v1/orgs/acme/alerts/{alert['alert_id']}", headers=admin)
+            assert r.status_code == 204
+            await asyncio.sleep(2.5)  # the send times out (2 s)
+        text = caplog.text
+        assert "was deleted while it was sent" in text and "lease ran out" not in text
+        assert len(receiver.seen) == 1  # not sent again
+    finally:
+        await receiver.stop()
