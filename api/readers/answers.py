@@ -26,8 +26,9 @@ again after each commit, and the requests arriving just then wait for it. So eac
 also keeps *when* it was last known current: the moment just before a stamp read that
 showed the entry's stamp (when it was computed, or a later hit). A request whose stamp
 differs is still answered from the entry if that moment is at most ``max_stale`` before its
-own stamp read, and one background computation per key (not per request) brings the entry
-up to date once it is half the bound old. So a response includes every commit applied more
+own stamp read, and one background computation per key (not per request; the process's
+background computations queue, one at a time) brings the entry up to date once it is half
+the bound old. So a response includes every commit applied more
 than ``max_stale`` before the request came, and once ingest stops, every request from
 ``max_stale`` after the last commit on is exact again. A request past the bound waits for a
 computation that started within the bound (or starts one). ``max_stale=0`` is the exact
@@ -110,6 +111,9 @@ class AnswerCache:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._inflight: dict[Hashable, _Flight] = {}  # the newest computation per key
         self._background: set[asyncio.Task[None]] = set()
+        # background refreshes run one at a time: each then finishes in its own CPU time
+        # instead of all of them interleaving until past the bound (bench/README.md)
+        self._refresh_slot = asyncio.Semaphore(1)
 
     @property
     def enabled(self) -> bool:
@@ -158,8 +162,9 @@ class AnswerCache:
 
     def _refresh(self, key: Hashable, fresh: Fresh, now: float,
                  compute: Callable[[], Awaitable[dict[str, Any]]], summary: bool) -> None:
-        """One background computation per key at a time; a stale answer is served meanwhile.
-        Its errors are the next request's to meet (past the bound it computes itself)."""
+        """One background computation per key at a time, and one at a time in all (queued);
+        a stale answer is served meanwhile. Its errors are the next request's to meet (past
+        the bound it computes itself)."""
         running = self._inflight.get(key)
         if running is not None and not running.future.done():
             return
@@ -167,7 +172,8 @@ class AnswerCache:
 
         async def run() -> None:
             with contextlib.suppress(Exception):
-                await self._run(key, flight, compute, summary)
+                async with self._refresh_slot:
+                    await self._run(key, flight, compute, summary)
 
         self.refreshes += 1
         task = asyncio.get_running_loop().create_task(run())

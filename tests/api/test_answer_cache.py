@@ -297,3 +297,43 @@ async def test_the_api_is_exact_a_bound_after_the_last_event(settings: Settings,
             await asyncio.sleep(0.25)
             assert await awarded(c, admin) == 11
             assert seen == sorted(seen) and seen[0] == 1  # never back in time
+
+
+async def test_background_refreshes_of_different_answers_run_one_at_a_time(
+        settings: Settings, redis: Redis):
+    """Stale answers of five reads are refreshed in the background one after another (each
+    then takes its own time, not the interleaving of all), and all of them are refreshed."""
+    bound = 1.0  # the five first reads take ~0.16 s: all five stay within it
+    layout = Layout(settings.redis_prefix)
+    ledger = Ledger(redis, layout, "acme")
+    await ledger.commit()
+    cache = AnswerCache(1 << 20, max_stale=bound)
+    caller = ApiKey("k1", "acme", "org_admin")
+    q = ReadQuery("acme", date(2026, 4, 1), date(2026, 4, 30))
+    running = 0
+    most = 0
+
+    async def compute() -> dict[str, Any]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            return await ledger.compute()
+        finally:
+            running -= 1
+
+    reads = [("timeseries", (m,)) for m in range(5)]
+    for read, params in reads:  # cached, exact
+        assert (await cache.get(redis, layout, caller, q, read, params, compute))[0] == {"n": 1}
+    await ledger.commit()
+    await asyncio.sleep(0.6)  # past half the bound: stale answers start refreshes
+    most = 0
+    for read, params in reads:
+        got, _b = await cache.get(redis, layout, caller, q, read, params, compute)
+        assert got == {"n": 1}  # served stale, within the bound
+    assert cache.refreshes == 5
+    await asyncio.sleep(5 * 0.03 + 0.1)  # five computations of 30 ms, one after another
+    assert most == 1
+    for read, params in reads:  # refreshed: the hit shows the second commit
+        got, _b = await cache.get(redis, layout, caller, q, read, params, compute)
+        assert got == {"n": 2}
