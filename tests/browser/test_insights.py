@@ -146,6 +146,7 @@ async def test_insights_tab_shows_the_hand_worked_numbers(served, browser, setti
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= size[0], width
     name = "desktop" if size == DESKTOP else "phone"
+    await page.mouse.move(0, 0)  # no tooltip left over in the screenshot
     await page.screenshot(path=str(ARTIFACTS / f"insights-{name}.png"), full_page=True)
     assert errors == []
 
