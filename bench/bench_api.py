@@ -107,26 +107,35 @@ async def populate(redis: Redis, layout: Layout, badges: int, issuers: int, awar
             status = rng.choices("padr", (20, 65, 10, 5))[0]
             c = commit.count
             c(ORG, iss, bid, day, f"aw.{status}")
-            c(ORG, iss, bid, day, f"me.{rng.choice(METHODS)}.{status}")
+            method = rng.choice(METHODS)
+            c(ORG, iss, bid, day, f"me.{method}.{status}")
             accepted = shared = public = False
             channels: list[str] = []
             sources: list[str] = []
             if status in "ar" or rng.random() < 0.1:
                 accepted = True
                 c(ORG, iss, bid, day, f"ac.{status}")
-                c(ORG, iss, bid, day, f"tt.{tta_bucket_index(rng.expovariate(1 / 30))}.{status}")
+                tta = tta_bucket_index(rng.expovariate(1 / 30))
+                # per method and bucket (streams/state.py cohort_fields): summed over the
+                # methods, the time-to-accept histogram
+                c(ORG, iss, bid, day, f"mt.{method}.{tta}.{status}")
             if rng.random() < 0.3:
                 public = True
                 c(ORG, iss, bid, day, f"pu.{status}")
             if status == "a" and rng.random() < 0.4:
                 shared = True
                 c(ORG, iss, bid, day, f"sh.{status}")
+                c(ORG, iss, bid, day, f"ms.{method}.{status}")
                 for _ in range(rng.randint(1, 3)):
                     channels.append(rng.choice(CHANNELS))
                     c(ORG, iss, bid, day, f"sc.{channels[-1]}.a")
                 for _ in range(rng.randint(0, 8)):
                     sources.append(rng.choice(SOURCES))
                     c(ORG, iss, bid, day, f"vs.{sources[-1]}.a")
+                if sources:
+                    c(ORG, iss, bid, day, "vw.a")  # viewed by a person (the funnel)
+                for _ in range(rng.randint(0, 2)):
+                    c(ORG, iss, bid, day, "bv.a")  # link previews
             if raw is not None:
                 aid = raw.next_award = raw.next_award + 1
                 raw.w["awards"].writerow([aid, iss, bid, day, status, int(accepted),
@@ -219,12 +228,19 @@ ENDPOINTS = {
     "top-badges": "top-badges",
     "timeseries (week)": "timeseries?metric=badges_awarded&interval=week",
     "issuer-activity": "issuer-activity",
+    "insights/channels": "insights/channels",
+    "insights/methods": "insights/methods",
+    "insights/funnel": "insights/funnel",
+    "insights/benchmarks": "insights/benchmarks",
 }
 # the issue's aims (p99 ms, in-process), per endpoint and the spans they hold for
 TARGETS = {
     "summary": (10, (30, 365, 730, 3650)), "channels": (10, (30, 365, 730, 3650)),
     "timeseries (week)": (30, (730,)), "badges (2000 rows)": (50, (30, 365, 730)),
     "top-badges": (50, (30, 365, 730)), "issuer-activity": (50, (30, 365, 730)),
+    # issue 11: insights within the read targets of the other reads
+    **{f"insights/{n}": (50, (30, 365, 730, 3650))
+       for n in ("channels", "methods", "funnel", "benchmarks")},
 }
 SPEEDUP_TARGET = 25  # DuckDB's p50 over our p99, summary at 365 days
 

@@ -14,8 +14,9 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 * cohort, by issue day and *current* status: ``aw.s`` awards, ``ac.s`` accepted ever,
   ``sh.s`` shared ever, ``pu.s`` public now, ``me.<method>.s``, ``tt.<bucket index>.s``;
   per awarding method ``ms.<method>.s`` shared and ``mt.<method>.<bucket index>.s`` time
-  to accept (whose sum over the buckets is the method's accepted awards); ``vw.s`` viewed by
-  a person, ever (insights.md: methods, funnel);
+  to accept (summed over the buckets: the method's accepted awards; over the methods: the
+  time-to-accept histogram, which workers before the insights wrote as ``tt``); ``vw.s``
+  viewed by a person, ever (insights.md: methods, funnel);
 * activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``
   (people's views), ``bv.s`` (bot and link-preview views);
 * ``bc``: badges created.

@@ -26,7 +26,6 @@ from schemas.layout import (
     SHARE_CHANNEL,
     SHARED,
     STATUS_CODES,
-    TIME_TO_ACCEPT,
     VIEW_SOURCE,
     VIEWED,
 )
@@ -168,13 +167,14 @@ def cohort(s: AwardState) -> Cohort:
 
 def cohort_fields(c: Cohort) -> list[str]:
     """The issue day's counter fields an award adds 1 to (schemas/layout.py names them);
-    the per-method ones (`ms`, `mt`) answer insights/methods, `vw` the funnel. Accepted per
-    method is no field of its own: every accepted award has one time-to-accept bucket."""
+    the per-method ones (`ms`, `mt`) answer insights/methods, `vw` the funnel. An accepted
+    award is in one time-to-accept bucket of its method (`mt`): summed over the methods
+    that is the time-to-accept histogram, and over the buckets the method's accepted
+    awards, so neither needs a field of its own."""
     s, acc, shared, public, method, tta, viewed = c
     out = [f"{AWARDED}.{s}", f"{METHOD}.{method}.{s}"]
     if acc:
         out.append(f"{ACCEPTED}.{s}")
-        out.append(f"{TIME_TO_ACCEPT}.{tta}.{s}")
         out.append(f"{METHOD_TIME_TO_ACCEPT}.{method}.{tta}.{s}")
     if shared:
         out.append(f"{SHARED}.{s}")

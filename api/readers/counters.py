@@ -97,7 +97,7 @@ def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Coun
         elif kind == VIEW_SOURCE:
             c.views += n
             c.sources[head] += n
-        elif kind == TIME_TO_ACCEPT:
+        elif kind == TIME_TO_ACCEPT:  # written by workers before the insights (mt since)
             c.tta[int(head)] += n
         elif kind == BOT_VIEWS:
             c.bot_views += n
@@ -109,6 +109,7 @@ def fold(hashes: Iterable[dict[bytes, bytes]], statuses: frozenset[str]) -> Coun
             method, _, bucket = head.rpartition(FIELD_SEP)
             c.method_tta[method][int(bucket)] += n
             c.method_accepted[method] += n  # each accepted award is in one bucket
+            c.tta[int(bucket)] += n  # and the histogram is the methods' sum
     return c
 
 

@@ -78,7 +78,7 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
         # which is time-to-accept bucket 3 (bounds 1, 6, 24, 72 h ...); private, so no `pu`;
         # shared and viewed by a person. Per awarding method (lms) too: accepted, its time
         # to accept, shared.
-        "2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.3.a": 1, "sh.a": 1,
+        "2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1, "sh.a": 1,
                        "mt.lms.3.a": 1, "ms.lms.a": 1, "vw.a": 1},
         # Activity, on its own day, in the status at the time.
         "2026-04-14": {"sc.linkedin.a": 1},
@@ -138,7 +138,7 @@ def test_a_follow_up_before_its_issue_is_held_then_applied_when_the_issue_comes(
     assert later.lookups().held == [AWARD]
     commit = run(later, Fetched(held={AWARD: [ACCEPTED]}))
     assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
-                                             "tt.3.a": 1, "mt.lms.3.a": 1}}
+                                             "mt.lms.3.a": 1}}
     assert commit.dels == [LAYOUT.held(*AWARD)]
     assert commit.zrem == [(HOLD_INDEX, "acme|aw-77")]
     assert (commit.applied, commit.held_delta) == (2, -1)
@@ -148,7 +148,7 @@ def test_a_follow_up_before_its_issue_in_the_same_batch_is_not_held():
     commit = run(batch([ACCEPTED, ISSUED]))
     assert commit.rpush == [] and commit.held_delta == 0
     assert deltas(commit) == {"2026-04-13": {"aw.a": 1, "me.lms.a": 1, "ac.a": 1,
-                                             "tt.3.a": 1, "mt.lms.3.a": 1}}
+                                             "mt.lms.3.a": 1}}
 
 
 def test_a_malformed_record_is_a_rejection_naming_the_field():
@@ -173,7 +173,7 @@ def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
     commit = b.fold()
     assert deltas(commit) == {
         "2026-04-13": {"aw.p": -1, "aw.a": 1, "me.lms.p": -1, "me.lms.a": 1, "ac.a": 1,
-                       "tt.3.a": 1, "mt.lms.3.a": 1,
+                       "mt.lms.3.a": 1,
                        "vw.p": -1, "vw.a": 1},  # it was viewed: it moves as a viewed award
         "2026-04-15": {"vs.direct.p": -1, "vs.direct.a": 1},
     }

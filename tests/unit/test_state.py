@@ -60,7 +60,7 @@ def test_cohort_delta_moves_an_award_between_statuses():
     before = cohort(s)
     insert_status(s, H, "e1", "a")
     assert cohort_delta(before, cohort(s)) == {
-        "aw.p": -1, "me.lms.p": -1, "aw.a": 1, "me.lms.a": 1, "ac.a": 1, "tt.0.a": 1,
+        "aw.p": -1, "me.lms.p": -1, "aw.a": 1, "me.lms.a": 1, "ac.a": 1,
         "mt.lms.0.a": 1}  # and per awarding method (its time to accept)
 
 
