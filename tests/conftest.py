@@ -166,10 +166,20 @@ async def publish(settings: Settings, records: Iterable[tuple[bytes | None, byte
         for key, value in records:
             futs.append(await producer.send(settings.topic, value, key=key))
             n += 1
-        await asyncio.gather(*futs)
+        acked = await asyncio.gather(*futs)
     finally:
         await producer.stop()
+    ends = PUBLISHED.setdefault((settings.kafka_bootstrap, settings.topic), {})
+    for md in acked:
+        ends[md.partition] = max(ends.get(md.partition, 0), md.offset + 1)
     return n
+
+
+# The next offset of each partition after the records publish() had acknowledged, per
+# (broker, topic): caught_up waits for the worker to have applied up to there. The broker's
+# own end offsets are not enough: Tansu's can trail records it has acknowledged for a moment,
+# so a lag of 0 could be read before the last batch was applied.
+PUBLISHED: dict[tuple[str, str], dict[int, int]] = {}
 
 
 def event_key(e: dict[str, Any]) -> bytes:
@@ -196,12 +206,23 @@ async def caught_up(settings: Settings, timeout: float = 120.0) -> dict[str, Any
         while time.monotonic() < deadline:
             layout = await serving_layout(r, settings.redis_prefix)
             status = await read_status(settings, r, layout)
-            if status["lag"] == 0:
+            if status["lag"] == 0 and await _applied_all_published(settings, r, layout):
                 return status
             await asyncio.sleep(0.2)
         raise TimeoutError(f"worker not caught up after {timeout}s: {status}")
     finally:
         await r.aclose()
+
+
+async def _applied_all_published(settings: Settings, r: Any, layout: Any) -> bool:
+    from schemas.layout import tp_field
+
+    want = PUBLISHED.get((settings.kafka_bootstrap, settings.topic), {})
+    if not want:
+        return True
+    stored = await r.hgetall(layout.offsets())
+    done = {k.decode(): int(v) for k, v in stored.items()}
+    return all(done.get(tp_field(settings.topic, p), 0) >= end for p, end in want.items())
 
 
 async def make_key(settings: Settings, org: str, role: str, issuers: tuple[str, ...] = ()) -> str:
