@@ -12,8 +12,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from api.auth import create_key
 from api.main import create_app
+from core.keys import create_key
 from core.settings import Settings
 from schemas.layout import Layout, pair
 from streams.processor import Commit
