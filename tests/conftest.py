@@ -169,9 +169,14 @@ async def publish(settings: Settings, records: Iterable[tuple[bytes | None, byte
         acked = await asyncio.gather(*futs)
     finally:
         await producer.stop()
-    ends = PUBLISHED.setdefault((settings.kafka_bootstrap, settings.topic), {})
+    call: dict[int, int] = {}
     for md in acked:
-        ends[md.partition] = max(ends.get(md.partition, 0), md.offset + 1)
+        call[md.partition] = max(call.get(md.partition, 0), md.offset + 1)
+    where = (settings.kafka_bootstrap, settings.topic)
+    ends = PUBLISHED.get(where, {})
+    if any(end < ends.get(p, 0) for p, end in call.items()):
+        ends = {}  # offsets went back: the broker came back with a new log, the old ones are void
+    PUBLISHED[where] = {p: max(ends.get(p, 0), call.get(p, 0)) for p in ends.keys() | call.keys()}
     return n
 
 
