@@ -150,7 +150,7 @@ async def drop_retired(redis: Redis, layout: Layout, gens: Generations) -> list[
            if time.time() - at >= RETIRE_GRACE and g not in (gens.serving, gens.building)]
     if not due:
         return []
-    lock = f"{layout.generations()}:droplock"
+    lock = layout.drop_lock()
     token = uuid.uuid4().hex
     if not await redis.set(lock, token, nx=True, ex=600):
         return []

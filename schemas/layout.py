@@ -140,6 +140,11 @@ class Layout:
         (highest generation ever started), ``retired:{n}`` (unix time it stopped serving)."""
         return f"{self.prefix}:{CONTROL_TAG}:gen"
 
+
+    def drop_lock(self) -> str:
+        """String: who is dropping retired generations now (a short lock, in the generations'
+        slot)."""
+        return self.generations() + BUCKET_SEP + "droplock"
     def history_gaps(self) -> str:
         """Hash ``topic:partition`` -> JSON: the broker came back without the events the
         aggregates were built from (memory-only broker restarted). A rebuild would lose them."""
@@ -333,6 +338,25 @@ _STATUS_POS = {s: i for i, s in enumerate(TABLE_STATUS)}
 
 def tp_field(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
+
+
+# An org's position hash (Layout.positions), per partition field <tp> (tp_field): ``e:<tp>``
+# the epoch of its last writer, ``n:<tp>`` that writer's commits so far, ``o:<tp>``
+# ``<incarnation>:<next offset>`` of the org's records. apply.lua writes them and gets these
+# rendered in (streams/protocol.py, apply_lua).
+POS_EPOCH, POS_WRITES, POS_NEXT = "e:", "n:", "o:"
+POS_VALUE_SEP = ":"
+
+
+def position_fields(tp: str) -> tuple[str, str, str]:
+    """The epoch, writes and next-offset fields of partition field `tp`."""
+    return POS_EPOCH + tp, POS_WRITES + tp, POS_NEXT + tp
+
+
+def split_position(value: str) -> tuple[int | None, int | None]:
+    """``o:<tp>``'s value as (incarnation, next offset); (None, None) when absent."""
+    inc, _, nxt = value.partition(POS_VALUE_SEP)
+    return (int(inc) if inc else None, int(nxt) if nxt else None)
 
 
 def period_buckets(start: date, end: date) -> list[str]:

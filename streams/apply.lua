@@ -28,8 +28,8 @@ end
 
 local written
 if org_mode then
-  -- offkey is the org's position hash: e:tp epoch, n:tp write count, o:tp 'incarnation:next'
-  local pos = redis.call('HMGET', offkey, 'e:' .. tp, 'n:' .. tp)
+  -- offkey is the org's position hash (schemas/layout.py position_fields): epoch, writes, next
+  local pos = redis.call('HMGET', offkey, POS.epoch .. tp, POS.writes .. tp)
   if pos[1] and tonumber(pos[1]) > tonumber(epoch) then return RESULT.FENCED end
   if (pos[2] or '') ~= expected then return RESULT.STALE end
   written = tonumber(pos[2] or '0') + 1
@@ -149,9 +149,9 @@ while i <= n do
   end
 end
 if org_mode then
-  redis.call('HSET', offkey, 'e:' .. tp, epoch, 'n:' .. tp, written)
+  redis.call('HSET', offkey, POS.epoch .. tp, epoch, POS.writes .. tp, written)
   if nxt ~= UNCHECKED then
-    redis.call('HSET', offkey, 'o:' .. tp, A[SLOT.incarnation] .. ':' .. A[SLOT.next])
+    redis.call('HSET', offkey, POS.next .. tp, A[SLOT.incarnation] .. POS.sep .. A[SLOT.next])
   end
 elseif first == REWIND then
   -- replay the partition from the log's start (an org's slot came back empty); the orgs'

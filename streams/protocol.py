@@ -29,6 +29,10 @@ from schemas.layout import (
     ISSUER_LEVEL,
     ORG_ENTITY,
     ORG_LEVEL,
+    POS_EPOCH,
+    POS_NEXT,
+    POS_VALUE_SEP,
+    POS_WRITES,
     REJECTED_PREFIX,
     TABLE_VECTOR,
     Layout,
@@ -319,6 +323,8 @@ def apply_lua() -> str:
         f"local OPS_START = {len(HEADER_SLOTS) + 1}",
         _lua_table("OP", {op.name: _lua_str(op.value) for op in Op}),
         _lua_table("RESULT", {r.name: _lua_str(r.value) for r in ApplyResult}),
+        _lua_table("POS", {"epoch": _lua_str(POS_EPOCH), "writes": _lua_str(POS_WRITES),
+                           "next": _lua_str(POS_NEXT), "sep": _lua_str(POS_VALUE_SEP)}),
     ]
     return template.replace(CONSTANTS_MARKER, "\n".join(lines))
 

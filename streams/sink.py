@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from redis.asyncio import Redis
 
-from schemas.layout import Layout, held_member, tp_field
+from schemas.layout import Layout, held_member, position_fields, split_position, tp_field
 from streams.processor import AwardRef, Commit, Fetched, Lookups, dedup_member
 from streams.protocol import (
     FORCED,
@@ -178,17 +178,15 @@ class Sink:
             return Positions()
         pipe = self.redis.pipeline(transaction=False)
         for org in names:
-            pipe.hmget(layout.positions(org), [f"n:{tp}", f"o:{tp}"])
+            pipe.hmget(layout.positions(org), list(position_fields(tp)[1:]))
             pipe.hget(layout.org_stats(org), "as_of_us")
         pipe.smismember(layout.partition_orgs(topic, partition), names)
         res = await pipe.execute()
         out = Positions()
         for j, org in enumerate(names):
             (n, o), as_of = res[2 * j], res[2 * j + 1]
-            # not key syntax yet: a position's value, written by apply.lua (it moves with it)
-            inc, _, nxt = (o.decode() if o else "").partition(":")
-            out.of[org] = Position(None if n is None else int(n), int(inc) if inc else None,
-                                   int(nxt) if nxt else None,
+            inc, nxt = split_position(o.decode() if o else "")
+            out.of[org] = Position(None if n is None else int(n), inc, nxt,
                                    None if as_of is None else int(as_of))
             if n is None and res[-1][j]:
                 out.lost.add(org)
@@ -203,7 +201,7 @@ class Sink:
             return set()
         pipe = self.redis.pipeline(transaction=False)
         for org in names:
-            pipe.hexists(layout.positions(org), f"n:{tp_field(topic, partition)}")
+            pipe.hexists(layout.positions(org), position_fields(tp_field(topic, partition))[1])
         return {org for org, there in zip(names, await pipe.execute(), strict=True)
                 if not there}
 

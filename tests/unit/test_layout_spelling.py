@@ -73,3 +73,18 @@ def test_the_layouts_field_helpers_round_trip():
     assert layout.split_method_field("eng|lms.v2.a") == ("eng", "lms.v2", "a")
     assert layout.retired_generation(layout.retired_field(7)) == 7
     assert layout.retired_generation("serving") is None
+
+
+def test_positions_are_spelled_by_the_layout_and_rendered_into_the_writer_script():
+    tp = layout.tp_field("badge-events", 3)
+    assert layout.position_fields(tp) == ("e:badge-events:3", "n:badge-events:3",
+                                          "o:badge-events:3")
+    assert layout.split_position("2:1500") == (2, 1500)
+    assert layout.split_position("") == (None, None)
+    # apply.lua takes the fields from the rendered constants, never its own literals
+    template = (ROOT / "streams" / "apply.lua").read_text()
+    for prefix in (layout.POS_EPOCH, layout.POS_WRITES, layout.POS_NEXT):
+        assert f"'{prefix}'" not in template
+    from streams.protocol import apply_lua
+    assert "local POS = {epoch = 'e:', writes = 'n:', next = 'o:', sep = ':'}" in apply_lua()
+    assert layout.Layout("bp").drop_lock() == layout.Layout("bp").generations() + ":droplock"
