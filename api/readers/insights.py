@@ -18,6 +18,19 @@ from redis.asyncio import Redis
 from api.readers.caches import ReadCaches
 from api.readers.counters import CounterReader, Counts, fold
 from api.readers.scope import ReadQuery, Resolved, resolve
+from api.readers.shapes import (
+    BenchmarkAnswer,
+    ChannelInsightAnswer,
+    FunnelCountsAnswer,
+    FunnelStepAnswer,
+    InsightBenchmarksAnswer,
+    InsightChannelsAnswer,
+    InsightFunnelAnswer,
+    InsightHeadAnswer,
+    InsightMethodsAnswer,
+    MethodInsightAnswer,
+    plain,
+)
 from api.readers.summary import filters_out, period_out, scope_out
 from core.keys import ApiKey
 from schemas.insights import (
@@ -46,7 +59,7 @@ async def _periods(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
     return (res, fold(hashes[i_cur], q.status_codes), fold(hashes[i_prev], q.status_codes))
 
 
-def _head(caller: ApiKey, q: ReadQuery, res: Resolved | None) -> dict[str, Any]:
+def _head(caller: ApiKey, q: ReadQuery, res: Resolved | None) -> InsightHeadAnswer:
     """scope, period, previous_period, filters: as summary has them."""
     pstart, pend = previous_period(q.start, q.end)
     return {"scope": scope_out(caller, q, res.issuer_ids if res is not None else None),
@@ -59,7 +72,10 @@ async def read_insight_channels(redis: Redis, layout: Layout, caller: ApiKey, q:
     res, cur, prev = await _periods(redis, layout, caller, q, caches)
     entries, unattributed = channel_insight(cur.channels, cur.sources, prev.channels,
                                             prev.sources)
-    return {**_head(caller, q, res), "channels": entries, "unattributed_views": unattributed}
+    answer: InsightChannelsAnswer = {
+        **_head(caller, q, res), "channels": cast(list[ChannelInsightAnswer], entries),
+        "unattributed_views": unattributed}
+    return plain(answer)
 
 
 async def read_insight_methods(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
@@ -68,7 +84,9 @@ async def read_insight_methods(redis: Redis, layout: Layout, caller: ApiKey, q: 
     methods = method_insight(cur.methods, cur.method_accepted, cur.method_shared,
                              cur.method_tta, prev.methods, prev.method_accepted,
                              prev.method_shared)
-    return {**_head(caller, q, res), "methods": methods}
+    answer: InsightMethodsAnswer = {**_head(caller, q, res),
+                                    "methods": cast(list[MethodInsightAnswer], methods)}
+    return plain(answer)
 
 
 def _funnel_counts(c: Counts) -> dict[str, int]:
@@ -79,7 +97,13 @@ def _funnel_counts(c: Counts) -> dict[str, int]:
 async def read_insight_funnel(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
                               *, caches: ReadCaches | None = None) -> dict[str, Any]:
     res, cur, prev = await _periods(redis, layout, caller, q, caches)
-    return {**_head(caller, q, res), **funnel(_funnel_counts(cur), _funnel_counts(prev))}
+    f = funnel(_funnel_counts(cur), _funnel_counts(prev))
+    answer: InsightFunnelAnswer = {
+        **_head(caller, q, res), "issued": f["issued"], "accepted": f["accepted"],
+        "shared": f["shared"], "viewed": f["viewed"],
+        "steps": cast(list[FunnelStepAnswer], f["steps"]),
+        "previous": cast(FunnelCountsAnswer, f["previous"])}
+    return plain(answer)
 
 
 async def peer_orgs(redis: Redis, layout: Layout, org_id: str) -> list[str]:
@@ -125,4 +149,6 @@ async def read_insight_benchmarks(redis: Redis, layout: Layout, caller: ApiKey,
         qualifies = shares_ok if metric == "external_impact_score" else cohort_ok
         metrics.append(benchmark(metric, q.org_id, {o: v[metric] for o, v in values.items()},
                                  qualifies))
-    return {**_head(caller, q, None), "metrics": metrics}
+    answer: InsightBenchmarksAnswer = {**_head(caller, q, None),
+                                       "metrics": cast(list[BenchmarkAnswer], metrics)}
+    return plain(answer)

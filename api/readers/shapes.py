@@ -181,3 +181,83 @@ class IssuerActivityAnswer(TypedDict):
     period: PeriodAnswer
     previous_period: PeriodAnswer
     items: list[IssuerItemAnswer]
+
+
+# --- insights (shared/spec/insights.md) -----------------------------------------------------
+class InsightHeadAnswer(TypedDict):
+    scope: ScopeAnswer
+    period: PeriodAnswer
+    previous_period: PeriodAnswer
+    filters: FiltersAnswer
+
+
+class ChannelPreviousAnswer(TypedDict):
+    shares: int
+    views: int
+    views_per_share: float | None
+
+
+class ChannelInsightAnswer(TypedDict):
+    channel: str
+    shares: int
+    views: int
+    views_per_share: float | None
+    previous: ChannelPreviousAnswer
+    change_pct: float | None
+
+
+class InsightChannelsAnswer(InsightHeadAnswer):
+    channels: list[ChannelInsightAnswer]
+    unattributed_views: int
+
+
+class MethodPreviousAnswer(TypedDict):
+    badges_awarded: int
+    acceptance_rate: float | None
+    share_rate: float | None
+
+
+class MethodInsightAnswer(TypedDict):
+    method: str
+    badges_awarded: int
+    accepted_awards: int
+    acceptance_rate: float | None
+    shared_awards: int
+    share_rate: float | None
+    time_to_accept: TimeToAcceptAnswer
+    previous: MethodPreviousAnswer
+
+
+class InsightMethodsAnswer(InsightHeadAnswer):
+    methods: list[MethodInsightAnswer]
+
+
+class FunnelStepAnswer(TypedDict):
+    step: Literal["issued", "accepted", "shared", "viewed"]
+    count: int
+    rate_from_previous: float | None
+    rate_from_issued: float | None
+
+
+class FunnelCountsAnswer(TypedDict):
+    issued: int
+    accepted: int
+    shared: int
+    viewed: int
+
+
+class InsightFunnelAnswer(InsightHeadAnswer, FunnelCountsAnswer):
+    steps: list[FunnelStepAnswer]
+    previous: FunnelCountsAnswer
+
+
+class BenchmarkAnswer(TypedDict):
+    metric: Literal["acceptance_rate", "share_rate", "public_visibility_rate",
+                    "learner_engagement_score", "external_impact_score"]
+    value: float | None
+    percentile: float | None
+    peers: int
+
+
+class InsightBenchmarksAnswer(InsightHeadAnswer):
+    metrics: list[BenchmarkAnswer]

@@ -21,6 +21,10 @@ ANSWERS = [
     (shapes.BadgesAnswer, models.BadgesOut),
     (shapes.TimeseriesAnswer, models.TimeseriesOut),
     (shapes.IssuerActivityAnswer, models.IssuerActivityOut),
+    (shapes.InsightChannelsAnswer, models.InsightChannelsOut),
+    (shapes.InsightMethodsAnswer, models.InsightMethodsOut),
+    (shapes.InsightFunnelAnswer, models.InsightFunnelOut),
+    (shapes.InsightBenchmarksAnswer, models.InsightBenchmarksOut),
 ]
 
 
