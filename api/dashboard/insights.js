@@ -7,20 +7,19 @@ const BENCH_LABELS = {
   public_visibility_rate: ["Public visibility rate", "rate"],
   learner_engagement_score: ["Learner Engagement Score", "score"], external_impact_score: ["External Impact Score", "ratio"],
 };
-const pctOf = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
 const signed = (v, digits = 1) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}${v.toFixed(digits)}%`);
 
 function renderFunnel(f) {
   const max = Math.max(1, f.steps[0]?.count ?? 0);
   $("#i-funnel .funnel").innerHTML = f.steps.map((s) => {
     const prev = f.previous[s.step];
-    const tip = `${STEP_LABELS[s.step]}: ${nf.format(s.count)} · ${s.rate_from_issued === null ? "no awards" : pctOf(s.rate_from_issued) + " of issued"}`
-      + `${s.rate_from_previous === null ? "" : ` · ${pctOf(s.rate_from_previous)} of the step before`} · previous period ${nf.format(prev)}`;
+    const tip = `${STEP_LABELS[s.step]}: ${nf.format(s.count)} · ${s.rate_from_issued === null ? "no awards" : fmt(s.rate_from_issued, "rate") + " of issued"}`
+      + `${s.rate_from_previous === null ? "" : ` · ${fmt(s.rate_from_previous, "rate")} of the step before`} · previous period ${nf.format(prev)}`;
     return `<div class="row" data-step="${s.step}" data-count="${s.count}" data-tip="${esc(tip)}">
       <span class="key">${STEP_LABELS[s.step] ?? esc(s.step)}</span>
       <div class="bar" style="width:${(100 * s.count) / max}%"></div>
       <span class="num">${nf.format(s.count)}</span>
-      <span class="rate">${s.step === "issued" ? "&nbsp;" : pctOf(s.rate_from_previous)}</span></div>`;
+      <span class="rate">${s.step === "issued" ? "&nbsp;" : fmt(s.rate_from_previous, "rate")}</span></div>`;
   }).join("") + (f.issued ? "" : `<p class="empty">No badges were awarded in this period.</p>`);
   state.notes.insights = `Cohort of ${f.period.from} – ${f.period.to} (awards issued in the period, as they stand now); the previous period is ${f.previous_period.from} – ${f.previous_period.to}.`;
   showNotes();
@@ -36,9 +35,9 @@ function renderChannels(c) {
 }
 
 function renderMethods(m) {
-  const rows = m.methods.map((r) => `<tr data-method="${esc(r.method)}" data-tip="${esc(`${tokenLabel(r.method)}: ${nf.format(r.accepted_awards)} of ${nf.format(r.badges_awarded)} accepted, ${nf.format(r.shared_awards)} shared · previous period ${nf.format(r.previous.badges_awarded)} awards, ${pctOf(r.previous.acceptance_rate)} accepted, ${pctOf(r.previous.share_rate)} shared`)}">
+  const rows = m.methods.map((r) => `<tr data-method="${esc(r.method)}" data-tip="${esc(`${tokenLabel(r.method)}: ${nf.format(r.accepted_awards)} of ${nf.format(r.badges_awarded)} accepted, ${nf.format(r.shared_awards)} shared · previous period ${nf.format(r.previous.badges_awarded)} awards, ${fmt(r.previous.acceptance_rate, "rate")} accepted, ${fmt(r.previous.share_rate, "rate")} shared`)}">
       <td title="${esc(r.method)}">${esc(tokenLabel(r.method))}</td><td class="num">${nf.format(r.badges_awarded)}</td>
-      <td class="num">${pctOf(r.acceptance_rate)}</td><td class="num">${pctOf(r.share_rate)}</td>
+      <td class="num">${fmt(r.acceptance_rate, "rate")}</td><td class="num">${fmt(r.share_rate, "rate")}</td>
       <td class="num">${r.time_to_accept.median_hours === null ? "—" : r.time_to_accept.median_hours.toFixed(1) + " h"}</td></tr>`).join("");
   $("#i-methods tbody").innerHTML = rows || `<tr><td colspan="5" class="empty">No badges were awarded in this period.</td></tr>`;
 }
