@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +58,22 @@ _CODE = {**{(SHARE, c): i for i, c in enumerate(SHARE_CHANNELS)},
 _OF_CODE = {i: kc for kc, i in _CODE.items()}
 _VIS = {"private": 0, "public": 1}
 _VIS_OF = {v: k for k, v in _VIS.items()}
-FORMAT = 2  # the first item of a packed state; 1 was the JSON list with a separate log key
+# The awarding methods of events.md, packed as one small int (any other token as text).
+METHODS = ("manual", "bulk", "lms", "api", "integration", "automation", "other")
+_METHOD = {m: i for i, m in enumerate(METHODS)}
+# Status event kinds as one small int.
+_KINDS = (ACCEPT, DECLINE, REVOKE)
+_KIND = {k: i for i, k in enumerate(_KINDS)}
+FORMAT = 3  # the first item of a packed state; 1 was the JSON list with a separate log key
+OLD_FORMATS = (2,)  # read still (what earlier workers wrote), written again as FORMAT
 DIGEST = 8  # bytes of an event id's digest in `seen`
+# A share/view log entry in FORMAT 3: its code (_CODE) and its time as a signed 48-bit
+# offset in µs from the issue (± 4.4 years), 7 bytes; an entry that does not fit (a token
+# of no code, an offset beyond that) is the code _SIDE here and its (offset, code or text)
+# is the next pair of the side list, so the log keeps its order.
+_ENTRY = struct.Struct("<BHi")
+_SIDE = 255
+_OFF_LIMIT = 1 << 47
 
 
 @functools.lru_cache(maxsize=1 << 16)  # one event's id is digested up to four times
@@ -76,9 +91,19 @@ def digest_int(event_id: str) -> int:
 
 @dataclass(slots=True)
 class AwardState:
-    """All an award needs for exact counting, stored packed in one value (FORMAT 2): its
+    """All an award needs for exact counting, stored packed in one value (FORMAT 3): its
     issue, visibility stamp, status events, share/view log and the digests of the applied
-    shares, views and visibility changes (its de-duplication, kept as long as the award)."""
+    shares, views and visibility changes (its de-duplication, kept as long as the award).
+
+    Packed (msgpack): [3, issuer, badge, ts, eid, method, vis, st, shared, log, seen(,
+    side)] where
+    method is its index in METHODS or the token; vis the visibility's code (0 private,
+    1 public) when the issue set it, else [offset, event id, code]; st the status events
+    flat as (offset, kind code, event id); log the share/view entries as 7-byte records
+    (_ENTRY); seen the digests concatenated; side, only when some log entry needs it,
+    (offset, code or kind+token) pairs. Offsets are µs after the issue; event ids are
+    kept whole, since ties at one instant are broken by them (docs/semantics.md).
+    `viewed` is not stored: a human view is in the log."""
 
     issuer: str
     badge: str
@@ -96,39 +121,90 @@ class AwardState:
     def dumps(self) -> bytes:
         ts = self.ts
         vts, veid, vis = self.vis
-        same_vis = vts == ts and veid == self.eid
+        vcode = _VIS.get(vis, vis)
+        vfield: Any = vcode if vts == ts and veid == self.eid else [vts - ts, veid, vcode]
         st: list[Any] = []
         for sts, seid, kind in self.st:
-            st.extend((sts - ts, kind, seid))
-        log: list[Any] = []
+            st.extend((sts - ts, _KIND[kind], seid))
+        pack = _ENTRY.pack
+        code_of = _CODE.get
+        entries: list[bytes] = []
+        side: list[Any] = []
         for lts, kind, chan in self.log:
-            log.append(lts - ts)
-            log.append(_CODE.get((kind, chan), kind + chan))
-        packed: bytes = msgpack.packb(
-            [FORMAT, self.issuer, self.badge, ts, self.eid, self.method,
-             None if same_vis else vts - ts, None if same_vis else veid, _VIS.get(vis, vis),
-             st, self.shared, log, b"".join(sorted(self.seen))], use_bin_type=True)
+            off = lts - ts
+            code = code_of((kind, chan))
+            if code is not None and -_OFF_LIMIT <= off < _OFF_LIMIT:
+                entries.append(pack(code, off & 0xFFFF, off >> 16))
+            else:
+                entries.append(_SIDE_ENTRY)
+                side.append(off)
+                side.append(kind + chan if code is None else code)
+        method = _METHOD.get(self.method, self.method)
+        out = [FORMAT, self.issuer, self.badge, ts, self.eid, method, vfield, st,
+               self.shared, b"".join(entries), b"".join(sorted(self.seen))]
+        if side:
+            out.append(side)
+        packed: bytes = msgpack.packb(out, use_bin_type=True)
         return packed
 
     @classmethod
     def loads(cls, raw: bytes) -> AwardState:
-        (fmt, issuer, badge, ts, eid, method, vts, veid, vis, stf, shared, logf,
-         seen) = msgpack.unpackb(raw, raw=False, use_list=True)
-        if fmt != FORMAT:
-            raise ValueError(f"award state format {fmt}, this worker reads {FORMAT}")
-        visibility: str = _VIS_OF[vis] if isinstance(vis, int) else vis
-        vstamp = (ts, eid, visibility) if vts is None else (ts + vts, veid, visibility)
-        st = [(ts + stf[i], stf[i + 2], stf[i + 1]) for i in range(0, len(stf), 3)]
+        items = msgpack.unpackb(raw, raw=False, use_list=True)
+        if items[0] != FORMAT:
+            if items[0] in OLD_FORMATS:
+                return _loads_format2(cls, items)
+            raise ValueError(f"award state format {items[0]}, this worker reads {FORMAT} "
+                             f"and {', '.join(map(str, OLD_FORMATS))}")
+        issuer, badge, ts, eid, method, vfield, stf, shared, blob, seen = items[1:11]
+        if isinstance(vfield, list):
+            voff, veid, vcode = vfield
+            vstamp = (ts + voff, veid, _VIS_OF[vcode] if isinstance(vcode, int) else vcode)
+        else:
+            vstamp = (ts, eid, _VIS_OF[vfield] if isinstance(vfield, int) else vfield)
+        st = [(ts + stf[i], stf[i + 2], _KINDS[stf[i + 1]]) for i in range(0, len(stf), 3)]
         log = []
         viewed = False
-        for i in range(0, len(logf), 2):
-            code = logf[i + 1]
-            kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
-            log.append((ts + logf[i], kind, chan))
+        side = items[11] if len(items) > 11 else []
+        j = 0
+        for code, lo, hi in _ENTRY.iter_unpack(blob):
+            if code == _SIDE:
+                off, code = side[j], side[j + 1]
+                j += 2
+                kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
+            else:
+                off = lo + (hi << 16)
+                kind, chan = _OF_CODE[code]
+            log.append((ts + off, kind, chan))
             if kind == VIEW:
                 viewed = True
-        return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
+        return cls(issuer, badge, ts, eid,
+                   METHODS[method] if isinstance(method, int) else method, utc_day(ts),
+                   vstamp, st, shared, log,
                    {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed)
+
+
+_SIDE_ENTRY = _ENTRY.pack(_SIDE, 0, 0)
+
+
+def _loads_format2(cls: type[AwardState], items: list[Any]) -> AwardState:
+    """A state as FORMAT 2 packed it (main before 2026-11-29 13:xx): [2, issuer, badge, ts,
+    eid, method, vis offset or None, vis event id or None, vis code, st flat as (offset,
+    kind, event id), shared, log flat as (offset, code or kind+token), seen]."""
+    (_fmt, issuer, badge, ts, eid, method, vts, veid, vis, stf, shared, logf,
+     seen) = items
+    visibility: str = _VIS_OF[vis] if isinstance(vis, int) else vis
+    vstamp = (ts, eid, visibility) if vts is None else (ts + vts, veid, visibility)
+    st = [(ts + stf[i], stf[i + 2], stf[i + 1]) for i in range(0, len(stf), 3)]
+    log = []
+    viewed = False
+    for i in range(0, len(logf), 2):
+        code = logf[i + 1]
+        kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
+        log.append((ts + logf[i], kind, chan))
+        if kind == VIEW:
+            viewed = True
+    return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
+               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:
