@@ -39,7 +39,7 @@ def _args() -> None:
     embedded.COMPACT_HASHES = (*embedded.COMPACT_HASHES, *extra)  # type: ignore[assignment]
 
 
-async def probe(r: Any, sample: int = 6000) -> dict[str, Any]:
+async def probe(r: Any, sample: int = 10**9) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = collections.defaultdict(
         lambda: {"keys": 0, "bytes": 0, "enc": collections.Counter(), "n": 0, "n_max": 0,
                  "ttl_s": [], "no_ttl": 0})
