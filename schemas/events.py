@@ -17,8 +17,9 @@ Choices where events.md leaves room (see also docs/semantics.md):
 - `occurred_at` follows the RFC 3339 `date-time` grammar: `T`/`t` separator, `Z`/`z` or a
   `+hh:mm`/`-hh:mm` offset (`-00:00` is UTC), optional fractional seconds (truncated to the
   microsecond). A leap second (`:60`) is accepted and counted as POSIX time does, i.e. it
-  equals the first second of the next minute. Instants before 0001-01-01T00:00:00Z are
-  rejected (they have no day to land on).
+  equals the first second of the next minute. Instants before 0001-01-01T00:00:00Z or
+  after 9999-12-31T23:59:59.999999Z (a late time of that day with a negative offset) are
+  rejected: they have no day to land on.
 - `EventRejected.event_id` / `.org_id` are set only when the object carries a *valid* value
   for them.
 - `decode_event` (bytes in) also applies the size and nesting limits of `schemas/limits.py`
@@ -88,6 +89,7 @@ MAX_USER_AGENT_CHARS = 512  # insights.md: award.viewed's user_agent
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # 719163
 _MIN_DAYS = 1 - _EPOCH_ORDINAL  # 0001-01-01 relative to the epoch
+_MAX_DAYS = date.max.toordinal() - _EPOCH_ORDINAL  # 9999-12-31
 
 _ID_MATCH = re.compile(r"[A-Za-z0-9._:\-]{1,128}").fullmatch
 _ORG_MATCH = re.compile(r"[A-Za-z0-9._\-]{1,64}").fullmatch
@@ -214,7 +216,8 @@ def _parse_ts_uncached(s: str) -> tuple[int, str] | None:
     """(epoch microseconds, UTC day) of an RFC 3339 date-time, or None if it is not one.
 
     Fractions beyond the microsecond are truncated. A leap second (:60) counts as POSIX time
-    does (it equals the next minute's :00). Instants before 0001-01-01T00:00:00Z: None.
+    does (it equals the next minute's :00). Instants before 0001-01-01T00:00:00Z or past
+    9999-12-31 in UTC: None.
     """
     m = _RFC3339_MATCH(s)
     if m is None:
@@ -235,7 +238,7 @@ def _parse_ts_uncached(s: str) -> tuple[int, str] | None:
     if 0 <= local_s < 86_400:
         return ts, d  # same day in UTC
     utc_days = ts // _US_PER_DAY
-    if utc_days < _MIN_DAYS:
+    if utc_days < _MIN_DAYS or utc_days > _MAX_DAYS:
         return None
     return ts, _day_name(utc_days)
 

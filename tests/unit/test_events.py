@@ -513,6 +513,7 @@ def test_rfc3339_timestamps_with_an_offset_are_accepted(text: str, expected: dat
         "2026-04-31T10:00:00Z",
         "0000-01-01T00:00:00Z",  # before year 1
         "0001-01-01T00:30:00+01:00",  # UTC instant before year 1
+        "9999-12-31T23:59:59-23:59",  # UTC instant in year 10000 (it crashed the parse)
         "\u0662\u0660\u0662\u0666-04-13T09:30:00Z",  # Arabic-Indic digits
         "2026-04-13T09:30:00\uff3a",  # fullwidth Z
         "yesterday",
