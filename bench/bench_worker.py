@@ -200,6 +200,9 @@ async def main() -> None:
                     help="commit org by org as on a Redis Cluster (docs/cluster.md)")
     ap.add_argument("--cluster", action="store_true",
                     help="on a local Redis Cluster of three masters (Redis figures summed)")
+    ap.add_argument("--batch-max", type=int, default=None,
+                    help="the worker's BADGEPULSE_BATCH_MAX (records per poll; default the "
+                         "setting's)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "worker.json"))
     args = ap.parse_args()
     emb = Embedded()
@@ -217,7 +220,8 @@ async def main() -> None:
         s = Settings(kafka_bootstrap=emb.kafka_bootstrap, redis_url=redis_url,
                      redis_prefix=f"b{tag}", topic=f"bench-{tag}", dlq_topic=f"bdlq-{tag}",
                      consumer_group=f"bg-{tag}", partitions=args.partitions,
-                     commit_by_org=args.commit_by_org, redis_cluster=args.cluster)
+                     commit_by_org=args.commit_by_org, redis_cluster=args.cluster,
+                     **({"batch_max": args.batch_max} if args.batch_max else {}))
         nodes = ([Redis(port=p) for p in cluster.ports] if cluster is not None
                  else [Redis.from_url(redis_url)])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +249,7 @@ async def main() -> None:
         result = {
             "events": total, "partitions": args.partitions, "invalid_pct": args.invalid_pct,
             "workers": args.workers, "commit_by_org": args.commit_by_org,
+            "batch_max": s.batch_max,
             "redis_cluster_masters": len(cluster.ports) if cluster is not None else 0,
             "mix": dict(mix.most_common()),
             "producer_events_per_s": round(produce_rate),
@@ -262,6 +267,9 @@ async def main() -> None:
                                            / max(awards, 1)),
             "redis_memory_by_key_kind": kinds,
             "worker_peak_rss_bytes": rss,
+            # the workers' own account (Aggregator.on_stop): wall-clock µs per event of each
+            # phase of a batch, summed over the partitions' batches (which overlap)
+            "worker_phase_us_per_event": worker_phases(),
             "cpu_count": os.cpu_count(),
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +281,17 @@ async def main() -> None:
 
             stop_cluster(cluster)
         emb.stop()
+
+
+def worker_phases() -> dict[str, float]:
+    """µs per event by phase from the `phases:` lines the workers log when they stop."""
+    total: collections.Counter[str] = collections.Counter()
+    text = (ROOT / "bench" / "results" / "worker.log").read_text(errors="replace")
+    for line in text.splitlines():
+        if "phases: {" in line:
+            total.update(orjson.loads(line[line.index("phases: {") + 8:]))
+    events = total.pop("events", 0)
+    return {k: round(v * 1e6 / events, 1) for k, v in total.items()} if events else {}
 
 
 def summed(infos: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import time
@@ -67,6 +68,11 @@ log = logging.getLogger("badgepulse.worker")
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
 ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
+# CPython runs its cycle collector after every 700 net allocations by default, and each run
+# walks the young objects, the award states of the batch under way included; a batch makes
+# millions of small objects, none of them in a reference cycle (freed by reference counts).
+# Fewer, larger young collections: bench/README.md has the figures.
+GC_THRESHOLDS = (100_000, 50, 100)
 CLAIM_AFRESH_BECAUSE = {
     ApplyResult.STALE: "batch already applied",
     ApplyResult.WIPED: "lost its aggregates (replaying from the start)",
@@ -145,6 +151,8 @@ class Aggregator(Service):
     # --- lifecycle ---------------------------------------------------------------------
     async def on_start(self) -> None:
         s = self.settings
+        gc.freeze()  # what the start-up imported stays for good: never walked again
+        gc.set_threshold(*GC_THRESHOLDS)
         # Redis calls fail fast when it is down (the loops wait it out); a stopped Redis
         # times out instead of hanging the worker.
         self.redis = connect(s, socket_connect_timeout=2, socket_timeout=30,
@@ -226,6 +234,10 @@ class Aggregator(Service):
         self.producer = None
 
     async def on_stop(self) -> None:
+        # Where the batches' time went, over the worker's life (bench/bench_worker.py reads
+        # this line): wall-clock seconds by phase, the partitions' batches overlapping.
+        log.info("phases: %s", orjson.dumps({"events": self.events_seen, **{
+            k: round(v, 3) for k, v in self.timings.items()}}).decode())
         await self._stop_kafka()
         if self.redis is not None:
             await self.redis.aclose()
