@@ -158,8 +158,10 @@ class Layout:
         return self.org_key(org, "t", bucket)
 
     def table_versions(self, org: str) -> str:
-        """Hash bucket -> a counter bumped by every write to that table hash, and ``_gen``,
-        set once per Redis lifetime, so readers can cache table buckets that did not change."""
+        """The org's bucket versions (api/readers/buckets.py): `table_version_field(bucket)`
+        -> a counter bumped by every write to that bucket's table, methods or counter
+        hashes (every level and entity; ``all`` has none), and ``_gen``, set once per Redis
+        lifetime, so readers can cache buckets that did not change."""
         return self.org_key(org, "tv")
 
     def table_methods(self, org: str, bucket: str) -> str:
@@ -404,6 +406,21 @@ SHARE_CHANNEL, VIEW_SOURCE = "sc", "vs"  # sc.<channel>.<s>, vs.<source>.<s>
 METHOD_SHARED, METHOD_TIME_TO_ACCEPT = "ms", "mt"
 VIEWED, BOT_VIEWS = "vw", "bv"
 RETIRED_PREFIX = "retired:"
+
+
+def table_version_field(bucket: str) -> str:
+    """Layout.table_versions' field of a bucket's table, methods and counter hashes (a day,
+    month or year bucket): the bucket."""
+    return bucket
+
+
+def version_field(bucket: str) -> str | None:
+    """The field a reader checks for a bucket: `table_version_field`, or None for
+    ALL_BUCKET (never versioned: it changes with every commit, so it is read whole)."""
+    return None if bucket == ALL_BUCKET else table_version_field(bucket)
+
+
+VERSIONS_GEN = "_gen"  # Layout.table_versions: set once per Redis lifetime (a uuid)
 
 
 def counter_key(base: str, bucket: str) -> str:

@@ -35,6 +35,7 @@ from schemas.layout import (
     POS_WRITES,
     REJECTED_PREFIX,
     TABLE_VECTOR,
+    VERSIONS_GEN,
     Layout,
     buckets_of_day,
     counter_key,
@@ -42,6 +43,7 @@ from schemas.layout import (
     method_table_field,
     pair,
     table_index,
+    table_version_field,
 )
 from streams.processor import Commit
 
@@ -146,7 +148,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     sadd = set(commit.sadd)
     # an org's script cannot write the registry (the control slot): split() registers it
     _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
-    cells, table = _roll_up(commit, layout)
+    cells, table, counted = _roll_up(commit, layout)
 
     nkeys = 0
     flat: list[str] = []
@@ -172,15 +174,18 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     if ntable:
         out.extend((Op.TABLE, str(ntable)))
         out.extend(tflat)
-    if table:
-        # Readers cache table and methods buckets by version (api/readers/vectors.py,
-        # methods.py): each (org, bucket) with a table or methods write is bumped (_roll_up
-        # files a methods write under the bucket's table entry). `_gen` (set once per Redis
-        # lifetime) tells them a Redis that came back empty is not the one they cached.
+    if table or counted:
+        # Readers cache a bucket's table, methods and counter hashes by the bucket's one
+        # version (api/readers/buckets.py), bumped in this same script for each (org,
+        # bucket) with any write to them: a table or methods write (_roll_up files a methods
+        # write under the bucket's table entry; every counter write but bot views comes with
+        # one), or a counter write alone (`counted`). The `all` bucket has no version (no
+        # table; it changes with every commit: read whole). `_gen` (set once per Redis
+        # lifetime) tells readers a Redis that came back empty is not the one they cached.
         gen = uuid.uuid4().hex
-        for org, bucket in {(org, bucket) for org, bucket, _pf in table}:
-            incr[(layout.table_versions(org), bucket)] += 1
-            hsetnx[(layout.table_versions(org), "_gen")] = gen
+        for org, bucket in {(org, bucket) for org, bucket, _pf in table} | counted:
+            incr[(layout.table_versions(org), table_version_field(bucket))] += 1
+            hsetnx[(layout.table_versions(org), VERSIONS_GEN)] = gen
 
     dedup: defaultdict[str, list[str]] = defaultdict(list)
     for key, f in commit.dedup_marks:
@@ -248,12 +253,15 @@ TableCells = dict[tuple[str, str, str], defaultdict[int, int]]  # (org, bucket, 
 
 
 def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str, int]],
-                                                     TableCells]:
+                                                     TableCells, set[tuple[str, str]]]:
     """Each (pair, day) cell into its 3 levels x 4 buckets, its badge-table vectors and
     method counts, so Redis gets one write per distinct (key, field) of the batch, not
-    twelve per event."""
+    twelve per event; and the (org, bucket)s whose counter hashes get a write with no
+    table or methods write beside it (their version is bumped all the same)."""
     cells: dict[str, defaultdict[str, int]] = {}
     table: TableCells = {}
+    counted: set[tuple[str, str]] = set()
+    days: set[tuple[str, str]] = set()
     bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for (org, issuer, badge, day), cell in commit.fine.items():
         bases = bases_of.get((org, issuer, badge))
@@ -271,6 +279,9 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str,
                 vec[idx] = vec.get(idx, 0) + n
             elif (method := method_table_field(issuer, f)) is not None:
                 methods.append((method, n))
+        if items and not (vec or methods) and (org, day) not in days:
+            days.add((org, day))  # counters only (bot views): no table entry bumps the day
+            counted.update((org, b) for b in buckets_of_day(day) if b != ALL_BUCKET)
         pair_field = pair(issuer, badge)
         for bucket in buckets_of_day(day):
             for base in bases:
@@ -295,7 +306,7 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str,
                     tgt = cells[key] = defaultdict(int)
                 for f, n in methods:
                     tgt[f] += n
-    return cells, table
+    return cells, table, counted
 
 
 def _text(v: Any) -> str:

@@ -4,7 +4,8 @@ so two apps in one process, and tests, never share decoded data.
 
 Each part is bounded and keyed by what it decodes, so an entry never goes stale: a stored
 pair member or metadata value decodes the same whatever org or generation holds it; table
-vectors carry the version the worker bumps (api/readers/vectors.py).
+vectors, methods and counter hashes carry the version the worker bumps
+(api/readers/buckets.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 
 import orjson
 
+from api.readers.buckets import VersionedBuckets
 from api.readers.methods import MethodCache
 from api.readers.vectors import VectorCache
 from schemas.layout import split_pair
 
 MAX_PAIRS = 200_000  # decoded pair members kept (then the memo starts over)
 MAX_METAS = 100_000  # decoded badge metadata values kept (then the memo starts over)
+MAX_COUNTER_BUCKETS = 16_384  # parsed counter hashes kept (org, level, entity, bucket)
 
 
 @dataclass
@@ -60,3 +63,5 @@ class ReadCaches:
     pairs: PairCache = field(default_factory=PairCache)
     meta: MetaCache = field(default_factory=MetaCache)
     methods: MethodCache = field(default_factory=MethodCache)  # issuer activity's
+    counters: VersionedBuckets = field(  # counter hashes (api/readers/counters.py)
+        default_factory=lambda: VersionedBuckets(MAX_COUNTER_BUCKETS))

@@ -52,7 +52,7 @@ async def _periods(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,
     """The scope's counters over P and P', the filters applied."""
     res = await resolve(redis, layout, caller, q, caches.pairs if caches else None)
     pstart, pend = previous_period(q.start, q.end)
-    reader = CounterReader(redis)
+    reader = CounterReader(redis, caches.counters if caches else None, layout, q.org_id)
     i_cur = reader.want(res.bases, q.start, q.end)
     i_prev = reader.want(res.bases, pstart, pend)
     hashes = await reader.run()

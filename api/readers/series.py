@@ -25,8 +25,6 @@ from schemas.layout import (
     CREATED,
     PUBLIC,
     SHARED,
-    counter_key,
-    period_buckets,
     status_field,
 )
 from schemas.metrics import channel_entries, incomplete, previous_period
@@ -38,7 +36,7 @@ async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery,
                         caches: ReadCaches) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
-    reader = CounterReader(redis)
+    reader = CounterReader(redis, caches.counters, layout, q.org_id)
     i_cur = reader.want(res.bases, q.start, q.end)
     i_prev = reader.want(res.bases, pstart, pend)
     hashes = await reader.run()
@@ -80,8 +78,9 @@ def intervals(start: date, end: date, interval: Interval) -> list[tuple[date, da
 
 
 # Count metrics held in fields of known names (`kind.status`, or `bc`): a time series of one
-# reads just those fields of each hash (HMGET), not the hundreds a hash holds. Shares and
-# views are spread over channel/source fields, so they read whole hashes (fold).
+# sums just those fields of each span's buckets (parsed once per bucket version by the
+# process, api/readers/buckets.py), not every field. Shares and views are spread over
+# channel/source fields, so they are folded.
 FIELD_KINDS = {"badges_awarded": AWARDED, "accepted_awards": ACCEPTED,
                "shared_awards": SHARED, "public_awards": PUBLIC}
 
@@ -95,35 +94,19 @@ def metric_fields(metric: str, statuses: frozenset[str]) -> list[str] | None:
     return None if kind is None else [status_field(kind, st) for st in sorted(statuses)]
 
 
-async def interval_sums(redis: Redis, bases: tuple[str, ...], spans: list[tuple[date, date]],
-                        fields: list[str]) -> list[int]:
-    """Per span, the sum of `fields` over the bases' buckets covering it (one snapshot)."""
-    pipe = redis.pipeline(transaction=True)
-    counts = []
-    for a, b in spans:
-        buckets = period_buckets(a, b)
-        counts.append(len(bases) * len(buckets))
-        for base in bases:
-            for bucket in buckets:
-                pipe.hmget(counter_key(base, bucket), fields)
-    got = await pipe.execute() if len(pipe) else []
-    out, i = [], 0
-    for n in counts:
-        out.append(sum(int(v) for vals in got[i:i + n] for v in vals if v is not None))
-        i += n
-    return out
-
-
 async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery, metric: str,
                           interval: Interval, *, caches: ReadCaches) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q, caches.pairs)
     spans = intervals(q.start, q.end, interval)
     fields = metric_fields(metric, q.status_codes)
+    reader = CounterReader(redis, caches.counters, layout, q.org_id)
+    idx = [reader.want(res.bases, a, b) for a, b in spans]
     if fields is not None:
-        values = await interval_sums(redis, res.bases, spans, fields)
+        # the process's parsed buckets (only those that changed are read): the fields picked
+        wanted = [f.encode() for f in fields]
+        values = [sum(int(m.get(f, 0)) for m in got for f in wanted)
+                  for got in await reader.run()]
     else:
-        reader = CounterReader(redis)
-        idx = [reader.want(res.bases, a, b) for a, b in spans]
         hashes = await reader.run()
         values = [fold(hashes[i], q.status_codes).as_dict()[metric] for i in idx]
     points: list[PointAnswer] = [{"start": a.isoformat(), "value": v}

@@ -71,7 +71,7 @@ async def read_summary(redis: Redis, layout: Layout, caller: ApiKey,
                        q: ReadQuery, *, caches: ReadCaches) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
-    reader = CounterReader(redis)
+    reader = CounterReader(redis, caches.counters, layout, q.org_id)
     i_cur = reader.want(res.bases, q.start, q.end)
     i_prev = reader.want(res.bases, pstart, pend)
     i_all = reader.want(res.tile_bases, None, None)

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 from redis.asyncio import Redis
 
-from api.readers.caches import ReadCaches
+from api.readers.caches import PairCache, ReadCaches
 from api.readers.counters import CounterReader, fold
 from api.readers.scope import ReadQuery, Resolved, org_pairs, resolve
 from api.readers.shapes import (
@@ -59,19 +59,23 @@ class TableCounts:
 
 
 def fold_vectors(names: list[bytes], total: np.ndarray, statuses: frozenset[str],
-                 pairs: set[Pair] | None) -> dict[Pair, list[int]]:
-    """Rows [aw, ac, sh, pu, sc, vs, bc] of the pairs, summed over the chosen statuses."""
+                 pairs: set[Pair] | None, memo: PairCache | None = None,
+                 ) -> dict[Pair, list[int]]:
+    """Rows [aw, ac, sh, pu, sc, vs, bc] of the pairs, summed over the chosen statuses.
+    `memo`: the app's split pair members (ReadCaches.pairs)."""
     if not names:
         return {}
     cols = [i for i, st in enumerate(TABLE_STATUS) if st in statuses]
-    width = len(TABLE_STATUS)
-    by_kind = [total[:, [k * width + c for c in cols]].sum(axis=1) for k in range(BC)]
-    summed = np.column_stack([*by_kind, total[:, TABLE_BC]]).tolist()
+    n = len(names)
+    # (n, kinds, statuses) -> the chosen statuses summed per kind, then badges created
+    by_kind = total[:, :TABLE_BC].reshape(n, BC, len(TABLE_STATUS))[:, :, cols].sum(axis=2)
+    summed = np.concatenate([by_kind, total[:, TABLE_BC:TABLE_BC + 1]], axis=1).tolist()
+    split = memo.get if memo is not None else (lambda m: split_pair(m.decode()))
     out: dict[Pair, list[int]] = {}
     for name, row in zip(names, summed, strict=True):
-        i, b = split_pair(name.decode())
-        if pairs is None or (i, b) in pairs:
-            out[(i, b)] = row
+        ib = split(name)
+        if pairs is None or ib in pairs:
+            out[ib] = row
     return out
 
 
@@ -125,16 +129,19 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
     names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
     pairs = set(res.pairs)
-    cur = _by_badge(fold_vectors(names, cur_t, q.status_codes, pairs))
-    prev = _by_badge(fold_vectors(names, prev_t, q.status_codes, pairs))
-    badge_issuer = {b: i for i, b in sorted(pairs, reverse=True)}
-    # the whole hash: one argument-less HGETALL beats an HMGET of every badge id
-    stored = cast(dict[bytes, bytes], await redis.hgetall(layout.badges(q.org_id)))
-    metas = {b.decode(): caches.meta.get(m) for b, m in stored.items()}
+    cur = _by_badge(fold_vectors(names, cur_t, q.status_codes, pairs, caches.pairs))
+    prev = _by_badge(fold_vectors(names, prev_t, q.status_codes, pairs, caches.pairs))
+    badge_issuer: dict[str, str] = {}  # a badge of several issuers: the first issuer id
+    for i, b in pairs:
+        if b not in badge_issuer or i < badge_issuer[b]:
+            badge_issuer[b] = i
     kept = [(badge, vec) for badge, vec in cur.items()
             if vec[0] + vec[4] + vec[5] != 0  # an award, share or view in the period
             and (min_awards is None or vec[0] >= min_awards)]
     if window is None:
+        # the whole hash: one argument-less HGETALL beats an HMGET of every badge id
+        stored = cast(dict[bytes, bytes], await redis.hgetall(layout.badges(q.org_id)))
+        metas = {b.decode(): caches.meta.get(m) for b, m in stored.items()}
         rows = [_row(badge, vec, prev.get(badge), metas.get(badge, {}), badge_issuer)
                 for badge, vec in kept]
         return res, rank_badges(rows), len(rows)
@@ -148,9 +155,14 @@ async def ranked_rows(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery
                for le, e in zip(les, eis, strict=True)]
     order = sorted(range(len(kept)), key=lambda j: (-overall[j], -awarded[j], kept[j][0]))
     offset, limit = window
+    page = [order[pos] for pos in range(offset, min(offset + limit, len(order)))]
+    # the metadata of the page's badges only
+    ids = [kept[j][0] for j in page]
+    raw = cast(list[bytes | None], await redis.hmget(layout.badges(q.org_id), ids)) if ids \
+        else []
+    metas = {b: caches.meta.get(m) for b, m in zip(ids, raw, strict=True)}
     rows = []
-    for pos in range(offset, min(offset + limit, len(order))):
-        j = order[pos]
+    for pos, j in enumerate(page, offset):
         badge, vec = kept[j]
         row = _row(badge, vec, prev.get(badge), metas.get(badge, {}), badge_issuer)
         row["overall_score"] = overall[j]
@@ -200,15 +212,15 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     pair_names, (cur_t, prev_t) = await caches.vectors.period_totals(
         redis, layout, q.org_id, [(q.start, q.end), (pstart, pend)])
     # per-bucket method counts, cached by table version (api/readers/methods.py)
-    cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs),
+    cur = TableCounts(fold_vectors(pair_names, cur_t, q.status_codes, pairs, caches.pairs),
                       await caches.methods.period(redis, layout, q.org_id, q.start, q.end,
                                                   q.status_codes, issuers))
-    prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs))
+    prev = TableCounts(fold_vectors(pair_names, prev_t, q.status_codes, pairs, caches.pairs))
     methods: dict[str, dict[str, int]] = {i: dict(cur.methods.get(i, {})) for i in issuers}
     if q.badge_filter or q.badge_id is not None:
         # methods per issuer are kept per issuer only; a badge filter reads its pairs' keys
         methods = {i: {} for i in issuers}
-        reader = CounterReader(redis)
+        reader = CounterReader(redis, caches.counters, layout, q.org_id)
         wanted = sorted(p for p in pairs if p[0] in issuers)
         idx = [reader.want((layout.counter_base(q.org_id, BADGE_LEVEL, pair(i, b)),),
                            q.start, q.end)

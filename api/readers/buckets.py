@@ -1,0 +1,208 @@
+"""Bucket hashes cached per process by the version the worker bumps with every write to them:
+one mechanism for the badge-table vectors (api/readers/vectors.py), the awarding methods of
+issuer activity (api/readers/methods.py) and the counter hashes (api/readers/counters.py).
+
+A bucket (a day, month or year of one org) has one version in the org's versions hash
+(`Layout.table_versions`, field `table_version_field(bucket)`), shared by its table hash,
+its methods hash and its counter hashes of every level and entity. streams/protocol.py
+bumps it in the same script as any write to them, so a bucket's contents and its version
+always change together. A closed bucket is parsed once and kept with its version; a read
+fetches the versions of what it wants in one round trip and reads only the hashes whose
+version moved. Old buckets do change (cohort counters are filed by issue day: an award
+accepted today changes its issue day's buckets), and the version says so exactly. One
+version per bucket rather than per hash: the org-level counters of a bucket change with
+any of its entities anyway (what dashboards read), and the worker writes one more field
+only for a bucket written with no table or methods write beside it (bot views alone).
+
+Version semantics:
+
+* a version that is absent (None) means *unknown*: a bucket written before the worker kept
+  versions (an existing deployment upgraded), one never written, and the ``all`` bucket
+  (`version_field` None: it changes with every commit). It is read again on every request,
+  never trusted from the cache, so an upgrade needs no migration;
+* `_gen` (set once per Redis lifetime by the worker) tells a Redis that came back empty,
+  whose versions start over, from the one a bucket was cached from: a new `_gen` empties
+  the org's entries.
+
+One snapshot: a request sums its buckets as of one moment. When some buckets must be read,
+their contents are fetched in one MULTI together with the versions of *every* wanted
+bucket; a cached bucket whose version moved between the two round trips makes the request
+try again (after a few tries it reads every bucket in that one MULTI).
+
+Values are kept as numpy arrays over a per-org index of the hashes' field names, so a
+period's total is a handful of array additions whatever the period's length.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+import numpy as np
+from redis.asyncio import Redis
+
+from schemas.layout import VERSIONS_GEN as GEN_FIELD
+from schemas.layout import Layout
+
+MAX_SUMS = 256  # groups' last totals kept
+TRIES = 3  # snapshots attempted with the cache before reading every bucket at once
+
+Item = tuple[str, str | None]  # (hash key, its version field in the versions hash or None)
+
+
+@dataclass
+class _Org:
+    gen: bytes | None = None
+    index: dict[bytes, int] = field(default_factory=dict)  # field name -> position
+
+
+@dataclass
+class _Bucket:
+    version: bytes | None
+    rows: np.ndarray  # position of each field in the org index (unique)
+    values: np.ndarray  # int64: (n,) or (n, width)
+
+
+@dataclass
+class _Sum:
+    org: _Org  # the index the total's rows are positions in
+    parts: list[_Bucket]  # the buckets summed, in the group's order
+    total: np.ndarray  # never modified once stored (callers get it too)
+
+
+class VersionedBuckets:
+    """Parsed bucket hashes of one kind, keyed by (layout.data, org, hash key).
+
+    `width` None: every value is a decimal integer (HINCRBY counters); else each value is
+    `width` packed little-endian int32s (the table vectors)."""
+
+    def __init__(self, max_buckets: int, width: int | None = None) -> None:
+        self.max_buckets = max_buckets
+        self.width = width
+        self.orgs: dict[tuple[str, str], _Org] = {}
+        self.buckets: OrderedDict[tuple[str, str, str], _Bucket] = OrderedDict()
+        # each group's last total (data, org, its hash keys): the next one of the same
+        # buckets adds only what changed
+        self.totals: OrderedDict[tuple[str, str, tuple[str, ...]], _Sum] = OrderedDict()
+        self.reads = 0  # hashes fetched from Redis (tests and benches look)
+
+    def _org(self, key: tuple[str, str], gen: bytes | None) -> _Org:
+        org = self.orgs.get(key)
+        if org is None or org.gen != gen:
+            org = self.orgs[key] = _Org(gen)
+            for k in [k for k in self.buckets if k[:2] == key]:
+                del self.buckets[k]
+            for t in [t for t in self.totals if t[:2] == key]:
+                del self.totals[t]
+        return org
+
+    def names(self, layout: Layout, org_id: str) -> list[bytes]:
+        """The org's field names, in index order (what `sums` totals are indexed by)."""
+        org = self.orgs.get((layout.data, org_id))
+        return list(org.index) if org is not None else []
+
+    async def sums(self, redis: Redis, layout: Layout, org_id: str,
+                   groups: Sequence[Sequence[Item]]) -> tuple[list[bytes], list[np.ndarray]]:
+        """(the org's field names, one total per group indexed by them): each group's
+        hashes summed field by field, all groups from one snapshot. The totals are shared
+        with the cache: read them, never modify them."""
+        tv = layout.table_versions(org_id)
+        ckey = (layout.data, org_id)
+        wanted = list(dict.fromkeys(it for g in groups for it in g))
+        vfields = list(dict.fromkeys(vf for _k, vf in wanted if vf is not None))
+        for attempt in range(TRIES + 1):
+            got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
+            gen = got[0]
+            versions: dict[str | None, bytes | None] = dict(zip(vfields, got[1:], strict=True))
+            versions[None] = None
+            org = self._org(ckey, gen)
+            local: dict[str, _Bucket] = {}
+            stale: list[Item] = []
+            for it in wanted:
+                hit = self.buckets.get((*ckey, it[0]))
+                if (attempt < TRIES and hit is not None and hit.version is not None
+                        and hit.version == versions[it[1]]):
+                    local[it[0]] = hit
+                else:
+                    stale.append(it)
+            if not stale:
+                break  # one HMGET: every bucket as of that moment
+            pipe = redis.pipeline(transaction=True)
+            pipe.hmget(tv, [GEN_FIELD, *vfields])
+            for key, _vf in stale:
+                pipe.hgetall(key)
+            res = await pipe.execute()
+            now: dict[str | None, bytes | None] = dict(zip(vfields, res[0][1:], strict=True))
+            now[None] = None
+            if res[0][0] != gen:  # Redis lost its data between the two round trips
+                if attempt < TRIES:
+                    continue  # again
+                org = self._org(ckey, res[0][0])  # every bucket is in this MULTI: use it
+            if any(local[k].version != now[vf] for k, vf in wanted if k in local):
+                continue  # a commit between the round trips moved a cached bucket: again
+            self.reads += len(stale)
+            keep = self.orgs.get(ckey) is org  # not if another request saw a new `_gen`
+            for (key, vf), h in zip(stale, res[1:], strict=True):
+                b = local[key] = self._parse(org, now[vf], cast(dict[bytes, bytes], h))
+                if keep:
+                    self.buckets[(*ckey, key)] = b
+                    self.buckets.move_to_end((*ckey, key))
+            while len(self.buckets) > self.max_buckets:
+                self.buckets.popitem(last=False)
+            break
+        for key in local:
+            if (*ckey, key) in self.buckets:
+                self.buckets.move_to_end((*ckey, key))
+        n = len(org.index)
+        totals = []
+        for g in groups:
+            keys = tuple(key for key, _vf in g)
+            parts = [local[key] for key in keys]
+            skey = (*ckey, keys)
+            prev = self.totals.get(skey)
+            if prev is not None and prev.org is org:
+                # the group's last total, with only the buckets that changed since swapped:
+                # a period costs the buckets that moved, not all of them
+                total = prev.total
+                changed = [(a, b) for a, b in zip(prev.parts, parts, strict=True) if a is not b]
+                if changed or len(total) < n:
+                    total = self._grown(total, n)
+                    for old, new in changed:
+                        if len(old.rows):
+                            total[old.rows] -= old.values
+                        if len(new.rows):
+                            total[new.rows] += new.values
+            else:
+                total = self._grown(np.zeros(0 if self.width is None else (0, self.width),
+                                             dtype=np.int64), n)
+                for b in parts:
+                    if len(b.rows):
+                        total[b.rows] += b.values  # rows are unique within a bucket
+            if self.orgs.get(ckey) is org:
+                self.totals[skey] = _Sum(org, parts, total)
+                self.totals.move_to_end(skey)
+                while len(self.totals) > MAX_SUMS:
+                    self.totals.popitem(last=False)
+            totals.append(total)
+        return list(org.index), totals
+
+    def _grown(self, total: np.ndarray, n: int) -> np.ndarray:
+        """A new array: `total` with zero rows added up to n (never `total` itself, which
+        a cached sum or a caller may hold)."""
+        shape: tuple[int, ...] = (n,) if self.width is None else (n, self.width)
+        out = np.zeros(shape, dtype=np.int64)
+        out[:len(total)] = total
+        return out
+
+    def _parse(self, org: _Org, version: bytes | None, h: dict[bytes, bytes]) -> _Bucket:
+        index = org.index
+        rows = np.fromiter([index.setdefault(name, len(index)) for name in h],
+                           dtype=np.int64, count=len(h))
+        if self.width is None:
+            values = np.fromiter([int(v) for v in h.values()], dtype=np.int64, count=len(h))
+        else:
+            values = np.frombuffer(b"".join(h.values()), dtype="<i4").reshape(
+                -1, self.width).astype(np.int64)
+        return _Bucket(version, rows, values)

@@ -1,0 +1,164 @@
+"""The per-process cache of counter hashes (ReadCaches.counters, api/readers/buckets.py) never
+shows an old count: every commit that writes a bucket's counter hashes bumps the bucket's
+version in the same script (streams/protocol.py), an old bucket included (an award issued
+long ago and accepted today changes its issue day's counters), a write of bot views alone
+too; a bucket without a version (written before the worker kept them) is read again every
+time; a Redis that came back empty (a new `_gen`) empties the org's entries. Expected
+numbers are worked by hand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from api.main import create_app
+from api.readers.buckets import VersionedBuckets
+from core.keys import create_key
+from core.settings import Settings
+from schemas.layout import (
+    ORG_ENTITY,
+    ORG_LEVEL,
+    VERSIONS_GEN,
+    Layout,
+    counter_key,
+    pair,
+    table_version_field,
+)
+from streams.processor import Commit
+from streams.sink import Sink
+
+ORG = "acme"
+OLD = "2025-02-10"  # an issue day long before the periods read
+PERIOD = "from=2025-01-01&to=2025-03-31"
+SUMMARY = f"/v1/orgs/{ORG}/summary?{PERIOD}"
+
+
+async def commit(redis: Redis, layout: Layout, day: str,
+                 counts: list[tuple[str, str, str, int]], first: bool = False) -> None:
+    """The worker's own write path (Commit -> apply.lua)."""
+    c = Commit()
+    if first:
+        c.sadd.add((layout.pairs(ORG), pair("eng", "py")))
+        c.hsets[(layout.issuers(ORG), "eng")] = orjson.dumps({"name": [0, "x", "eng"]})
+    for iss, badge, f, n in counts:
+        c.count(ORG, iss, badge, day, f, n)
+    c.publish.add(ORG)
+    await Sink(redis, layout).apply(c, "t", 0, 1, -1, -1, None)
+
+
+async def app_client(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    # the answer cache off: each read computes, so the counter cache is what is tested
+    app = create_app(settings.model_copy(update={"answer_cache_mb": 0}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield app, c
+
+
+@pytest.fixture
+async def client(settings: Settings, redis: Redis) -> AsyncIterator[tuple[Any, httpx.AsyncClient,
+                                                                          dict[str, str]]]:
+    layout = Layout(settings.redis_prefix)
+    await redis.hset(layout.epochs(), "t:0", 1)
+    _key, token = await create_key(redis, layout, ORG, "org_admin")
+    async for app, c in app_client(settings):
+        yield app, c, {"Authorization": f"Bearer {token}"}
+
+
+async def counts(c: httpx.AsyncClient, h: dict[str, str]) -> dict[str, int]:
+    r = await c.get(SUMMARY, headers=h)
+    assert r.status_code == 200, r.text
+    m = r.json()["metrics"]
+    return {k: m[k] for k in ("badges_awarded", "accepted_awards", "shared_awards", "shares")}
+
+
+async def test_an_old_bucket_changed_by_an_acceptance_today_is_read_again(
+        settings, redis, client):
+    app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    # two awards issued on OLD, both pending; one shared on linkedin on OLD
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 2), ("eng", "py", "sc.linkedin.p", 1),
+                                      ("eng", "py", "sh.p", 1)], first=True)
+    assert await counts(c, h) == {"badges_awarded": 2, "accepted_awards": 0, "shared_awards": 1,
+                                  "shares": 1}
+    cache: VersionedBuckets = app.state.read_caches.counters
+    read_once = cache.reads
+    assert read_once > 0 and cache.buckets  # parsed and kept
+    # the same read again: nothing changed, so of the period's buckets only February's (the
+    # one written: it has a version) comes from the cache; the others were never written (no
+    # version) and `all` has none: read again
+    assert await counts(c, h) == {"badges_awarded": 2, "accepted_awards": 0, "shared_awards": 1,
+                                  "shares": 1}
+    assert cache.reads == read_once + (read_once - 1)
+    # today, the shared award is accepted: cohort fields move on its issue day (OLD), by hand:
+    # aw.p -1, aw.a +1, ac.a +1, sh.p -1, sh.a +1; the share stays an activity of OLD as it was
+    tv = layout.table_versions(ORG)
+    buckets = [table_version_field(b) for b in ("d20250210", "m202502", "y2025")]
+    before = await redis.hmget(tv, buckets)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", -1), ("eng", "py", "aw.a", 1),
+                                      ("eng", "py", "ac.a", 1), ("eng", "py", "sh.p", -1),
+                                      ("eng", "py", "sh.a", 1)])
+    after = await redis.hmget(tv, buckets)
+    assert [int(a) - int(b) for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+    assert await counts(c, h) == {"badges_awarded": 2, "accepted_awards": 1, "shared_awards": 1,
+                                  "shares": 1}
+    # pending only: one award left pending, none of it accepted or shared
+    r = await c.get(SUMMARY + "&status=pending", headers=h)
+    assert r.json()["metrics"]["badges_awarded"] == 1
+    assert r.json()["metrics"]["shared_awards"] == 0
+    # bot views alone (no table or methods field): 3 on 2025-03-02, then 2 more on OLD
+    await commit(redis, layout, "2025-03-02", [("eng", "py", "bv.a", 3)])
+    assert (await c.get(SUMMARY, headers=h)).json()["metrics"]["bot_views"] == 3
+    before = await redis.hmget(tv, buckets)
+    await commit(redis, layout, OLD, [("eng", "py", "bv.a", 2)])
+    after = await redis.hmget(tv, buckets)
+    assert [int(a) - int(b) for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+    assert (await c.get(SUMMARY, headers=h)).json()["metrics"]["bot_views"] == 5
+    # and a process that has cached nothing says the same
+    async for _app2, c2 in app_client(settings):
+        assert await counts(c2, h) == {"badges_awarded": 2, "accepted_awards": 1,
+                                       "shared_awards": 1, "shares": 1}
+        assert (await c2.get(SUMMARY, headers=h)).json()["metrics"]["bot_views"] == 5
+
+
+async def test_a_bucket_without_a_version_is_read_every_time(settings, redis, client):
+    """What a worker before the counter versions wrote: counters, no `c:<bucket>`."""
+    _app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 1)], first=True)
+    assert (await counts(c, h))["badges_awarded"] == 1
+    # an older worker adds 3 awards on 2025-03-05 (day and month buckets; no version bump)
+    for b in ("d20250305", "m202503"):
+        await redis.hincrby(counter_key(layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
+                            "aw.p", 3)
+    assert (await counts(c, h))["badges_awarded"] == 4
+    for b in ("d20250305", "m202503"):
+        await redis.hincrby(counter_key(layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
+                            "aw.p", 1)
+    assert (await counts(c, h))["badges_awarded"] == 5
+
+
+async def test_a_new_gen_empties_the_org_s_cached_buckets(settings, redis, client):
+    """Redis came back empty and was written again: versions start over, so a cached bucket
+    with the same version number but other contents must not be used."""
+    app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 2)], first=True)
+    assert (await counts(c, h))["badges_awarded"] == 2
+    # the same version numbers, other contents, another _gen (what a FLUSHDB and one commit
+    # of 7 awards leave)
+    await redis.flushdb()
+    await redis.hset(layout.epochs(), "t:0", 1)
+    _key, token = await create_key(redis, layout, ORG, "org_admin")
+    h = {"Authorization": f"Bearer {token}"}
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 7)], first=True)
+    assert await redis.hget(layout.table_versions(ORG), table_version_field("d20250210")) \
+        == b"1"
+    assert (await counts(c, h))["badges_awarded"] == 7
+    gen = await redis.hget(layout.table_versions(ORG), VERSIONS_GEN)
+    assert app.state.read_caches.counters.orgs[(layout.data, ORG)].gen == gen
