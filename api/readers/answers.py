@@ -52,7 +52,7 @@ from redis.asyncio import Redis
 from api.readers.scope import ReadQuery
 from core.keys import ApiKey
 from core.status import iso_us
-from schemas.layout import Layout
+from schemas.layout import VERSIONS_GEN, Layout
 
 Stamp = tuple[Hashable, ...]
 
@@ -76,11 +76,13 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Flight:
-    """One computation of a key's answer, from the stamp read at `checked`."""
+    """One computation of a key's answer, from the stamp read at `checked`. A background
+    refresh is `queued` until it runs; a request that must wait for it takes it over."""
 
     fresh: Fresh
     checked: float
     future: asyncio.Future[_Entry]
+    queued: bool = False
 
 
 def render(answer: dict[str, Any]) -> bytes:
@@ -90,7 +92,7 @@ def render(answer: dict[str, Any]) -> bytes:
 async def read_fresh(redis: Redis, layout: Layout, org_id: str) -> Fresh:
     pipe = redis.pipeline(transaction=False)
     pipe.hgetall(layout.org_stats(org_id))
-    pipe.hget(layout.table_versions(org_id), "_gen")
+    pipe.hget(layout.table_versions(org_id), VERSIONS_GEN)
     pipe.hgetall(layout.coverage_config(org_id))
     pipe.hget(layout.stats(), "as_of_us")
     stats, gen, cov, as_of_us = await pipe.execute()
@@ -151,7 +153,7 @@ class AnswerCache:
             self.stale += 1
             self._entries.move_to_end(key)
             if now - entry.checked >= bound / 2:
-                self._refresh(key, fresh, now, compute, summary)
+                self._refresh(key, fresh, now, compute, summary, redis, layout, q.org_id)
         else:
             self.misses += 1
             entry = await self._join_or_compute(key, fresh, now, bound, compute, summary)
@@ -161,18 +163,38 @@ class AnswerCache:
         return entry.answer, entry.body
 
     def _refresh(self, key: Hashable, fresh: Fresh, now: float,
-                 compute: Callable[[], Awaitable[dict[str, Any]]], summary: bool) -> None:
+                 compute: Callable[[], Awaitable[dict[str, Any]]], summary: bool,
+                 redis: Redis, layout: Layout, org_id: str) -> None:
         """One background computation per key at a time, and one at a time in all (queued);
         a stale answer is served meanwhile. Its errors are the next request's to meet (past
-        the bound it computes itself)."""
+        the bound it computes itself).
+
+        When its turn comes it reads the stamp again: what it computes is current as of
+        then, not as of when it was queued, so the entry starts its bound afresh. A request
+        that must wait for a queued refresh takes it over (`_join_or_compute`), so no
+        request waits behind other keys' refreshes."""
         running = self._inflight.get(key)
         if running is not None and not running.future.done():
             return
         flight = self._start(key, fresh, now)  # registered now: the next request sees it
+        flight.queued = True
 
         async def run() -> None:
             with contextlib.suppress(Exception):
                 async with self._refresh_slot:
+                    if not flight.queued:
+                        return  # a request took it over, or it was abandoned
+                    flight.queued = False
+                    if self._inflight.get(key) is not flight:
+                        self._drop(key, flight)  # another computation replaced it
+                        return
+                    started = time.monotonic()
+                    try:
+                        again = await read_fresh(redis, layout, org_id)
+                    except BaseException:
+                        self._drop(key, flight)
+                        raise
+                    flight.fresh, flight.checked = again, started
                     await self._run(key, flight, compute, summary)
 
         self.refreshes += 1
@@ -185,6 +207,12 @@ class AnswerCache:
                                summary: bool) -> _Entry:
         while (running := self._inflight.get(key)) is not None and (
                 running.fresh.stamp == fresh.stamp or now - running.checked <= bound):
+            if running.queued:
+                # a background refresh still waiting for its turn: computed here and now
+                # from this request's stamp (newer), for everyone who waits on it
+                running.queued = False
+                running.fresh, running.checked = fresh, now
+                return await self._run(key, running, compute, summary)
             # a computation whose answer is as new as this request needs: wait for it
             try:
                 return await asyncio.shield(running.future)
@@ -196,6 +224,13 @@ class AnswerCache:
             if self._inflight.get(key) is running:
                 del self._inflight[key]
         return await self._run(key, self._start(key, fresh, now), compute, summary)
+
+    def _drop(self, key: Hashable, flight: _Flight) -> None:
+        """End a flight without computing: its waiters compute for themselves."""
+        if self._inflight.get(key) is flight:
+            del self._inflight[key]
+        if not flight.future.done():
+            flight.future.cancel()
 
     def _start(self, key: Hashable, fresh: Fresh, now: float) -> _Flight:
         fut: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
