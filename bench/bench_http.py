@@ -152,15 +152,19 @@ async def version(redis: Redis, layout: Layout) -> int:
 
 async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                      readers: list[str], live_keys: list[str], workers: int,
-                     cache: bool, ingest_org: str, stale_ms: int) -> dict[str, Any]:
+                     cache: bool, ingest_org: str, stale_ms: int,
+                     api_env: str = "-") -> dict[str, Any]:
     layout = Layout(settings.redis_prefix)
     port = free_port()
     env = settings_env(settings)
+    extra = dict(kv.split("=", 1) for kv in api_env.split()) if api_env != "-" else {}
+    env.update(extra)
     env["BADGEPULSE_API_WORKERS"] = str(workers)
     env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
     env["BADGEPULSE_ANSWER_STALE_MS"] = str(stale_ms)
     name = (f"workers={workers} cache={'on' if cache else 'off'} "
-            f"stale={stale_ms}ms ingest={args.ingest_rate:g}/s->{ingest_org}")
+            f"stale={stale_ms}ms ingest={args.ingest_rate:g}/s->{ingest_org}"
+            + (f" env={api_env}" if extra else ""))
     log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
     api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
                            env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -236,7 +240,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         missed = sum(live.opened - len(per) for per in live.seen)
         result: dict[str, Any] = {
             "config": name, "api_workers": workers, "answer_cache": cache,
-            "answer_stale_ms": stale_ms,
+            "answer_stale_ms": stale_ms, "api_env": extra,
             "clients": args.clients, "duration_s": round(elapsed, 1),
             "requests": done, "requests_per_s": round(done / elapsed),
             "latency_ms": {"p50": pct(ms, 0.5), "p90": pct(ms, 0.9), "p99": pct(ms, 0.99),
@@ -290,6 +294,11 @@ async def main() -> None:
     ap.add_argument("--live-streams", type=int, default=200)
     ap.add_argument("--stale-ms", default="250",
                     help="BADGEPULSE_ANSWER_STALE_MS of the API, e.g. 0,250 for both in turn")
+    ap.add_argument("--api-env", default="-",
+                    help="variants of the API's environment, '|' between variants, each "
+                         "'NAME=VALUE NAME=VALUE' or '-' (none), each measured in turn")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every configuration this many times, in turn (A,B,A,B)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
     args = ap.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -333,7 +342,7 @@ async def main() -> None:
                                    "version"):
             assert time.monotonic() < deadline, "the worker did not apply the first event"
             await asyncio.sleep(0.2)
-        runs = []
+        configs = []
         for ingest_org in [o.strip() for o in args.ingest_org.split(",")]:
             assert ingest_org in ("read", "other"), ingest_org
             for cache in [c.strip() == "on" for c in args.cache.split(",")]:
@@ -342,9 +351,13 @@ async def main() -> None:
                     # ingesting; elsewhere the first value stands for all
                     stales = [int(x) for x in args.stale_ms.split(",")]
                     for stale_ms in stales if cache and ingest_org == "read" else stales[:1]:
-                        runs.append(await run_config(args, settings, redis, readers,
-                                                     live_keys, workers, cache, ingest_org,
-                                                     stale_ms))
+                        for api_env in [v.strip() for v in args.api_env.split("|")]:
+                            configs.append((workers, cache, ingest_org, stale_ms, api_env))
+        runs = []
+        for _ in range(args.repeat):
+            for workers, cache, ingest_org, stale_ms, api_env in configs:
+                runs.append(await run_config(args, settings, redis, readers, live_keys,
+                                             workers, cache, ingest_org, stale_ms, api_env))
         await redis.aclose()
         out = {
             "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),
@@ -353,14 +366,14 @@ async def main() -> None:
             "days": args.days, "populate_s": round(populate_s, 1),
             "mix": [m.split("?")[0] for m in MIX], "spans_days": SPANS,
             "runs": runs,
-            "targets": {r["config"]: {
+            "targets": {f"{r['config']} #{i}": {
                 "requests_per_s >= 1000": r["requests_per_s"] >= 1000,
                 "p99 <= 100 ms": r["latency_ms"]["p99"] <= 100,
                 "0 errors": not r["errors"],
                 "live within 1 s": bool(r["live"]["event_to_stream_ms"]["max"] is not None
                                         and r["live"]["event_to_stream_ms"]["max"] <= 1000
                                         and not r["live"]["updates_missed"]),
-            } for r in runs},
+            } for i, r in enumerate(runs)},
         }
         text = orjson.dumps(out, option=orjson.OPT_INDENT_2).decode()
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
