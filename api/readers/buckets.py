@@ -46,7 +46,8 @@ from redis.asyncio import Redis
 from schemas.layout import VERSIONS_GEN as GEN_FIELD
 from schemas.layout import Layout
 
-MAX_SUMS = 256  # groups' last totals kept
+MAX_SUMS = 256  # groups' last totals kept, and at most this many bytes of them (a badge
+MAX_SUM_BYTES = 32 << 20  # table's total is 8 bytes x 25 x the org's pairs: 400 kB for 2,000)
 TRIES = 3  # snapshots attempted with the cache before reading every bucket at once
 
 Item = tuple[str, str | None]  # (hash key, its version field in the versions hash or None)
@@ -86,6 +87,7 @@ class VersionedBuckets:
         # each group's last total (data, org, its hash keys): the next one of the same
         # buckets adds only what changed
         self.totals: OrderedDict[tuple[str, str, tuple[str, ...]], _Sum] = OrderedDict()
+        self.sum_bytes = 0  # of the totals kept
         self.reads = 0  # hashes fetched from Redis (tests and benches look)
 
     def _org(self, key: tuple[str, str], gen: bytes | None) -> _Org:
@@ -95,13 +97,8 @@ class VersionedBuckets:
             for k in [k for k in self.buckets if k[:2] == key]:
                 del self.buckets[k]
             for t in [t for t in self.totals if t[:2] == key]:
-                del self.totals[t]
+                self.sum_bytes -= self.totals.pop(t).total.nbytes
         return org
-
-    def names(self, layout: Layout, org_id: str) -> list[bytes]:
-        """The org's field names, in index order (what `sums` totals are indexed by)."""
-        org = self.orgs.get((layout.data, org_id))
-        return list(org.index) if org is not None else []
 
     async def sums(self, redis: Redis, layout: Layout, org_id: str,
                    groups: Sequence[Sequence[Item]]) -> tuple[list[bytes], list[np.ndarray]]:
@@ -181,10 +178,14 @@ class VersionedBuckets:
                     if len(b.rows):
                         total[b.rows] += b.values  # rows are unique within a bucket
             if self.orgs.get(ckey) is org:
+                gone = self.totals.pop(skey, None)
+                if gone is not None:
+                    self.sum_bytes -= gone.total.nbytes
                 self.totals[skey] = _Sum(org, parts, total)
-                self.totals.move_to_end(skey)
-                while len(self.totals) > MAX_SUMS:
-                    self.totals.popitem(last=False)
+                self.sum_bytes += total.nbytes
+                while len(self.totals) > MAX_SUMS or self.sum_bytes > MAX_SUM_BYTES:
+                    _k, gone = self.totals.popitem(last=False)
+                    self.sum_bytes -= gone.total.nbytes
             totals.append(total)
         return list(org.index), totals
 
