@@ -27,11 +27,14 @@ also keeps *when* it was last known current: the moment just before a stamp read
 showed the entry's stamp (when it was computed, or a later hit). A request whose stamp
 differs is still answered from the entry if that moment is at most ``max_stale`` before its
 own stamp read, and one background computation per key (not per request; the process's
-background computations queue, one at a time) brings the entry up to date once it is half
-the bound old. So a response includes every commit applied more
+background computations queue, one at a time; each reads the stamp again when its turn
+comes) brings the entry up to date once it is half the bound old. Requests with a bound
+share a stamp read of their org started at most an eighth of the bound before they came
+(`_stamp`). So a response includes every commit applied more
 than ``max_stale`` before the request came, and once ingest stops, every request from
 ``max_stale`` after the last commit on is exact again. A request past the bound waits for a
-computation that started within the bound (or starts one). ``max_stale=0`` is the exact
+computation that started within the bound (or starts one; one still queued it takes over
+and runs at once). ``max_stale=0`` is the exact
 mode: the stamp must be the same (the `/live` streams read that way, so an update is never
 held back by a stale answer).
 """
@@ -85,6 +88,13 @@ class _Flight:
     queued: bool = False
 
 
+def _retrieved(task: asyncio.Task[Fresh]) -> None:
+    """A shared stamp read's error is its sharers' to meet; if none is left, it is dropped
+    here rather than logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 def render(answer: dict[str, Any]) -> bytes:
     return orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS)
 
@@ -112,6 +122,8 @@ class AnswerCache:
         self.refreshes = 0  # background computations started by stale answers
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._inflight: dict[Hashable, _Flight] = {}  # the newest computation per key
+        self._stamps: dict[Hashable, tuple[float, asyncio.Task[Fresh]]] = {}  # reads under way
+        self.shared_stamps = 0  # requests that shared another's stamp read
         self._background: set[asyncio.Task[None]] = set()
         # background refreshes run one at a time: each then finishes in its own CPU time
         # instead of all of them interleaving until past the bound (bench/README.md)
@@ -141,22 +153,25 @@ class AnswerCache:
             return answer, render(answer)
         bound = self.max_stale if max_stale is None else max_stale
         key = self.key(read, layout, caller, q, params)
-        now = time.monotonic()  # before the stamp read: the answer is current as of then
-        fresh = await read_fresh(redis, layout, q.org_id)
+        now = time.monotonic()  # when the request came
+        # read_at: just before the stamp read (this request's, or one it shares): what is
+        # served is current as of then
+        read_at, fresh = await self._stamp(redis, layout, q.org_id, now, bound)
         entry = self._entries.get(key)
         if entry is not None and entry.stamp == fresh.stamp:
             self.hits += 1
-            entry.checked = max(entry.checked, now)
+            entry.checked = max(entry.checked, read_at)
             entry.as_of = fresh.as_of
             self._entries.move_to_end(key)
         elif entry is not None and now - entry.checked <= bound:
             self.stale += 1
             self._entries.move_to_end(key)
             if now - entry.checked >= bound / 2:
-                self._refresh(key, fresh, now, compute, summary, redis, layout, q.org_id)
+                self._refresh(key, fresh, read_at, compute, summary, redis, layout, q.org_id)
         else:
             self.misses += 1
-            entry = await self._join_or_compute(key, fresh, now, bound, compute, summary)
+            entry = await self._join_or_compute(key, fresh, now, read_at, bound, compute,
+                                                summary)
         if summary:
             answer = {**entry.answer, "as_of": entry.as_of}
             return answer, entry.body[:-1] + b',"as_of":' + orjson.dumps(entry.as_of) + b"}"
@@ -202,8 +217,31 @@ class AnswerCache:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _join_or_compute(self, key: Hashable, fresh: Fresh, now: float, bound: float,
-                               compute: Callable[[], Awaitable[dict[str, Any]]],
+    async def _stamp(self, redis: Redis, layout: Layout, org_id: str, now: float,
+                     bound: float) -> tuple[float, Fresh]:
+        """(read_at, the org's stamp). With a bound, a request shares a stamp read of the
+        same org that another request started at most an eighth of the bound before it
+        came (50 dashboards polling one org need not each read it): its answer is then
+        current as of that read, still well within the bound. An exact read (no bound)
+        reads its own, after it came."""
+        if bound <= 0:
+            return now, await read_fresh(redis, layout, org_id)
+        k = (id(redis), layout.data, org_id)
+        pending = self._stamps.get(k)
+        if pending is not None and now - pending[0] <= bound / 8:
+            self.shared_stamps += 1
+            return pending[0], await asyncio.shield(pending[1])
+        task = asyncio.get_running_loop().create_task(read_fresh(redis, layout, org_id))
+        task.add_done_callback(_retrieved)
+        mine = self._stamps[k] = (now, task)
+        try:
+            return now, await asyncio.shield(task)
+        finally:
+            if self._stamps.get(k) is mine:
+                del self._stamps[k]
+
+    async def _join_or_compute(self, key: Hashable, fresh: Fresh, now: float, read_at: float,
+                               bound: float, compute: Callable[[], Awaitable[dict[str, Any]]],
                                summary: bool) -> _Entry:
         while (running := self._inflight.get(key)) is not None and (
                 running.fresh.stamp == fresh.stamp or now - running.checked <= bound):
@@ -211,7 +249,7 @@ class AnswerCache:
                 # a background refresh still waiting for its turn: computed here and now
                 # from this request's stamp (newer), for everyone who waits on it
                 running.queued = False
-                running.fresh, running.checked = fresh, now
+                running.fresh, running.checked = fresh, read_at
                 return await self._run(key, running, compute, summary)
             # a computation whose answer is as new as this request needs: wait for it
             try:
@@ -223,7 +261,7 @@ class AnswerCache:
             # taken over meanwhile; if none has, compute it here
             if self._inflight.get(key) is running:
                 del self._inflight[key]
-        return await self._run(key, self._start(key, fresh, now), compute, summary)
+        return await self._run(key, self._start(key, fresh, read_at), compute, summary)
 
     def _drop(self, key: Hashable, flight: _Flight) -> None:
         """End a flight without computing: its waiters compute for themselves."""

@@ -91,3 +91,37 @@ async def test_an_exact_read_takes_over_a_queued_refresh(settings: Settings, red
     hold.release()
     await asyncio.sleep(0.1)
     assert calls == 2
+
+
+async def test_requests_with_a_bound_share_a_stamp_read_exact_ones_never(
+        settings: Settings, redis: Redis, monkeypatch: Any):
+    import api.readers.answers as answers
+
+    reads = 0
+    real = answers.read_fresh
+
+    async def counted(*args: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.02)  # a stamp read under way while the others come
+        return await real(*args)
+
+    monkeypatch.setattr(answers, "read_fresh", counted)
+    layout = Layout(settings.redis_prefix)
+    ledger = Ledger(redis, layout, "acme")
+    await ledger.commit()
+    cache = AnswerCache(1 << 20, max_stale=0.4)
+    caller = ApiKey("k1", "acme", "org_admin")
+    q = ReadQuery("acme", date(2026, 4, 1), date(2026, 4, 30))
+    assert (await cache.get(redis, layout, caller, q, "channels", (), ledger.compute))[0] \
+        == {"n": 1}
+    reads = 0
+    got = await asyncio.gather(*(cache.get(redis, layout, caller, q, "channels", (),
+                                           ledger.compute) for _ in range(20)))
+    assert {a["n"] for a, _b in got} == {1}
+    assert reads == 1 and cache.shared_stamps == 19
+    reads = 0
+    await ledger.commit()
+    exact = await asyncio.gather(*(cache.get(redis, layout, caller, q, "channels", (),
+                                             ledger.compute, max_stale=0) for _ in range(5)))
+    assert reads == 5 and {a["n"] for a, _b in exact} == {2}  # each its own, after it came
