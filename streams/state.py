@@ -11,7 +11,7 @@ import functools
 import hashlib
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 import msgpack
@@ -33,6 +33,8 @@ from schemas.layout import (
 from schemas.metrics import tta_bucket_index
 
 US_PER_HOUR = 3_600_000_000
+US_PER_DAY = 86_400_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 # Status event kinds as stored: accept, decline, revoke.
 ACCEPT, DECLINE, REVOKE = "a", "d", "r"
@@ -72,6 +74,8 @@ DIGEST = 8  # bytes of an event id's digest in `seen`
 # of no code, an offset beyond that) is the code _SIDE here and its (offset, code or text)
 # is the next pair of the side list, so the log keeps its order.
 _ENTRY = struct.Struct("<BHi")
+_DIGESTS = struct.Struct(f"{DIGEST}s")
+_PACKER = msgpack.Packer(use_bin_type=True)  # reused (the worker packs on one thread)
 _SIDE = 255
 _OFF_LIMIT = 1 << 47
 
@@ -126,25 +130,22 @@ class AwardState:
         st: list[Any] = []
         for sts, seid, kind in self.st:
             st.extend((sts - ts, _KIND[kind], seid))
-        pack = _ENTRY.pack
-        code_of = _CODE.get
+        pack, code_of = _ENTRY.pack, _CODE
         entries: list[bytes] = []
         side: list[Any] = []
-        for lts, kind, chan in self.log:
-            off = lts - ts
-            code = code_of((kind, chan))
-            if code is not None and -_OFF_LIMIT <= off < _OFF_LIMIT:
-                entries.append(pack(code, off & 0xFFFF, off >> 16))
-            else:
-                entries.append(_SIDE_ENTRY)
-                side.append(off)
-                side.append(kind + chan if code is None else code)
+        try:  # every entry has a code and an offset within 48 bits: the usual case
+            for lts, kind, chan in self.log:
+                off = lts - ts
+                entries.append(pack(code_of[(kind, chan)], off & 0xFFFF, off >> 16))
+            blob = b"".join(entries)
+        except (KeyError, struct.error):
+            blob, side = _log_with_side(self.log, ts)
         method = _METHOD.get(self.method, self.method)
         out = [FORMAT, self.issuer, self.badge, ts, self.eid, method, vfield, st,
-               self.shared, b"".join(entries), b"".join(sorted(self.seen))]
+               self.shared, blob, b"".join(sorted(self.seen))]
         if side:
             out.append(side)
-        packed: bytes = msgpack.packb(out, use_bin_type=True)
+        packed: bytes = _PACKER.pack(out)
         return packed
 
     @classmethod
@@ -162,28 +163,54 @@ class AwardState:
         else:
             vstamp = (ts, eid, _VIS_OF[vfield] if isinstance(vfield, int) else vfield)
         st = [(ts + stf[i], stf[i + 2], _KINDS[stf[i + 1]]) for i in range(0, len(stf), 3)]
-        log = []
-        viewed = False
-        side = items[11] if len(items) > 11 else []
-        j = 0
-        for code, lo, hi in _ENTRY.iter_unpack(blob):
-            if code == _SIDE:
-                off, code = side[j], side[j + 1]
-                j += 2
-                kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
-            else:
-                off = lo + (hi << 16)
+        if len(items) > 11:
+            log = _log_of_side(blob, items[11], ts)
+            viewed = any(kind == VIEW for _t, kind, _c in log)
+        else:
+            log = []
+            for code, lo, hi in _ENTRY.iter_unpack(blob):
                 kind, chan = _OF_CODE[code]
-            log.append((ts + off, kind, chan))
-            if kind == VIEW:
-                viewed = True
+                log.append((ts + lo + (hi << 16), kind, chan))
+            viewed = not _VIEW_CODES.isdisjoint(blob[::_ENTRY.size])  # the records' codes
         return cls(issuer, badge, ts, eid,
                    METHODS[method] if isinstance(method, int) else method, utc_day(ts),
-                   vstamp, st, shared, log,
-                   {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed)
+                   vstamp, st, shared, log, {d for (d,) in _DIGESTS.iter_unpack(seen)}, viewed)
 
 
 _SIDE_ENTRY = _ENTRY.pack(_SIDE, 0, 0)
+_VIEW_CODES = frozenset(code for (kind, _c), code in _CODE.items() if kind == VIEW)
+
+
+def _log_with_side(log: list[tuple[int, str, str]], ts: int) -> tuple[bytes, list[Any]]:
+    """The log's records, and the side list of those that do not fit one."""
+    entries: list[bytes] = []
+    side: list[Any] = []
+    for lts, kind, chan in log:
+        off = lts - ts
+        code = _CODE.get((kind, chan))
+        if code is not None and -_OFF_LIMIT <= off < _OFF_LIMIT:
+            entries.append(_ENTRY.pack(code, off & 0xFFFF, off >> 16))
+        else:
+            entries.append(_SIDE_ENTRY)
+            side.append(off)
+            side.append(kind + chan if code is None else code)
+    return b"".join(entries), side
+
+
+def _log_of_side(blob: bytes, side: list[Any], ts: int) -> list[tuple[int, str, str]]:
+    """The log from its records and side list (_log_with_side)."""
+    log = []
+    j = 0
+    for code, lo, hi in _ENTRY.iter_unpack(blob):
+        if code == _SIDE:
+            off, code = side[j], side[j + 1]
+            j += 2
+            kind, chan = _OF_CODE[code] if isinstance(code, int) else (code[0], code[1:])
+        else:
+            off = lo + (hi << 16)
+            kind, chan = _OF_CODE[code]
+        log.append((ts + off, kind, chan))
+    return log
 
 
 def _loads_format2(cls: type[AwardState], items: list[Any]) -> AwardState:
@@ -296,7 +323,14 @@ def activity_field(kind: str, chan: str, status: str) -> str:
 
 
 def utc_day(ts_us: int) -> str:
-    return datetime.fromtimestamp(ts_us / 1_000_000, UTC).date().isoformat()
+    """The UTC day of a time, by integer division as schemas/events.py names an event's day
+    (no float on the way: exact to the microsecond at any date)."""
+    return _day_name(ts_us // US_PER_DAY)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _day_name(days: int) -> str:
+    return date.fromordinal(days + _EPOCH_ORDINAL).isoformat()
 
 
 def rebucket(

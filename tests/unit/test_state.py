@@ -199,3 +199,17 @@ def test_format_3_is_smaller_than_format_2_for_a_typical_award():
                         (1_780_000_000_000_000 + 50 * H, "v", "linkedin")],
                    seen={digest("a"), digest("b"), digest("c")}, viewed=True)
     assert len(s.dumps()) == 99
+
+
+def test_the_utc_day_of_a_time_to_the_microsecond():
+    from streams.state import utc_day
+
+    day = 86_400_000_000
+    assert utc_day(0) == "1970-01-01" and utc_day(day - 1) == "1970-01-01"
+    assert utc_day(day) == "1970-01-02" and utc_day(-1) == "1969-12-31"
+    # 2026-04-13T23:59:59.999999Z and the next microsecond
+    t = (20_556 * 86_400 + 86_399) * 1_000_000 + 999_999
+    assert utc_day(t) == "2026-04-13" and utc_day(t + 1) == "2026-04-14"
+    # far enough that a float of seconds no longer holds the microsecond
+    t = (2_900_000 * 86_400 + 86_399) * 1_000_000 + 999_999
+    assert utc_day(t) == "9909-12-07" and utc_day(t + 1) == "9909-12-08"
