@@ -382,7 +382,7 @@ def _timestamps(tss: list[str], latest: int) -> list[tuple[int, str] | None]:
     if _all_match(tss, _UTC):
         try:
             us = np.array([t[:-1] for t in tss], dtype="datetime64[us]").astype(np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):  # a day or hour out of range, a leap second
             pass
         else:
             fine = ((us >= _MIN_US) & (us <= latest)).tolist()
