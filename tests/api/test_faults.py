@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from badgepulse.embedded import Embedded, free_port, redis_binary, wait_port
+from badgepulse.embedded import COMPACT_HASHES, Embedded, free_port, redis_binary, wait_port
 from core.settings import Settings
 from tests.conftest import asgi_client, isolated_settings, make_key
 
@@ -54,7 +54,7 @@ class OwnRedis:
         self.proc = subprocess.Popen(
             [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes", "--appendfsync", "always", "--dir", self.workdir,
-             "--loglevel", "warning"],
+             "--loglevel", "warning", *COMPACT_HASHES],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_port(self.port, proc=self.proc)
 

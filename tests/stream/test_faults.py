@@ -16,7 +16,14 @@ import pytest
 from redis.asyncio import Redis
 from rich.console import Console
 
-from badgepulse.embedded import Embedded, free_port, redis_binary, tansu_binary, wait_port
+from badgepulse.embedded import (
+    COMPACT_HASHES,
+    Embedded,
+    free_port,
+    redis_binary,
+    tansu_binary,
+    wait_port,
+)
 from badgepulse.rebuild import RebuildRefused, rebuild
 from core.generations import read_generations, serving_layout
 from core.settings import Settings
@@ -57,7 +64,7 @@ class Server:
 def own_redis(tmp_path) -> Iterator[Server]:
     port = free_port()
     srv = Server([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", "--dir", str(tmp_path)], port)
+                  "--appendonly", "no", "--dir", str(tmp_path), *COMPACT_HASHES], port)
     srv.start()
     try:
         yield srv
