@@ -284,11 +284,30 @@ class PartitionBatch:
         self.badge_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.issuer_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.applied_by_org: dict[str, list[Any]] = {}
+        # An event is a duplicate if it was applied (or is held) already: its id is marked
+        # for the org and day (within the dedup window), or its award remembers it (for as
+        # long as the award exists). The check and _apply's dispatch are written out here:
+        # this loop runs once per event (floor_worker's decode + fold: 15.5-16.3 against
+        # 15.8-16.5 us/event through the two methods).
+        seen, cache = self.fetched.seen, self.cache
+        followup, issue = self._followup, self._issue
         for rec, ev in self.events:
-            if self._duplicate(ev):
-                c.stat(ev.org_id, "duplicates")
+            org = ev.org_id
+            if (org, ev.day, ev.event_id) in seen:
+                c.stat(org, "duplicates")
                 continue
-            self._apply(rec.key, rec.value, ev, rec.offset)
+            if ev.award_id is not None:
+                s = cache.get((org, ev.award_id))
+                if s is not None and award_knows(s, ev):
+                    c.stat(org, "duplicates")
+                    continue
+            t = ev.type
+            if t in AWARD_FOLLOWUP_TYPES:
+                followup(rec.key, rec.value, ev, rec.offset)
+            elif t == "award.issued":
+                issue(rec.key, rec.value, ev, rec.offset)
+            else:
+                self._apply(rec.key, rec.value, ev, rec.offset)
         self._settle_applied()
         for ref, items in self.pending_held.items():
             key = layout.held(*ref)
@@ -303,18 +322,6 @@ class PartitionBatch:
         for (org, issuer), meta in self.issuer_meta.items():
             c.hsets[(layout.issuers(org), issuer)] = orjson.dumps(meta)
         return c
-
-    def _duplicate(self, ev: Event) -> bool:
-        """Whether the event was applied (or is held) already: its id is marked for the org
-        and day (within the dedup window), or its award remembers it (for as long as the
-        award exists)."""
-        if (ev.org_id, ev.day, ev.event_id) in self.fetched.seen:
-            return True
-        if ev.award_id is not None:
-            s = self.cache.get((ev.org_id, ev.award_id))
-            if s is not None:
-                return award_knows(s, ev)
-        return False
 
     def _mark(self, ev: Event) -> None:
         """Reserve the event's id: applied, or held (streams/state.py digest_int)."""
