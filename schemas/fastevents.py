@@ -316,6 +316,11 @@ def _slow(raw: bytes, now_us: int, limits: EventLimits) -> Event | EventRejected
     try:
         return decode_event(raw, now_us, limits)
     except EventRejected as err:
+        # Handed back, not raised: without its traceback and context (a JSONDecodeError
+        # and its frames), which reach decode_events' frame (f_back) and its list of
+        # verdicts holding `err`, a cycle that kept the whole batch alive for the collector.
+        err.__traceback__ = None
+        err.__context__ = None
         return err
 
 

@@ -227,3 +227,25 @@ def test_one_invalid_value_in_a_batch_sends_only_its_record_the_slow_way(
     assert isinstance(out[1], EventRejected)
     assert out[1].reason == "award_id: must be 1-128 characters of [A-Za-z0-9._:-]"
     assert [type(x) for x in out] == [Event, EventRejected, Event]
+
+
+def test_a_rejected_record_leaves_no_reference_cycle() -> None:
+    """A rejection handed back (not raised) must not keep its traceback: its frames reach
+    decode_events' own frame (f_back), whose list of verdicts holds the rejection again, so
+    every batch with one invalid record stayed in memory, its bytes, Structs and stamps
+    included, until the cycle collector ran (the worker's collector runs rarely, and with
+    the default thresholds this garbage aged into full collections)."""
+    import gc
+
+    invalid = [b"not json", b'{"event_id":"x 1"}', VALID.replace(b'"aw-1"', b'"aw 1"'),
+               VALID[:-1] + b',"extra":1}', VALID.replace(b"2026-04-13", b"2099-04-13")]
+    gc.collect()
+    gc.disable()
+    try:
+        out = decode_events([VALID, *invalid, VALID], NOW)
+        assert [type(x) for x in out] == [Event, EventRejected, EventRejected, EventRejected,
+                                          Event, EventRejected, Event]
+        del out
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
