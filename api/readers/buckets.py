@@ -24,6 +24,15 @@ Version semantics:
   whose versions start over, from the one a bucket was cached from: a new `_gen` empties
   the org's entries.
 
+Buckets before the org's first event (counters only, `first_key` = `Layout.first_day`):
+the worker keeps the org's first day per event type with HMIN in the same script as the
+writes of that event, and every counter write is filed on the day of an event applied in the
+same or an earlier commit (an award's issue day, a follow-up's own day). So a bucket that
+ends before the least of those days is empty by definition, version or not: it is neither
+read nor cached, and the first day is read in the same snapshot as the versions. A late
+event older than the first day moves it in the commit that writes its bucket, so the next
+read sees both. An absent or empty first-day hash skips nothing (unknown).
+
 One snapshot: a request sums its buckets as of one moment. When some buckets must be read,
 their contents are fetched in one MULTI together with the versions of *every* wanted
 bucket; a cached bucket whose version moved between the two round trips makes the request
@@ -66,6 +75,25 @@ class _Bucket:
     values: np.ndarray  # int64: (n,) or (n, width)
 
 
+_EMPTY = _Bucket(None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _floor(first: dict[bytes, bytes] | None) -> str | None:
+    """The org's first event day as ``YYYYMMDD`` (the digits of a day bucket), or None."""
+    if not first:
+        return None
+    return min(first.values()).decode().replace("-", "")
+
+
+def _before(bucket: str, floor: str | None) -> bool:
+    """Whether a day/month/year bucket (``dYYYYMMDD``, ``mYYYYMM``, ``yYYYY``) ends before
+    the day `floor` (``YYYYMMDD``): its digits sort before the floor's same-length prefix."""
+    if floor is None or bucket[:1] not in ("d", "m", "y"):
+        return False
+    digits = bucket[1:]
+    return digits.isdigit() and digits < floor[:len(digits)]
+
+
 @dataclass
 class _Sum:
     org: _Org  # the index the total's rows are positions in
@@ -101,16 +129,30 @@ class VersionedBuckets:
         return org
 
     async def sums(self, redis: Redis, layout: Layout, org_id: str,
-                   groups: Sequence[Sequence[Item]]) -> tuple[list[bytes], list[np.ndarray]]:
+                   groups: Sequence[Sequence[Item]], first_key: str | None = None,
+                   bucket_of: dict[str, str] | None = None,
+                   ) -> tuple[list[bytes], list[np.ndarray]]:
         """(the org's field names, one total per group indexed by them): each group's
         hashes summed field by field, all groups from one snapshot. The totals are shared
-        with the cache: read them, never modify them."""
+        with the cache: read them, never modify them.
+
+        `first_key` (with `bucket_of`: hash key -> its bucket): the org's first-day hash;
+        buckets wholly before it are empty (module doc)."""
         tv = layout.table_versions(org_id)
         ckey = (layout.data, org_id)
         wanted = list(dict.fromkeys(it for g in groups for it in g))
         vfields = list(dict.fromkeys(vf for _k, vf in wanted if vf is not None))
         for attempt in range(TRIES + 1):
-            got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
+            if first_key is None:
+                got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
+                floor = None
+            else:
+                p0 = redis.pipeline(transaction=True)
+                p0.hmget(tv, [GEN_FIELD, *vfields])
+                p0.hgetall(first_key)
+                got, first = await p0.execute()
+                # the last try reads every bucket in one MULTI: nothing skipped
+                floor = _floor(first) if attempt < TRIES else None
             gen = got[0]
             versions: dict[str | None, bytes | None] = dict(zip(vfields, got[1:], strict=True))
             versions[None] = None
@@ -118,6 +160,10 @@ class VersionedBuckets:
             local: dict[str, _Bucket] = {}
             stale: list[Item] = []
             for it in wanted:
+                if floor is not None and bucket_of is not None and _before(
+                        bucket_of.get(it[0], ""), floor):
+                    local[it[0]] = _EMPTY
+                    continue
                 hit = self.buckets.get((*ckey, it[0]))
                 if (attempt < TRIES and hit is not None and hit.version is not None
                         and hit.version == versions[it[1]]):
@@ -130,14 +176,22 @@ class VersionedBuckets:
             pipe.hmget(tv, [GEN_FIELD, *vfields])
             for key, _vf in stale:
                 pipe.hgetall(key)
+            if first_key is not None:
+                pipe.hgetall(first_key)
             res = await pipe.execute()
+            if first_key is not None:
+                if floor is not None and _floor(res.pop()) != floor:
+                    continue  # an older event moved the first day meanwhile: again
+                if floor is None:
+                    res.pop()
             now: dict[str | None, bytes | None] = dict(zip(vfields, res[0][1:], strict=True))
             now[None] = None
             if res[0][0] != gen:  # Redis lost its data between the two round trips
                 if attempt < TRIES:
                     continue  # again
                 org = self._org(ckey, res[0][0])  # every bucket is in this MULTI: use it
-            if any(local[k].version != now[vf] for k, vf in wanted if k in local):
+            if any(local[k].version != now[vf] for k, vf in wanted
+                   if k in local and local[k] is not _EMPTY):
                 continue  # a commit between the round trips moved a cached bucket: again
             self.reads += len(stale)
             keep = self.orgs.get(ckey) is org  # not if another request saw a new `_gen`

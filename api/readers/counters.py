@@ -139,9 +139,20 @@ class CounterReader:
 
     async def run(self) -> list[list[Mapping[bytes, bytes | int]]]:
         if self.cache is not None and self.layout is not None and self.org_id is not None:
-            groups = [[(counter_key(base, b), version_field(b))
-                       for base in bases for b in buckets] for bases, buckets in self.requests]
-            names, totals = await self.cache.sums(self.redis, self.layout, self.org_id, groups)
+            bucket_of: dict[str, str] = {}
+            groups = []
+            for bases, buckets in self.requests:
+                g = []
+                for base in bases:
+                    for b in buckets:
+                        key = counter_key(base, b)
+                        bucket_of[key] = b
+                        g.append((key, version_field(b)))
+                groups.append(g)
+            # buckets before the org's first event day are empty (api/readers/buckets.py)
+            names, totals = await self.cache.sums(
+                self.redis, self.layout, self.org_id, groups,
+                first_key=self.layout.first_day(self.org_id), bucket_of=bucket_of)
             return [[{name: n for name, n in zip(names, t.tolist(), strict=True) if n}]
                     for t in totals]
         # MULTI/EXEC: one snapshot, so a batch applied mid-read cannot split a response.
