@@ -153,12 +153,17 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     nkeys = 0
     flat: list[str] = []
     for key, tgt in cells.items():
-        fields = [x for f, n in tgt.items() if n for x in (f, str(n))]
-        if fields:
-            nkeys += 1
-            flat.append(key)
-            flat.append(str(len(fields) // 2))
-            flat.extend(fields)
+        if not tgt:
+            continue
+        if 0 in tgt.values():  # deltas that cancelled out within the batch: not written
+            tgt = {f: n for f, n in tgt.items() if n}
+            if not tgt:
+                continue
+        nkeys += 1
+        row = [key, str(len(tgt)), *tgt, *tgt]  # key, field count, (field, delta)...
+        row[2::2] = tgt
+        row[3::2] = map(str, tgt.values())
+        flat.extend(row)
     if nkeys:
         out.extend((Op.COUNTERS, str(nkeys)))
         out.extend(flat)
@@ -252,61 +257,172 @@ def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str]
 TableCells = dict[tuple[str, str, str], defaultdict[int, int]]  # (org, bucket, pair) -> vector
 
 
-def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[str, int]],
+def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
                                                      TableCells, set[tuple[str, str]]]:
     """Each (pair, day) cell into its 3 levels x 4 buckets, its badge-table vectors and
     method counts, so Redis gets one write per distinct (key, field) of the batch, not
     twelve per event; and the (org, bucket)s whose counter hashes get a write with no
-    table or methods write beside it (their version is bumped all the same)."""
-    cells: dict[str, defaultdict[str, int]] = {}
+    table or methods write beside it (their version is bumped all the same).
+
+    The cells are summed per (pair, bucket) first (a day's bucket is the cell itself), the
+    issuer level from those and the org level from the issuers' (`_fan_out`): a cell's
+    field is added 4 times, not 12, and once more per level for each distinct bucket."""
     table: TableCells = {}
     counted: set[tuple[str, str]] = set()
     days: set[tuple[str, str]] = set()
-    bases_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    buckets_of: dict[str, tuple[str, str, str, str]] = {}
+    # (org, issuer, badge) -> bucket -> field -> delta: the badge level's sums; its months
+    # (bucket -> (its year's bucket, sums)) are summed into years and all time at the end
+    badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]] = {}
+    months_of: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, int]]]] = {}
+    methods_of: dict[str, dict[str, int]] = {}  # table-methods key -> field -> delta
+    # field -> its badge-table index, _METHOD_FIELD, or _NO_TABLE (a batch has ~100 fields)
+    index_of: dict[str, int] = {}
     for (org, issuer, badge, day), cell in commit.fine.items():
-        bases = bases_of.get((org, issuer, badge))
-        if bases is None:
-            bases = bases_of[(org, issuer, badge)] = (
-                layout.counter_base(org, ORG_LEVEL, ORG_ENTITY),
-                layout.counter_base(org, ISSUER_LEVEL, issuer),
-                layout.counter_base(org, BADGE_LEVEL, pair(issuer, badge)))
-        items = [(f, n) for f, n in cell.items() if n]
+        buckets = buckets_of.get(day)
+        if buckets is None:
+            buckets = buckets_of[day] = buckets_of_day(day)
+        items = {f: n for f, n in cell.items() if n}
+        sums = badge_sums.get((org, issuer, badge))
+        if sums is None:
+            sums = badge_sums[(org, issuer, badge)] = {}
+            months = months_of[(org, issuer, badge)] = {}
+        else:
+            months = months_of[(org, issuer, badge)]
+        d_bucket, m_bucket, y_bucket, _all = buckets
+        sums[d_bucket] = items  # one cell per (pair, day): its day's sums as they are
+        month = months.get(m_bucket)
+        if month is None:
+            months[m_bucket] = (y_bucket, dict(items))
+        else:
+            tgt = month[1]
+            get = tgt.get
+            for f, n in items.items():
+                tgt[f] = get(f, 0) + n
+        if not items:
+            continue
         vec: dict[int, int] = {}
         methods: list[tuple[str, int]] = []
-        for f, n in items:
-            idx = table_index(f)
-            if idx is not None:
+        for f, n in items.items():
+            idx = index_of.get(f)
+            if idx is None:
+                idx = index_of[f] = _field_index(f)
+            if idx >= 0:
                 vec[idx] = vec.get(idx, 0) + n
-            elif (method := method_table_field(issuer, f)) is not None:
+            elif idx == _METHOD_FIELD and (method := method_table_field(issuer, f)) is not None:
                 methods.append((method, n))
-        if items and not (vec or methods) and (org, day) not in days:
-            days.add((org, day))  # counters only (bot views): no table entry bumps the day
-            counted.update((org, b) for b in buckets_of_day(day) if b != ALL_BUCKET)
+        if not (vec or methods):
+            if (org, day) not in days:
+                days.add((org, day))  # counters only (bot views): no table entry bumps the day
+                counted.update((org, b) for b in buckets if b != ALL_BUCKET)
+            continue
         pair_field = pair(issuer, badge)
-        for bucket in buckets_of_day(day):
-            for base in bases:
-                key = counter_key(base, bucket)
-                tgt = cells.get(key)
-                if tgt is None:
-                    tgt = cells[key] = defaultdict(int)
-                for f, n in items:
-                    tgt[f] += n
+        for bucket in buckets:
             if bucket == ALL_BUCKET:
                 continue  # tables are read by period only, never all time
-            if vec or methods:  # a methods write too: its bucket's version is bumped
-                tv = table.get((org, bucket, pair_field))
-                if tv is None:
-                    tv = table[(org, bucket, pair_field)] = defaultdict(int)
-                for idx, n in vec.items():
-                    tv[idx] += n
+            # a methods write too: its bucket's version is bumped with the table entry's
+            tv = table.get((org, bucket, pair_field))
+            if tv is None:
+                tv = table[(org, bucket, pair_field)] = defaultdict(int)
+            for idx, n in vec.items():
+                tv[idx] += n
             if methods:
                 key = layout.table_methods(org, bucket)
-                tgt = cells.get(key)
-                if tgt is None:
-                    tgt = cells[key] = defaultdict(int)
+                mt = methods_of.get(key)
+                if mt is None:
+                    mt = methods_of[key] = {}
+                get = mt.get
                 for f, n in methods:
-                    tgt[f] += n
-    return cells, table, counted
+                    mt[f] = get(f, 0) + n
+    for ref, months in months_of.items():
+        sums = badge_sums[ref]
+        years: dict[str, dict[str, int]] = {}
+        for m_bucket, (y_bucket, tgt) in months.items():
+            sums[m_bucket] = tgt
+            year = years.get(y_bucket)
+            if year is None:
+                years[y_bucket] = dict(tgt)
+            else:
+                get = year.get
+                for f, n in tgt.items():
+                    year[f] = get(f, 0) + n
+        total: dict[str, int] | None = None
+        for y_bucket, year in years.items():
+            sums[y_bucket] = year
+            if total is None:
+                total = dict(year)
+            else:
+                get = total.get
+                for f, n in year.items():
+                    total[f] = get(f, 0) + n
+        if total is not None:
+            sums[ALL_BUCKET] = total
+    return _fan_out(badge_sums, methods_of, layout), table, counted
+
+
+_METHOD_FIELD, _NO_TABLE = -1, -2  # _field_index's answers for fields of no table index
+
+
+def _field_index(f: str) -> int:
+    """A counter field's badge-table index, else _METHOD_FIELD for a field method_table_field
+    names, else _NO_TABLE."""
+    idx = table_index(f)
+    if idx is not None:
+        return idx
+    return _METHOD_FIELD if method_table_field("", f) is not None else _NO_TABLE
+
+
+def _fan_out(badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]],
+             methods_of: dict[str, dict[str, int]], layout: Layout) -> dict[str, dict[str, int]]:
+    """The counter hashes' writes: the badge level's sums as they are, the issuer level
+    their sum per (issuer, bucket), the org level the issuers' per (org, bucket); then the
+    table-methods hashes'. A dict placed in the result is not changed after."""
+    cells: dict[str, dict[str, int]] = {}
+
+    def place(key: str, tgt: dict[str, int]) -> None:
+        have = cells.get(key)
+        if have is None:
+            cells[key] = tgt
+        else:  # two entities naming one key (not expected): the sum, in a new dict
+            merged = dict(have)
+            for f, n in tgt.items():
+                merged[f] = merged.get(f, 0) + n
+            cells[key] = merged
+
+    def add(into: dict[str, dict[str, int]], bucket: str, tgt: dict[str, int]) -> None:
+        have = into.get(bucket)
+        if have is None:
+            into[bucket] = dict(tgt)
+        else:
+            get = have.get
+            for f, n in tgt.items():
+                have[f] = get(f, 0) + n
+
+    issuer_sums: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for (org, issuer, badge), sums in badge_sums.items():
+        base = layout.counter_base(org, BADGE_LEVEL, pair(issuer, badge))
+        into = issuer_sums.get((org, issuer))
+        if into is None:
+            into = issuer_sums[(org, issuer)] = {}
+        for bucket, tgt in sums.items():
+            place(counter_key(base, bucket), tgt)
+            add(into, bucket, tgt)
+    org_sums: dict[str, dict[str, dict[str, int]]] = {}
+    for (org, issuer), sums in issuer_sums.items():
+        base = layout.counter_base(org, ISSUER_LEVEL, issuer)
+        into = org_sums.get(org)
+        if into is None:
+            into = org_sums[org] = {}
+        for bucket, tgt in sums.items():
+            place(counter_key(base, bucket), tgt)
+            add(into, bucket, tgt)
+    for org, sums in org_sums.items():
+        base = layout.counter_base(org, ORG_LEVEL, ORG_ENTITY)
+        for bucket, tgt in sums.items():
+            place(counter_key(base, bucket), tgt)
+    for key, tgt in methods_of.items():
+        place(key, tgt)
+    return cells
 
 
 def _text(v: Any) -> str:
