@@ -88,6 +88,7 @@ def digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked twice per event (a batch's fetch and mark)
 def digest_int(event_id: str) -> int:
     """The digest as a signed 64-bit integer: what the dedup sets hold (Layout.dedup)."""
     return int.from_bytes(digest(event_id), "little", signed=True)
@@ -262,10 +263,20 @@ Cohort = tuple[str, bool, bool, bool, str, int, bool]
 def cohort(s: AwardState) -> Cohort:
     """(status, accepted ever, shared ever, public now, method, time-to-accept bucket,
     viewed ever by a human)."""
-    fa = first_accept(s.st)
+    # status_at(st, None) and first_accept(st) in one pass over the status events
+    code, fa = P, None
+    for ts, _eid, kind in s.st:
+        if kind == REVOKE:
+            code = R
+            break
+        if kind == ACCEPT:
+            code = A
+            if fa is None:
+                fa = ts
+        else:
+            code = D
     tta = -1 if fa is None else tta_bucket_index((fa - s.ts) / US_PER_HOUR)
-    return (status_at(s.st, None), fa is not None, s.shared, s.vis[2] == "public", s.method,
-            tta, s.viewed)
+    return (code, fa is not None, s.shared, s.vis[2] == "public", s.method, tta, s.viewed)
 
 
 def cohort_fields(c: Cohort) -> list[str]:
@@ -274,6 +285,12 @@ def cohort_fields(c: Cohort) -> list[str]:
     award is in one time-to-accept bucket of its method (`mt`): summed over the methods
     that is the time-to-accept histogram, and over the buckets the method's accepted
     awards, so neither needs a field of its own."""
+    return list(_cohort_fields(c))
+
+
+@functools.lru_cache(maxsize=1 << 12)  # a few hundred cohorts in practice
+def _cohort_fields(c: Cohort) -> tuple[str, ...]:
+    """cohort_fields, built once per distinct cohort."""
     s, acc, shared, public, method, tta, viewed = c
     out = [f"{AWARDED}.{s}", f"{METHOD}.{method}.{s}"]
     if acc:
@@ -286,17 +303,23 @@ def cohort_fields(c: Cohort) -> list[str]:
         out.append(f"{PUBLIC}.{s}")
     if viewed:
         out.append(f"{VIEWED}.{s}")
-    return out
+    return tuple(out)
 
 
 def cohort_delta(before: Cohort | None, after: Cohort) -> dict[str, int]:
     """Counter changes on the issue day when an award's cohort tuple changes."""
     if before == after:
         return {}
+    return dict(_cohort_delta(before, after))  # a copy: the cached one stays as it is
+
+
+@functools.lru_cache(maxsize=1 << 14)  # (before, after) pairs: a few thousand in practice
+def _cohort_delta(before: Cohort | None, after: Cohort) -> dict[str, int]:
+    """cohort_delta of two different cohorts, built once per distinct pair."""
     if before is None:
-        return dict.fromkeys(cohort_fields(after), 1)
+        return dict.fromkeys(_cohort_fields(after), 1)
     # a cohort names each field at most once: the change is two set differences (in C)
-    old, new = set(cohort_fields(before)), set(cohort_fields(after))
+    old, new = set(_cohort_fields(before)), set(_cohort_fields(after))
     delta = dict.fromkeys(old - new, -1)
     delta.update(dict.fromkeys(new - old, 1))
     return delta
