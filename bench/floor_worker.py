@@ -88,9 +88,6 @@ def main() -> None:
 
     def digests() -> None:
         state.digest.cache_clear()
-        clear = getattr(state.digest_int, "cache_clear", None)  # cached too since 3dc9434
-        if clear is not None:
-            clear()
         for ev in events:
             dedup_member(layout, ev.org_id, ev.day, ev.event_id)
 

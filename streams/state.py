@@ -88,7 +88,6 @@ def digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
 
 
-@functools.lru_cache(maxsize=1 << 16)  # asked twice per event (a batch's fetch and mark)
 def digest_int(event_id: str) -> int:
     """The digest as a signed 64-bit integer: what the dedup sets hold (Layout.dedup)."""
     return int.from_bytes(digest(event_id), "little", signed=True)
