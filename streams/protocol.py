@@ -276,6 +276,8 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
     badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]] = {}
     months_of: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, int]]]] = {}
     methods_of: dict[str, dict[str, int]] = {}  # table-methods key -> field -> delta
+    # (org, pair) -> month bucket -> (its year's bucket, the month's table vector)
+    tmonths_of: dict[tuple[str, str], dict[str, tuple[str, defaultdict[int, int]]]] = {}
     # field -> its badge-table index, _METHOD_FIELD, or _NO_TABLE (a batch has ~100 fields)
     index_of: dict[str, int] = {}
     for (org, issuer, badge, day), cell in commit.fine.items():
@@ -316,17 +318,23 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
                 days.add((org, day))  # counters only (bot views): no table entry bumps the day
                 counted.update((org, b) for b in buckets if b != ALL_BUCKET)
             continue
+        # tables are read by period only, never all time; a methods write comes with a table
+        # entry (maybe empty) too: its bucket's version is bumped with the entry's. The
+        # day's vector is the cell's; months are summed here, years from them at the end.
         pair_field = pair(issuer, badge)
-        for bucket in buckets:
-            if bucket == ALL_BUCKET:
-                continue  # tables are read by period only, never all time
-            # a methods write too: its bucket's version is bumped with the table entry's
-            tv = table.get((org, bucket, pair_field))
-            if tv is None:
-                tv = table[(org, bucket, pair_field)] = defaultdict(int)
+        table[(org, d_bucket, pair_field)] = defaultdict(int, vec)
+        tmonths = tmonths_of.get((org, pair_field))
+        if tmonths is None:
+            tmonths = tmonths_of[(org, pair_field)] = {}
+        tmonth = tmonths.get(m_bucket)
+        if tmonth is None:
+            tmonths[m_bucket] = (y_bucket, defaultdict(int, vec))
+        else:
+            tv = tmonth[1]
             for idx, n in vec.items():
                 tv[idx] += n
-            if methods:
+        if methods:
+            for bucket in (d_bucket, m_bucket, y_bucket):
                 key = layout.table_methods(org, bucket)
                 mt = methods_of.get(key)
                 if mt is None:
@@ -334,6 +342,15 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
                 get = mt.get
                 for f, n in methods:
                     mt[f] = get(f, 0) + n
+    for (org, pair_field), tmonths in tmonths_of.items():
+        for m_bucket, (y_bucket, tv) in tmonths.items():
+            table[(org, m_bucket, pair_field)] = tv
+            ty = table.get((org, y_bucket, pair_field))
+            if ty is None:
+                table[(org, y_bucket, pair_field)] = defaultdict(int, tv)
+            else:
+                for idx, n in tv.items():
+                    ty[idx] += n
     for ref, months in months_of.items():
         sums = badge_sums[ref]
         years: dict[str, dict[str, int]] = {}
