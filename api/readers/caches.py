@@ -27,9 +27,12 @@ MAX_COUNTER_BUCKETS = 16_384  # parsed counter hashes kept (org, level, entity, 
 
 @dataclass
 class PairCache:
-    """Stored "issuer|badge" members, split once."""
+    """Stored "issuer|badge" members, split once; and each org's list of pairs, kept with
+    the org's data version and `_gen` it was read with (api/readers/scope.py org_pairs)."""
 
     split: dict[bytes, tuple[str, str]] = field(default_factory=dict)
+    lists: dict[tuple[str, str], tuple[tuple[bytes, bytes], list[tuple[str, str]]]] = field(
+        default_factory=dict)  # (data, org) -> ((version, _gen), pairs)
 
     def get(self, member: bytes) -> tuple[str, str]:
         hit = self.split.get(member)

@@ -16,6 +16,7 @@ from schemas.layout import (
     ORG_ENTITY,
     ORG_LEVEL,
     STATUS_CODES,
+    VERSIONS_GEN,
     Layout,
     pair,
 )
@@ -56,13 +57,44 @@ class Resolved:
     pairs: tuple[tuple[str, str], ...]  # (issuer, badge) pairs in the filtered scope
 
 
+MAX_PAIR_LISTS = 1024  # orgs whose pair lists are kept (then the memo starts over)
+
+
 async def org_pairs(redis: Redis, layout: Layout, org_id: str,
                     memo: PairCache | None = None) -> list[tuple[str, str]]:
-    """The org's (issuer, badge) pairs; with the app's memo (ReadCaches.pairs) each stored
-    member is split once, without one every time."""
-    raw = cast(set[bytes], await redis.smembers(layout.pairs(org_id)))
-    memo = memo if memo is not None else PairCache()
-    return [memo.get(p) for p in raw]
+    """The org's (issuer, badge) pairs (a shared list: never modify it); with the app's memo
+    (ReadCaches.pairs) each stored member is split once, without one every time.
+
+    With the memo, the list is kept with the org's data version (`Layout.org_stats`
+    ``version``) and `_gen` it was read with: the worker adds a pair only in a commit that
+    bumps that version in the same script (streams/protocol.py), and `_gen` tells a Redis
+    that came back empty (versions start over). So the same (version, `_gen`) means the same
+    set, and a hit costs two small HGETs instead of the whole set. Either absent: not kept."""
+    if memo is None:
+        raw = cast(set[bytes], await redis.smembers(layout.pairs(org_id)))
+        return [PairCache().get(p) for p in raw]
+    key = (layout.data, org_id)
+    hit = memo.lists.get(key)
+    if hit is not None:
+        pipe = redis.pipeline(transaction=True)
+        pipe.hget(layout.org_stats(org_id), "version")
+        pipe.hget(layout.table_versions(org_id), VERSIONS_GEN)
+        version, gen = await pipe.execute()
+        if hit[0] == (version, gen):
+            return hit[1]
+    pipe = redis.pipeline(transaction=True)
+    pipe.hget(layout.org_stats(org_id), "version")
+    pipe.hget(layout.table_versions(org_id), VERSIONS_GEN)
+    pipe.smembers(layout.pairs(org_id))
+    version, gen, raw = await pipe.execute()
+    pairs = [memo.get(p) for p in cast(set[bytes], raw)]
+    if version is not None and gen is not None:
+        if len(memo.lists) >= MAX_PAIR_LISTS:
+            memo.lists.clear()
+        memo.lists[key] = ((version, gen), pairs)
+    else:
+        memo.lists.pop(key, None)
+    return pairs
 
 
 async def resolve(redis: Redis, layout: Layout, caller: ApiKey, q: ReadQuery,

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from api.readers.answers import AnswerCache
+from api.readers.answers import REFRESH_AT, AnswerCache
 from api.readers.scope import ReadQuery
 from core.keys import ApiKey
 from core.settings import Settings
@@ -47,7 +47,7 @@ async def test_a_request_past_the_bound_takes_over_its_queued_refresh(settings: 
     assert (await get("a", slow_a))[0] == {"n": 1}
     assert (await get("b", b))[0] == {"n": 1}
     await ledger.commit()
-    await asyncio.sleep(bound * 0.6)  # past half the bound: stale answers, refreshes queued
+    await asyncio.sleep(bound * (REFRESH_AT + 0.05))  # stale answers, refreshes queued
     assert (await get("a", slow_a))[0] == {"n": 1}  # A's refresh runs and hangs
     assert (await get("b", b))[0] == {"n": 1}  # B's waits behind it
     assert cache.refreshes == 2
@@ -79,7 +79,7 @@ async def test_an_exact_read_takes_over_a_queued_refresh(settings: Settings, red
 
     assert (await cache.get(redis, layout, caller, q, "channels", (), compute))[0] == {"n": 1}
     await ledger.commit()
-    await asyncio.sleep(bound * 0.6)
+    await asyncio.sleep(bound * (REFRESH_AT + 0.05))
     hold = asyncio.Lock()  # the queue, held by another key's refresh
     await hold.acquire()
     cache._refresh_slot = hold  # type: ignore[assignment]
