@@ -60,6 +60,7 @@ from schemas.events import (
     EventRejected,
     _parse_ts,
     decode_event,
+    new_event,
 )
 from schemas.limits import DEFAULT_LIMITS, EventLimits
 
@@ -156,33 +157,15 @@ _decode = msgspec.json.Decoder(_Any).decode
 # tag) a RecursionError
 _Invalid = (msgspec.DecodeError, ValueError, RecursionError)
 
-# One builder per Struct: the Event decode_event builds for the same object, its slots
-# filled directly (as parse_event does: twice as fast as Event(...)).
+# One builder per Struct: the Event decode_event builds for the same object
+# (schemas.events.new_event, then the type's own fields). Shares and views, most of the
+# traffic, fill a bare instance's slots in one go instead (one call less per event).
 _new_event = object.__new__
 
 
 def _envelope(s: Any, etype: str, ts: int, day: str) -> Event:
-    ev: Event = _new_event(Event)
-    ev.event_id = s.event_id
-    ev.type = etype
-    ev.org_id = s.org_id
-    ev.ts = ts
-    ev.day = day
     sv = s.schema_version
-    ev.schema_version = 1 if sv is None else sv
-    ev.issuer_id = None
-    ev.badge_id = None
-    ev.award_id = None
-    ev.name = None
-    ev.skills = None
-    ev.visibility = None
-    ev.method = None
-    ev.channel = None
-    ev.source = None
-    ev.recipient_id = None
-    ev.reason = None
-    ev.user_agent = None
-    return ev
+    return new_event(s.event_id, etype, s.org_id, ts, day, 1 if sv is None else sv)
 
 
 def _issuer_created(s: Any, ts: int, day: str) -> Event:

@@ -297,10 +297,7 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
         if month is None:
             months[m_bucket] = (y_bucket, dict(items))
         else:
-            tgt = month[1]
-            get = tgt.get
-            for f, n in items.items():
-                tgt[f] = get(f, 0) + n
+            _add_fields(month[1], items.items())
         if not items:
             continue
         vec: dict[int, int] = {}
@@ -339,9 +336,7 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
                 mt = methods_of.get(key)
                 if mt is None:
                     mt = methods_of[key] = {}
-                get = mt.get
-                for f, n in methods:
-                    mt[f] = get(f, 0) + n
+                _add_fields(mt, methods)
     for (org, pair_field), tmonths in tmonths_of.items():
         for m_bucket, (y_bucket, tv) in tmonths.items():
             table[(org, m_bucket, pair_field)] = tv
@@ -356,25 +351,27 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
         years: dict[str, dict[str, int]] = {}
         for m_bucket, (y_bucket, tgt) in months.items():
             sums[m_bucket] = tgt
-            year = years.get(y_bucket)
-            if year is None:
-                years[y_bucket] = dict(tgt)
-            else:
-                get = year.get
-                for f, n in tgt.items():
-                    year[f] = get(f, 0) + n
-        total: dict[str, int] | None = None
+            _sum_into(years, y_bucket, tgt)
         for y_bucket, year in years.items():
             sums[y_bucket] = year
-            if total is None:
-                total = dict(year)
-            else:
-                get = total.get
-                for f, n in year.items():
-                    total[f] = get(f, 0) + n
-        if total is not None:
-            sums[ALL_BUCKET] = total
+            _sum_into(sums, ALL_BUCKET, year)
     return _fan_out(badge_sums, methods_of, layout), table, counted
+
+
+def _add_fields(have: dict[str, int], items: Iterable[tuple[str, int]]) -> None:
+    """Add each (field, delta) into `have`."""
+    get = have.get
+    for f, n in items:
+        have[f] = get(f, 0) + n
+
+
+def _sum_into(into: dict[str, dict[str, int]], key: str, tgt: dict[str, int]) -> None:
+    """Add tgt's fields into into[key], which starts as a copy of tgt (tgt is not changed)."""
+    have = into.get(key)
+    if have is None:
+        into[key] = dict(tgt)
+    else:
+        _add_fields(have, tgt.items())
 
 
 _METHOD_FIELD, _NO_TABLE = -1, -2  # _field_index's answers for fields of no table index
@@ -402,18 +399,8 @@ def _fan_out(badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]],
             cells[key] = tgt
         else:  # two entities naming one key (not expected): the sum, in a new dict
             merged = dict(have)
-            for f, n in tgt.items():
-                merged[f] = merged.get(f, 0) + n
+            _add_fields(merged, tgt.items())
             cells[key] = merged
-
-    def add(into: dict[str, dict[str, int]], bucket: str, tgt: dict[str, int]) -> None:
-        have = into.get(bucket)
-        if have is None:
-            into[bucket] = dict(tgt)
-        else:
-            get = have.get
-            for f, n in tgt.items():
-                have[f] = get(f, 0) + n
 
     issuer_sums: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     for (org, issuer, badge), sums in badge_sums.items():
@@ -423,7 +410,7 @@ def _fan_out(badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]],
             into = issuer_sums[(org, issuer)] = {}
         for bucket, tgt in sums.items():
             place(counter_key(base, bucket), tgt)
-            add(into, bucket, tgt)
+            _sum_into(into, bucket, tgt)
     org_sums: dict[str, dict[str, dict[str, int]]] = {}
     for (org, issuer), sums in issuer_sums.items():
         base = layout.counter_base(org, ISSUER_LEVEL, issuer)
@@ -432,7 +419,7 @@ def _fan_out(badge_sums: dict[tuple[str, str, str], dict[str, dict[str, int]]],
             into = org_sums[org] = {}
         for bucket, tgt in sums.items():
             place(counter_key(base, bucket), tgt)
-            add(into, bucket, tgt)
+            _sum_into(into, bucket, tgt)
     for org, sums in org_sums.items():
         base = layout.counter_base(org, ORG_LEVEL, ORG_ENTITY)
         for bucket, tgt in sums.items():
