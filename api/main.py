@@ -27,6 +27,7 @@ from api.readers.caches import ReadCaches
 from api.readers.scope import NotFound
 from api.responses import OrjsonResponse
 from api.routes import alerts, exports, ingest, insights, live, ops, reads
+from api.routes.fast import CachedReads, ReadMemo
 from api.routes.ops import Metrics, MetricsMiddleware
 from core.generations import GenerationCache
 from core.settings import Settings, get_settings
@@ -87,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # whole answers per (read, generation, org, scope, period, filters), checked against the
     # org's data version on every request (api/readers/answers.py)
     app.state.answers = AnswerCache(settings.answer_cache_mb * 1024 * 1024)
+    # remembered read URLs are served without solving FastAPI's dependencies again
+    # (api/routes/fast.py); inside the metrics, which count and time them like the rest
+    app.state.read_memo = ReadMemo()
+    app.add_middleware(CachedReads, api=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(HTTPException)

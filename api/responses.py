@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 
 class OrjsonResponse(JSONResponse):
@@ -15,3 +15,9 @@ class OrjsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class JsonBytes(Response):
+    """An answer already rendered (api/readers/answers.py keeps it rendered)."""
+
+    media_type = "application/json"

@@ -153,7 +153,7 @@ async def version(redis: Redis, layout: Layout) -> int:
 async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
                      readers: list[str], live_keys: list[str], workers: int,
                      cache: bool, ingest_org: str, stale_ms: int,
-                     api_env: str = "-") -> dict[str, Any]:
+                     api_env: str = "-", tree: str = "") -> dict[str, Any]:
     layout = Layout(settings.redis_prefix)
     port = free_port()
     env = settings_env(settings)
@@ -162,12 +162,18 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
     env["BADGEPULSE_API_WORKERS"] = str(workers)
     env["BADGEPULSE_ANSWER_CACHE_MB"] = "64" if cache else "0"
     env["BADGEPULSE_ANSWER_STALE_MS"] = str(stale_ms)
+    # --trees: the API from another checkout (an A/B of two trees in one invocation, on
+    # the same data, worker and broker); its modules come first on the path
+    api_root = Path(tree).resolve() if tree else ROOT
+    if tree:
+        env["PYTHONPATH"] = str(api_root)
     name = (f"workers={workers} cache={'on' if cache else 'off'} "
             f"stale={stale_ms}ms ingest={args.ingest_rate:g}/s->{ingest_org}"
-            + (f" env={api_env}" if extra else ""))
+            + (f" env={api_env}" if extra else "") + (f" tree={tree}" if tree else ""))
     log = open(LOGS / "http-api.log", "ab")  # noqa: SIM115
     api = subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "api", "--port", str(port)],
-                           env=env, cwd=ROOT, stdout=log, stderr=log)
+                           env=env, cwd=api_root, stdout=log, stderr=log)
+    spy: subprocess.Popen[bytes] | None = None
     ingest: subprocess.Popen[bytes] | None = None
     try:
         wait_port(port, 60, api)
@@ -206,6 +212,14 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
             samples.clear()
             errors.clear()
             v0 = await version(redis, layout)
+            if args.py_spy:
+                # a sampling profile of the API process over the measured window
+                prof = Path(args.py_spy) / f"api-{run}.txt"
+                prof.parent.mkdir(parents=True, exist_ok=True)
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(api.pid), "--format", "raw",
+                     "--duration", str(int(args.duration)), "--rate", "200", "-o", str(prof)],
+                    stdout=subprocess.DEVNULL, stderr=log)
             cpu0 = api_cpu_s(api.pid)
             t0 = time.perf_counter()
             producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
@@ -240,6 +254,7 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         missed = sum(live.opened - len(per) for per in live.seen)
         result: dict[str, Any] = {
             "config": name, "api_workers": workers, "answer_cache": cache,
+            "tree": tree or ".",
             "answer_stale_ms": stale_ms, "api_env": extra,
             "clients": args.clients, "duration_s": round(elapsed, 1),
             "requests": done, "requests_per_s": round(done / elapsed),
@@ -264,6 +279,8 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
         print(orjson.dumps(result).decode(), file=sys.stderr)
         return result
     finally:
+        if spy is not None:
+            spy.wait(60)
         if ingest is not None and ingest.poll() is None:
             ingest.terminate()
             ingest.wait(10)
@@ -297,6 +314,12 @@ async def main() -> None:
     ap.add_argument("--api-env", default="-",
                     help="variants of the API's environment, '|' between variants, each "
                          "'NAME=VALUE NAME=VALUE' or '-' (none), each measured in turn")
+    ap.add_argument("--trees", default="",
+                    help="checkouts whose API to measure, ',' between them, each in turn "
+                         "('' or '.': this one), e.g. .,/tmp/wt-base for an A/B")
+    ap.add_argument("--py-spy", default="",
+                    help="a folder: record a py-spy profile (raw, for flamegraphs) of the "
+                         "API over each measured window")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure every configuration this many times, in turn (A,B,A,B)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "http.json"))
@@ -316,7 +339,9 @@ async def main() -> None:
                             # (api/limits.py; tests/api/test_faults.py tests it)
                             key_rate=1e6, key_burst=1_000_000)
         await ensure_topics(settings)
-        redis = Redis.from_url(emb.redis_url)
+        # populate applies 30 days per script: seconds on a busy machine (redis-py times out
+        # at 5 s by default)
+        redis = Redis.from_url(emb.redis_url, socket_timeout=120)
         layout = Layout(settings.redis_prefix)
         t = time.perf_counter()
         await populate(redis, layout, args.badges, args.issuers, args.awards, args.days,
@@ -352,12 +377,16 @@ async def main() -> None:
                     stales = [int(x) for x in args.stale_ms.split(",")]
                     for stale_ms in stales if cache and ingest_org == "read" else stales[:1]:
                         for api_env in [v.strip() for v in args.api_env.split("|")]:
-                            configs.append((workers, cache, ingest_org, stale_ms, api_env))
+                            for tree in args.trees.split(","):
+                                tree = "" if tree.strip() in ("", ".") else tree.strip()
+                                configs.append((workers, cache, ingest_org, stale_ms,
+                                                api_env, tree))
         runs = []
         for _ in range(args.repeat):
-            for workers, cache, ingest_org, stale_ms, api_env in configs:
+            for workers, cache, ingest_org, stale_ms, api_env, tree in configs:
                 runs.append(await run_config(args, settings, redis, readers, live_keys,
-                                             workers, cache, ingest_org, stale_ms, api_env))
+                                             workers, cache, ingest_org, stale_ms, api_env,
+                                             tree))
         await redis.aclose()
         out = {
             "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),

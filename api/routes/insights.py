@@ -107,8 +107,8 @@ def add_read(kind: str, prefix: str, scoped_q: Any, name: str, reader: Reader, m
                 summary=f"{summary} ({kind})", name=f"read_insight_{name}_{kind}")
     async def read_insight(request: Request, caller: ReaderDep, q: scoped_q) -> Any:
         return await respond(request, f"insights/{name}", caller, q, (),
-                             lambda redis, layout, caches: reader(redis, layout, caller, q,
-                                                                  caches=caches))
+                             lambda redis, layout, caches, caller: reader(
+                                 redis, layout, caller, q, caches=caches))
 
 
 def add_export(kind: str, prefix: str, scoped_q: Any, component: str,
@@ -136,9 +136,11 @@ async def read_insight_benchmarks_route(request: Request, caller: OrgAdminReader
     layout = await request.app.state.generation.get(redis)
     orgs = await peer_orgs(redis, layout, q.org_id)
     version = await deployment_version(redis, layout, orgs)
+    # its answer depends on the peer orgs read here, not on the URL alone: never memoized
     return await respond(request, "insights/benchmarks", caller, q, version,
-                         lambda redis, layout, caches: read_insight_benchmarks(
-                             redis, layout, caller, q, caches=caches, orgs=orgs))
+                         lambda redis, layout, caches, caller: read_insight_benchmarks(
+                             redis, layout, caller, q, caches=caches, orgs=orgs),
+                         memo=False)
 
 
 @router.get("/export/insights-benchmarks.{format}",

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from redis.asyncio import Redis
 
-from api.deps import PeriodDep, ReaderDep, get_layout
+from api.deps import PeriodDep, ReaderDep
 from api.models import (
     ERROR_RESPONSES,
     BadgesOut,
@@ -17,16 +16,14 @@ from api.models import (
     SummaryOut,
     TimeseriesOut,
 )
-from api.readers.answers import AnswerCache
-from api.readers.caches import ReadCaches
 from api.readers.scope import ReadQuery
 from api.readers.series import read_channels, read_timeseries
 from api.readers.summary import read_summary
 from api.readers.table import read_badges, read_issuer_activity
+from api.responses import JsonBytes
+from api.routes.fast import Compute, ReadMemo, serve
 from api.routes.params import BadgesDep, TimeseriesDep, TopBadgesDep
 from core.keys import ApiKey
-from core.settings import Settings
-from schemas.layout import Layout
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["analytics"], responses=ERROR_RESPONSES)
 
@@ -66,30 +63,19 @@ async def answer(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     return await call
 
 
-class JsonBytes(Response):
-    """An answer already rendered (api/readers/answers.py keeps it rendered)."""
-
-    media_type = "application/json"
-
-
 async def respond(request: Request, read: str, caller: ApiKey, q: ReadQuery,
-                  params: tuple[Hashable, ...],
-                  compute: Callable[[Redis, Layout, ReadCaches], Awaitable[dict[str, Any]]],
-                  ) -> Response:
-    """The reader's answer as JSON, through the process's answer cache. The response models
-    document the shape in the OpenAPI; the answer goes out through orjson as it is
-    (validating a 2,000-row table against the model cost more than reading it). Redis and
-    the serving generation come from app.state here rather than as dependencies: each
-    dependency FastAPI solves costs a cached read ~5 % of its time. An answer may lag its
-    org's newest commit by `BADGEPULSE_ANSWER_STALE_MS` (api/readers/answers.py)."""
-    redis: Redis = request.app.state.redis
-    layout = await get_layout(request, redis)
-    cache: AnswerCache = request.app.state.answers
-    caches: ReadCaches = request.app.state.read_caches
-    settings: Settings = request.app.state.settings
-    _answer, body = await cache.get(redis, layout, caller, q, read, params,
-                                    lambda: compute(redis, layout, caches),
-                                    max_stale=settings.answer_stale_ms / 1000)
+                  params: tuple[Hashable, ...], compute: Compute, *,
+                  memo: bool = True) -> Response:
+    """The reader's answer as JSON, through the process's answer cache (api/routes/fast.py
+    `serve`). The response models document the shape in the OpenAPI; the answer goes out
+    through orjson as it is (validating a 2,000-row table against the model cost more than
+    reading it). With `memo` (the answer is a function of the URL's query and parameters
+    and of the caller's scope alone), what the URL resolved to is remembered, and the next
+    request for it is served without solving the dependencies again (api/routes/fast.py)."""
+    body = await serve(request.app.state, read, caller, q, params, compute)
+    if memo:
+        read_memo: ReadMemo = request.app.state.read_memo
+        read_memo.remember(request.scope, read, q, params, compute)
     return JsonBytes(body)
 
 
@@ -101,14 +87,14 @@ def add_scope(kind: str) -> None:
                 summary=f"KPI tiles, metrics, highlights, time to accept ({kind})")
     async def read_summary_route(request: Request, caller: ReaderDep, q: ScopedQ) -> Any:
         return await respond(request, "summary", caller, q, (),
-                             lambda redis, layout, caches: read_summary(
+                             lambda redis, layout, caches, caller: read_summary(
                                  redis, layout, caller, q, caches=caches))
 
     @router.get(f"{prefix}/channels", response_model=ChannelsOut,
                 summary=f"Awarding methods, sharing methods, viewing sources ({kind})")
     async def read_channels_route(request: Request, caller: ReaderDep, q: ScopedQ) -> Any:
         return await respond(request, "channels", caller, q, (),
-                             lambda redis, layout, caches: read_channels(
+                             lambda redis, layout, caches, caller: read_channels(
                                  redis, layout, caller, q, caches=caches))
 
     @router.get(f"{prefix}/badges", response_model=BadgesOut,
@@ -117,7 +103,7 @@ def add_scope(kind: str) -> None:
                                 p: BadgesDep) -> Any:
         return await respond(
             request, "badges", caller, q, p.key(),
-            lambda redis, layout, caches: read_badges(
+            lambda redis, layout, caches, caller: read_badges(
                 redis, layout, caller, q, caches=caches, sort=p.sort, descending=p.descending,
                 limit=p.limit, offset=p.offset, min_awards=p.min_awards))
 
@@ -127,7 +113,7 @@ def add_scope(kind: str) -> None:
                                     p: TopBadgesDep) -> Any:
         return await respond(
             request, "top-badges", caller, q, p.key(),
-            lambda redis, layout, caches: read_badges(
+            lambda redis, layout, caches, caller: read_badges(
                 redis, layout, caller, q, caches=caches, limit=p.limit,
                 min_awards=p.min_awards))
 
@@ -137,7 +123,7 @@ def add_scope(kind: str) -> None:
                                     p: TimeseriesDep) -> Any:
         return await respond(
             request, "timeseries", caller, q, p.key(),
-            lambda redis, layout, caches: read_timeseries(
+            lambda redis, layout, caches, caller: read_timeseries(
                 redis, layout, caller, q, p.metric, p.interval, caches=caches))
 
     if kind != "badge":
@@ -147,7 +133,7 @@ def add_scope(kind: str) -> None:
                                              q: ScopedQ) -> Any:
             return await respond(
                 request, "issuer-activity", caller, q, (),
-                lambda redis, layout, caches: read_issuer_activity(
+                lambda redis, layout, caches, caller: read_issuer_activity(
                     redis, layout, caller, q, caches=caches))
 
 
