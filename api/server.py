@@ -32,7 +32,10 @@ SHUTDOWN_GRACE_S = 3  # seconds open requests get once the server is told to sto
 
 class ApiServer(uvicorn.Server):
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        # access_log=False: at log level warning no access line is written, but uvicorn
+        # still formats each one's arguments (client, quoted path) before the logger drops it
         super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                        access_log=False,
                                         timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
         self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None

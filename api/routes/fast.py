@@ -10,10 +10,10 @@ through FastAPI, `respond` (api/routes/reads.py) remembers what the URL resolved
 (`ReadMemo`), and the next request for that URL is served here, in a pure ASGI
 middleware, with the same steps minus the parsing:
 
-* the caller's key: the same bearer header parsing (FastAPI's own helper) and the same
-  cache of verified keys (`KeyGuard.cached`, <= `auth_cache_ttl`, dropped at once by a
-  revocation notice). A key not in that cache goes the full way (which looks it up in
-  Redis): nothing is ever authorised here that the full way has not verified within the TTL;
+* the caller's key, as `get_caller` verifies it: the same bearer header parsing (FastAPI's
+  own helper), the same cache of verified keys (`KeyGuard.cached`, <= `auth_cache_ttl`,
+  dropped at once by a revocation notice), else the key looked up in Redis and remembered;
+  a key Redis does not know goes the full way, which answers its 401;
 * the reader checks of `require_reader` (another org, a publisher): anything but a pass
   goes the full way, which answers its 404 / 403;
 * the key's request rate (`KeyGuard.admit`), then the answer from the answer cache
@@ -48,7 +48,7 @@ from api.readers.caches import ReadCaches
 from api.readers.scope import ReadQuery
 from api.responses import JsonBytes
 from core.generations import GenerationCache
-from core.keys import ApiKey, hash_secret
+from core.keys import ApiKey, hash_secret, lookup_digest
 from core.settings import Settings
 from schemas.layout import Layout
 
@@ -132,17 +132,6 @@ def bearer_digest(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-def trusted_reader(guard: KeyGuard, headers: list[tuple[bytes, bytes]],
-                   org_id: str) -> ApiKey | None:
-    """The caller's key if it was verified within the TTL and may read `org_id`; None
-    sends the request the full way (a lookup, a 401, a 403 or a 404)."""
-    digest = bearer_digest(headers)
-    key = guard.cached(digest) if digest is not None else None
-    if key is None or key.org_id != org_id or key.role == "publisher":
-        return None
-    return key
-
-
 class CachedReads:
     """Pure ASGI middleware: a remembered read URL is served without FastAPI's routing and
     dependency solving (module doc); anything else goes on to the app."""
@@ -159,18 +148,28 @@ class CachedReads:
         memo: ReadMemo = state.read_memo
         # dependencies overridden (app.dependency_overrides, tests): always the full way
         resolved = memo.get(scope) if not self.api.dependency_overrides else None
-        caller = (trusted_reader(state.guard, scope["headers"], resolved.q.org_id)
-                  if resolved is not None else None)
-        if resolved is None or caller is None:
+        digest = bearer_digest(scope["headers"]) if resolved is not None else None
+        if resolved is None or digest is None:
             await self.app(scope, receive, send)
             return
-        memo.served += 1
         scope["route"] = resolved.route  # the metrics label the route's path, as before
+        guard: KeyGuard = state.guard
+        response: Response | None = None
         try:
-            state.guard.admit(caller)
-            body = await serve(state, resolved.read, caller, resolved.q, resolved.params,
-                               resolved.compute)
-            response: Response = JsonBytes(body)
+            caller = guard.cached(digest)
+            if caller is None:
+                # verified as get_caller verifies it (Redis, then remembered for the TTL)
+                caller = await lookup_digest(state.redis, state.layout, digest)
+                if caller is not None:
+                    guard.remember(digest, caller)
+            # an unknown key, another org, a publisher: the full way answers 401/404/403
+            if caller is not None and caller.org_id == resolved.q.org_id \
+                    and caller.role != "publisher":
+                memo.served += 1
+                guard.admit(caller)
+                body = await serve(state, resolved.read, caller, resolved.q, resolved.params,
+                                   resolved.compute)
+                response = JsonBytes(body)
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
@@ -180,6 +179,9 @@ class CachedReads:
                 response = await handler(request, exc)
             else:
                 response = await run_in_threadpool(handler, request, exc)
+        if response is None:
+            await self.app(scope, receive, send)
+            return
         await response(scope, receive, send)
 
     def _handler(self, exc: Exception) -> Callable[..., Any] | None:

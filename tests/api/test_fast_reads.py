@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from api.deps import require_reader, today_utc
 from api.main import create_app
 from api.routes.fast import ReadMemo
-from core.keys import create_key, revoke_key
+from core.keys import create_key, hash_secret, revoke_key
 from core.settings import Settings
 from schemas.layout import Layout
 from tests.conftest import caught_up, make_key, publish_events
@@ -131,6 +131,30 @@ async def test_a_revoked_key_is_refused_within_a_second_on_the_fast_way(
         await asyncio.sleep(0.02)
     assert r.status_code == 401 and r.json() == {"detail": "unknown or revoked key"}
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_key_out_of_the_verified_cache_is_looked_up_on_the_fast_way(
+        settings, acme, app_client, redis: Redis):
+    app, c = app_client
+    layout = Layout(settings.redis_prefix)
+    key, token = await create_key(redis, layout, "acme", "org_admin")
+    assert (await c.get(SUMMARY, headers=auth(token))).status_code == 200
+    app.state.guard.forget(key.key_id)
+    served = app.state.read_memo.served
+    assert (await c.get(SUMMARY, headers=auth(token))).status_code == 200
+    assert app.state.read_memo.served == served + 1
+    assert app.state.guard.cached(hash_secret(token)) == key  # verified, remembered
+
+    # a revocation whose notice never came: the key is refused once the TTL has run out
+    await app.state.live_hub.subscribed.wait()
+    assert await revoke_key(redis, layout, key.key_id)
+    await asyncio.sleep(0.2)
+    app.state.guard.remember(hash_secret(token), key)  # as if the notice were lost
+    t0 = time.monotonic()
+    while (r := await c.get(SUMMARY, headers=auth(token))).status_code == 200:
+        assert time.monotonic() - t0 <= settings.auth_cache_ttl + 0.2
+        await asyncio.sleep(0.02)
+    assert r.status_code == 401
 
 
 async def test_other_keys_on_a_remembered_url_get_the_full_ways_refusals(
