@@ -5,15 +5,16 @@
 -- position for the partition holds a newer epoch (fenced) or another write count than the
 -- one the worker read (stale), then every write, then the position: epoch, write count and
 -- the partition's next offset (with the partition's incarnation).
--- KEYS name every key written (Redis Cluster routes by them; the script reads the JSON).
--- ARGV[1] is the JSON list of strings built by streams/protocol.py (encode): the header's
--- slots, then (op, count, rows...) sections; STATE values are ARGV[2...], named by
--- position. Header.first = UNCHECKED: no offset check and none stored (held-event sweeps);
--- FORCED: store `next` whatever was stored (the broker came back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...) are rendered in below from
--- streams/protocol.py, which owns them.
+-- KEYS name every key written (Redis Cluster routes by them; the script reads ARGV[1]).
+-- ARGV[1] is the MessagePack array built by streams/protocol.py (encode): the header's
+-- slots, then (op, count, rows...) sections (counts and table rows' numbers integers, the
+-- rest strings); STATE values are ARGV[2...], named by position. Header.first = UNCHECKED:
+-- no offset check and none stored (held-event sweeps); FORCED: store `next` whatever was
+-- stored (the broker came back empty). The names in capitals (VLEN, SLOT, OP, RESULT, ...)
+-- are rendered in below from streams/protocol.py, which owns them.
 --@constants
 
-local A = cjson.decode(ARGV[1])
+local A = cmsgpack.unpack(ARGV[1])
 local tp, epoch, expected = A[SLOT.partition], A[SLOT.epoch], A[SLOT.expected]
 local first, nxt = tonumber(A[SLOT.first]), tonumber(A[SLOT.next])
 local offkey, epkey, fpkey, fp = A[SLOT.offsets], A[SLOT.epochs], A[SLOT.fingerprints],

@@ -1,12 +1,16 @@
 """The commit protocol: how one Commit travels to streams/apply.lua, which sits beside this.
 
-A commit goes to Redis as one argument, a JSON list of strings: the Header's slots in
-HEADER_SLOTS order, then one section per Op in use, ``op code, row count, rows...``; binary
-values (the packed award states) follow as further arguments, which the JSON names by
-position. The script decodes exactly that. Everything both sides must agree on (op codes,
-results, header positions, offset modes, the badge-table vector length) is defined here
-once and rendered into the script when it is loaded (`apply_lua`), so the encoder and the
-decoder cannot drift.
+A commit goes to Redis as one argument, a MessagePack array (`decode` reads it back): the
+Header's slots in HEADER_SLOTS order, then one section per Op in use, ``op code, row count,
+rows...``. Counts, and the badge-table rows' indexes and deltas, which the script only
+computes with, are integers; everything it hands to a Redis command is a string (a Lua
+number passed to redis.call is formatted by Redis with snprintf, dearer than the string).
+Binary values (the packed award states) follow as further arguments, which the array names
+by position. The script decodes exactly that (cmsgpack: ~2.5 % fewer Redis instructions
+than cjson on bench_worker's commits, and no number turned into text here). Everything
+both sides must agree on (op codes, results, header positions, offset modes, the
+badge-table vector length) is defined here once and rendered into the script when it is
+loaded (`apply_lua`), so the encoder and the decoder cannot drift.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ from enum import StrEnum
 from importlib.resources import files
 from typing import Any
 
-import orjson
+import msgspec
 
 from schemas.layout import (
+    ACCEPTED,
     ALL_BUCKET,
+    AWARDED,
     BADGE_LEVEL,
+    BOT_VIEWS,
     CONTROL_TAG,
+    CREATED,
+    FIELD_SEP,
     ISSUER_LEVEL,
     ORG_ENTITY,
     ORG_LEVEL,
@@ -33,9 +42,13 @@ from schemas.layout import (
     POS_NEXT,
     POS_VALUE_SEP,
     POS_WRITES,
+    PUBLIC,
     REJECTED_PREFIX,
+    SHARE_CHANNEL,
+    SHARED,
     TABLE_VECTOR,
     VERSIONS_GEN,
+    VIEW_SOURCE,
     Layout,
     buckets_of_day,
     counter_key,
@@ -134,15 +147,15 @@ class Header:
 
 
 def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
-    """The ARGVs of apply.lua: the JSON, then the binary values it names. Leaves `commit`
-    as it was.
+    """The ARGVs of apply.lua: the MessagePack array, then the binary values it names.
+    Leaves `commit` as it was.
 
-    One JSON argument instead of tens of thousands: redis-py encodes each argument in
-    Python, which cost more than the whole fold (profile in bench/README.md). Binary values
-    cannot travel inside JSON, so each is one more argument (bytes pass through untouched).
+    One argument instead of tens of thousands: redis-py encodes each argument in Python,
+    which cost more than the whole fold (profile in bench/README.md). The award states stay
+    arguments of their own (bytes pass through untouched).
     """
     blobs: list[bytes] = []
-    out = header.slots(layout)
+    out: list[str | int] = [*header.slots(layout)]
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
     hsetnx = dict(commit.hsetnx)
     sadd = set(commit.sadd)
@@ -151,7 +164,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     cells, table, counted = _roll_up(commit, layout)
 
     nkeys = 0
-    flat: list[str] = []
+    flat: list[str | int] = []
     for key, tgt in cells.items():
         if not tgt:
             continue
@@ -160,24 +173,24 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
             if not tgt:
                 continue
         nkeys += 1
-        row = [key, str(len(tgt)), *tgt, *tgt]  # key, field count, (field, delta)...
+        row: list[str | int] = [key, len(tgt), *tgt, *tgt]  # key, field count, (field, delta)...
         row[2::2] = tgt
         row[3::2] = map(str, tgt.values())
         flat.extend(row)
     if nkeys:
-        out.extend((Op.COUNTERS, str(nkeys)))
+        out.extend((Op.COUNTERS, nkeys))
         out.extend(flat)
 
-    tflat: list[str] = []
+    tflat: list[str | int] = []
     ntable = 0
     for (org, bucket, pf), tv in table.items():
-        nz = [x for idx, n in tv.items() if n for x in (str(idx), str(n))]
+        nz = [x for idx, n in tv.items() if n for x in (idx, n)]
         if nz:
             ntable += 1
-            tflat.extend((layout.table(org, bucket), pf, str(len(nz) // 2)))
+            tflat.extend((layout.table(org, bucket), pf, len(nz) // 2))
             tflat.extend(nz)
     if ntable:
-        out.extend((Op.TABLE, str(ntable)))
+        out.extend((Op.TABLE, ntable))
         out.extend(tflat)
     if table or counted:
         # Readers cache a bucket's table, methods and counter hashes by the bucket's one
@@ -196,17 +209,17 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     for key, f in commit.dedup_marks:
         dedup[key].append(f)
     if dedup:
-        out.extend((Op.DEDUP, str(len(dedup))))
+        out.extend((Op.DEDUP, len(dedup)))
         for key, ids in dedup.items():
             out.append(key)
-            out.append(str(len(ids)))
+            out.append(len(ids))
             out.extend(ids)
 
     def section(op: Op, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
         flat = [v if isinstance(v, str) else _text(v) for row in rows for v in row]
         if flat:
             out.append(op)
-            out.append(str(len(flat) // arity))
+            out.append(len(flat) // arity)
             out.extend(flat)
 
     section(Op.UNDEDUP, commit.dedup_unmarks, 2)
@@ -224,8 +237,13 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.HMIN, ((k, f, v) for (k, f), v in commit.hmin.items()), 3)
     section(Op.HMAX, ((k, f, v) for (k, f), v in commit.hmax.items()), 3)
     section(Op.PUBLISH, ((layout.changes_channel(), org) for org in sorted(commit.publish)), 2)
-    out[HEADER_SLOTS.index("blobs")] = str(len(blobs))
-    return [orjson.dumps(out), *blobs]
+    out[HEADER_SLOTS.index("blobs")] = len(blobs)
+    return [msgspec.msgpack.encode(out), *blobs]
+
+
+def decode(arg: bytes) -> list[Any]:
+    """The array `encode` sent as apply.lua's first argument (strings and integers)."""
+    return list(msgspec.msgpack.decode(arg))
 
 
 def _add_stats(commit: Commit, layout: Layout, incr: defaultdict[tuple[str, str], int],
@@ -280,6 +298,7 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
     tmonths_of: dict[tuple[str, str], dict[str, tuple[str, defaultdict[int, int]]]] = {}
     # field -> its badge-table index, _METHOD_FIELD, or _NO_TABLE (a batch has ~100 fields)
     index_of: dict[str, int] = {}
+    all_time: dict[str, bool] = {}  # field -> kept in the all-time bucket (ALL_TIME_KINDS)
     for (org, issuer, badge, day), cell in commit.fine.items():
         buckets = buckets_of.get(day)
         if buckets is None:
@@ -354,8 +373,27 @@ def _roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, dict[str, int]],
             _sum_into(years, y_bucket, tgt)
         for y_bucket, year in years.items():
             sums[y_bucket] = year
-            _sum_into(sums, ALL_BUCKET, year)
+            kept = {}
+            for f, n in year.items():
+                keep = all_time.get(f)
+                if keep is None:
+                    keep = all_time[f] = f.partition(FIELD_SEP)[0] in ALL_TIME_KINDS
+                if keep:
+                    kept[f] = n
+            if kept:
+                _sum_into(sums, ALL_BUCKET, kept)
     return _fan_out(badge_sums, methods_of, layout), table, counted
+
+
+# The counter field kinds the all-time bucket keeps: what its one reader folds (the
+# summary's KPI tiles, api/readers/summary.py: api.readers.counters.Counts.as_dict over
+# every status). The rest (awarding methods, their shares and times to accept, viewed
+# cohorts) is read by period only, never all time, so it is not written there: an org's
+# all-time hash holds ~1/3 of the fields (54 of 156 on bench_worker's mix) and a batch
+# writes ~45 % fewer fields into all time (tests/unit/test_protocol_rollup.py holds this
+# set to the fold).
+ALL_TIME_KINDS = frozenset((CREATED, AWARDED, ACCEPTED, SHARED, PUBLIC, SHARE_CHANNEL,
+                            VIEW_SOURCE, BOT_VIEWS))
 
 
 def _add_fields(have: dict[str, int], items: Iterable[tuple[str, int]]) -> None:
@@ -564,9 +602,9 @@ _ARITY = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.STATE: 3, Op.HSET: 3, O
           Op.PUBLISH: 2}
 
 
-def written_keys(payload: list[str]) -> list[str]:
-    """Every key an encoded commit's sections write (read as apply.lua reads them), in
-    first-written order: the KEYS a Redis Cluster routes the script by."""
+def written_keys(payload: list[Any]) -> list[str]:
+    """Every key an encoded commit's sections write (`decode`d, read as apply.lua reads
+    them), in first-written order: the KEYS a Redis Cluster routes the script by."""
     keys: dict[str, None] = {}
     i, n = len(HEADER_SLOTS), len(payload)
     while i < n:

@@ -20,6 +20,7 @@ from streams.protocol import (
     ApplyResult,
     Header,
     apply_lua,
+    decode,
     encode,
     split,
     written_keys,
@@ -219,7 +220,7 @@ class Sink:
         args = encode(commit, self.layout, header)
         keys: list[str] = []
         if self.by_org:
-            keys = header.keys(self.layout) + written_keys(orjson.loads(args[0]))
+            keys = header.keys(self.layout) + written_keys(decode(args[0]))
         res = await self.apply_script(keys=keys, args=args)
         return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 
-import orjson
-
 from schemas.layout import TABLE_VECTOR, Layout
 from streams.processor import Commit
 from streams.protocol import (
@@ -18,6 +16,7 @@ from streams.protocol import (
     Header,
     Op,
     apply_lua,
+    decode,
     encode,
 )
 
@@ -31,14 +30,14 @@ def test_encoding_a_commit_twice_sends_the_same_stats_and_changes_nothing():
     commit.incr[("k", "f")] += 1
     before = copy.deepcopy(commit)
     header = Header("events:0", 1, 0, 3, None, "fp")
-    sent = [orjson.loads(encode(commit, LAYOUT, header)[0]) for _ in range(2)]
+    sent = [decode(encode(commit, LAYOUT, header)[0]) for _ in range(2)]
     assert commit == before
     for payload in sent:
         stats = payload.index(LAYOUT.org_stats("acme"))
         assert payload[stats:stats + 3] == [LAYOUT.org_stats("acme"), "applied", "3"]
     assert sent[0][:len(HEADER_SLOTS)] == ["events:0", "1", "0", "3", "", LAYOUT.offsets(),
                                            LAYOUT.epochs(), LAYOUT.generations(), "1",
-                                           LAYOUT.fingerprints(), "fp", "0", "p", "0",
+                                           LAYOUT.fingerprints(), "fp", 0, "p", "0",
                                            LAYOUT.incarnations(), LAYOUT.rewound()]
 
 
