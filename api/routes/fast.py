@@ -21,9 +21,10 @@ middleware, with the same steps minus the parsing:
   the route does; an error on the way is answered by the app's own exception handlers
   (the same 429 / 404 / 503 bodies as the full way).
 
-A URL that FastAPI rejects (422) never reaches `respond`, so it is never remembered; one
-whose period ends today (no `to`) is resolved again on the next day; and while any
-dependency is overridden (`app.dependency_overrides`) every request goes the full way.
+A URL that FastAPI rejects (422) never reaches `respond`, so it is never remembered, nor is
+one longer than `MAX_URL_BYTES`; one whose period ends today (no `to`) is resolved again on
+the next day, and remembered for that day; and while any dependency is overridden
+(`app.dependency_overrides`) every request goes the full way and none is remembered.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ from schemas.layout import Layout
 # it was resolved with (it closes over those, never over the key).
 Compute = Callable[[Redis, Layout, ReadCaches, ApiKey], Awaitable[dict[str, Any]]]
 MEMO_SIZE = 4096  # distinct URLs remembered per process (a dashboard uses a few dozen)
+# Longer URLs go the full way every time: uvicorn takes request lines up to ~64 KB and
+# FastAPI ignores unknown parameters, so without a bound one key's one-off URLs could make
+# the memo hold MEMO_SIZE x 64 KB (240 MB, measured: tests/api/test_fast_review.py); with
+# it, a few MB. The dashboard's URLs (a period, one issuer, one badge, statuses, a limit) are
+# a few hundred bytes at most with ids of a sane length.
+MAX_URL_BYTES = 1024
+# Set in the scope of a request that came while dependencies were overridden: what FastAPI
+# resolves then is not remembered (it would outlive the override).
+NOT_REMEMBERED = "badgepulse.not_remembered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +93,20 @@ class ReadMemo:
     def remember(self, scope: Scope, read: str, q: ReadQuery, params: tuple[Hashable, ...],
                  compute: Compute) -> None:
         url = (scope["path"], scope.get("query_string", b""))
-        if url in self._urls:
+        if len(url[0]) + len(url[1]) > MAX_URL_BYTES or scope.get(NOT_REMEMBERED):
+            return
+        known = self._urls.get(url)
+        if known is not None and known.day is None:
             return
         day: date | None = None
         if "to" not in QueryParams(url[1]):  # parsed as FastAPI parsed it
             # the period ends today (api/deps.py period_query): valid for today only, and
             # not kept at all if the day turned between its resolution and now
             day = self.today()
-            if q.end != day:
+            if q.end != day or (known is not None and known.day == day):
                 return
-        if len(self._urls) >= self.size:
+            # an entry of a day that is over is replaced by today's (below)
+        if known is None and len(self._urls) >= self.size:
             self._urls.clear()  # many one-off URLs: start again rather than grow
         self._urls[url] = Resolved(read, q, params, compute, scope.get("route"), day)
 
@@ -146,8 +160,13 @@ class CachedReads:
             return
         state = self.api.state
         memo: ReadMemo = state.read_memo
-        # dependencies overridden (app.dependency_overrides, tests): always the full way
-        resolved = memo.get(scope) if not self.api.dependency_overrides else None
+        # dependencies overridden (app.dependency_overrides, tests): always the full way,
+        # and nothing it resolves remembered
+        if self.api.dependency_overrides:
+            scope[NOT_REMEMBERED] = True
+            await self.app(scope, receive, send)
+            return
+        resolved = memo.get(scope)
         digest = bearer_digest(scope["headers"]) if resolved is not None else None
         if resolved is None or digest is None:
             await self.app(scope, receive, send)
