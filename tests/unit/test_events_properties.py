@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_TYPES, Event, EventRejected, decode_event, encode_event
 from schemas.limits import EventLimits
+from tests.examples import examples
 
 NOW = 1_776_686_400_000_000  # 2026-04-20T12:00:00Z
 SMALL = EventLimits(max_bytes=4096, max_depth=8)  # small limits, so examples reach them
@@ -23,7 +24,7 @@ FIELDS = ("event_id", "type", "occurred_at", "org_id", "schema_version", "issuer
           "badge_id", "award_id", "name", "skills", "visibility", "method", "channel",
           "source", "recipient_id", "reason")
 
-FAST = settings(max_examples=300, deadline=None,
+FAST = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # JSON scalars as orjson decodes them (integers within 64 bits; larger ones decode to floats,

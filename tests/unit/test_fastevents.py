@@ -27,11 +27,12 @@ from schemas import fastevents
 from schemas.events import EVENT_TYPES, Event, EventRejected, decode_event
 from schemas.fastevents import decode_events
 from schemas.limits import DEFAULT_LIMITS, EventLimits
+from tests.examples import examples
 
 NOW = 1_776_686_400_000_000  # 2026-04-20T12:00:00Z
 VALID = (b'{"event_id":"v-1","type":"award.viewed","occurred_at":"2026-04-13T09:30:00.5Z",'
          b'"org_id":"acme","award_id":"aw-1","source":"direct"}')
-MANY = settings(max_examples=600, deadline=None,
+MANY = settings(max_examples=examples(600), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
