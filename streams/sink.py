@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 from redis.asyncio import Redis
 
 from schemas.layout import Layout, held_member, position_fields, split_position, tp_field
@@ -91,8 +91,8 @@ class Sink:
             fields.extend(layout.award(*ref))
         looking = bool(sets or fields)
         if looking and not self.by_org:
-            await self.lookup_script(keys=[], args=[orjson.dumps([list(sets.items()), fields])],
-                                     client=pipe)
+            await self.lookup_script(
+                keys=[], args=[msgspec.msgpack.encode([list(sets.items()), fields])], client=pipe)
         if lk.held:
             # One ZMSCORE says which new awards have held events waiting; usually none.
             pipe.zmscore(hold_index, [held_member(org, award) for org, award in lk.held])
@@ -154,7 +154,7 @@ class Sink:
         tags = list(by)
         answers = await asyncio.gather(*(
             self.lookup_script(keys=_declared(by[t][0], by[t][1]),
-                               args=[orjson.dumps([by[t][0], by[t][1]])])
+                               args=[msgspec.msgpack.encode([by[t][0], by[t][1]])])
             for t in tags))
         # back into the order asked: flags set by set, then states field by field
         flags: dict[str, bytes] = {}
@@ -297,11 +297,11 @@ class Sink:
         return await self.apply(Commit(), topic, partition, epoch, FORCED, offset, None)
 
 
-# What a batch needs to know before folding (Sink.fetch): ARGV[1] = JSON [[[set key,
+# What a batch needs to know before folding (Sink.fetch): ARGV[1] = MessagePack [[[set key,
 # [members]]...], [hash, field, hash, field...]]. Answers {flags, state...}: flags one
 # byte per member asked, '1' if it is in its set; then each award's state, or nil.
 LOOKUP_LUA = """
-local q = cjson.decode(ARGV[1])
+local q = cmsgpack.unpack(ARGV[1])
 local flags = {}
 for _, ask in ipairs(q[1]) do
   local m = ask[2]
