@@ -142,17 +142,25 @@ class VersionedBuckets:
         ckey = (layout.data, org_id)
         wanted = list(dict.fromkeys(it for g in groups for it in g))
         vfields = list(dict.fromkeys(vf for _k, vf in wanted if vf is not None))
+        # never versioned (`all`), so never served from the cache: read with the versions,
+        # and when every versioned bucket is cached and current, that one MULTI is the read
+        eager = [it for it in wanted if it[1] is None]
         for attempt in range(TRIES + 1):
-            if first_key is None:
+            fresh: list[dict[bytes, bytes]] = []
+            if first_key is None and not eager:
                 got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
                 floor = None
             else:
                 p0 = redis.pipeline(transaction=True)
                 p0.hmget(tv, [GEN_FIELD, *vfields])
-                p0.hgetall(first_key)
-                got, first = await p0.execute()
+                for key, _vf in eager:
+                    p0.hgetall(key)
+                if first_key is not None:
+                    p0.hgetall(first_key)
+                got, *fresh = await p0.execute()
                 # the last try reads every bucket in one MULTI: nothing skipped
-                floor = _floor(first) if attempt < TRIES else None
+                first = fresh.pop() if first_key is not None else None
+                floor = _floor(first) if first_key is not None and attempt < TRIES else None
             gen = got[0]
             versions: dict[str | None, bytes | None] = dict(zip(vfields, got[1:], strict=True))
             versions[None] = None
@@ -160,6 +168,8 @@ class VersionedBuckets:
             local: dict[str, _Bucket] = {}
             stale: list[Item] = []
             for it in wanted:
+                if it[1] is None:
+                    continue  # eager: below
                 if floor is not None and bucket_of is not None and _before(
                         bucket_of.get(it[0], ""), floor):
                     local[it[0]] = _EMPTY
@@ -171,7 +181,13 @@ class VersionedBuckets:
                 else:
                     stale.append(it)
             if not stale:
-                break  # one HMGET: every bucket as of that moment
+                # one MULTI: every bucket as of that moment
+                self.reads += len(eager)
+                for (key, _vf), h in zip(eager, fresh, strict=True):
+                    local[key] = self._parse(org, None, h)
+                break
+            # read again with the stale ones, so that the request sums one snapshot
+            stale.extend(eager)
             pipe = redis.pipeline(transaction=True)
             pipe.hmget(tv, [GEN_FIELD, *vfields])
             for key, _vf in stale:
@@ -197,7 +213,7 @@ class VersionedBuckets:
             keep = self.orgs.get(ckey) is org  # not if another request saw a new `_gen`
             for (key, vf), h in zip(stale, res[1:], strict=True):
                 b = local[key] = self._parse(org, now[vf], cast(dict[bytes, bytes], h))
-                if keep:
+                if keep and b.version is not None:  # never served without one: not kept
                     self.buckets[(*ckey, key)] = b
                     self.buckets.move_to_end((*ckey, key))
             while len(self.buckets) > self.max_buckets:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from api.readers.buckets import VersionedBuckets
+from api.readers.counters import CounterMemo
 from api.readers.methods import MethodCache
 from api.readers.vectors import VectorCache
 from schemas.layout import split_pair
@@ -68,3 +69,4 @@ class ReadCaches:
     methods: MethodCache = field(default_factory=MethodCache)  # issuer activity's
     counters: VersionedBuckets = field(  # counter hashes (api/readers/counters.py)
         default_factory=lambda: VersionedBuckets(MAX_COUNTER_BUCKETS))
+    counter_memo: CounterMemo = field(default_factory=CounterMemo)  # field names, periods

@@ -63,11 +63,53 @@ class Counts:
             "public_awards", "shares", "views", "bot_views")}
 
 
-def fold(hashes: Iterable[Mapping[bytes, bytes | int]], statuses: frozenset[str]) -> Counts:
+_CREATED = ("", "", "")  # the field is CREATED itself (told apart by identity)
+MAX_FIELDS = 1 << 16  # parsed field names kept (then the memo starts over)
+MAX_PERIODS = 4096  # periods' bucket lists kept (then the memo starts over)
+
+
+@dataclass
+class CounterMemo:
+    """What the counter readers would otherwise work out again on every request, kept by
+    the app (ReadCaches.counter_memo): each stored field name's (kind, head, status) (an
+    org's hashes share a few hundred names) and each period's buckets (dashboards ask for
+    the same few periods). Both pure functions of their key: never stale."""
+
+    fields: dict[bytes, tuple[str, str, str]] = field(default_factory=dict)
+    periods: dict[tuple[date, date], list[str]] = field(default_factory=dict)
+
+    def parse(self, raw: bytes) -> tuple[str, str, str]:
+        parsed = self.fields.get(raw)
+        if parsed is None:
+            parsed = _parse_field(raw)
+            if len(self.fields) >= MAX_FIELDS:
+                self.fields.clear()
+            self.fields[raw] = parsed
+        return parsed
+
+    def buckets(self, start: date, end: date) -> list[str]:
+        """period_buckets(start, end): a shared list, never modify it."""
+        buckets = self.periods.get((start, end))
+        if buckets is None:
+            if len(self.periods) >= MAX_PERIODS:
+                self.periods.clear()
+            buckets = self.periods[(start, end)] = period_buckets(start, end)
+        return buckets
+
+
+def _parse_field(raw: bytes) -> tuple[str, str, str]:
+    f = raw.decode()
+    return _CREATED if f == CREATED else split_field(f)
+
+
+def fold(hashes: Iterable[Mapping[bytes, bytes | int]], statuses: frozenset[str],
+         memo: CounterMemo | None = None) -> Counts:
     """Sum counter fields, keeping only the given status codes.
 
     Two steps: add up every field across the hashes (one dict update per field), then
-    interpret each distinct field once (a few hundred, however long the period)."""
+    interpret each distinct field once (a few hundred, however long the period); with
+    `memo` (the app's) each name is parsed once per process."""
+    parse = memo.parse if memo is not None else _parse_field
     totals: dict[bytes, int] = {}
     get = totals.get
     for h in hashes:
@@ -77,11 +119,11 @@ def fold(hashes: Iterable[Mapping[bytes, bytes | int]], statuses: frozenset[str]
     for raw_f, n in totals.items():
         if not n:
             continue
-        f = raw_f.decode()
-        if f == CREATED:
+        parsed = parse(raw_f)
+        if parsed is _CREATED:
             c.badges_created += n
             continue
-        kind, head, s = split_field(f)
+        kind, head, s = parsed
         if s not in statuses:
             continue
         if kind == AWARDED:
@@ -125,15 +167,18 @@ class CounterReader:
     without it, every hash is fetched whole in one MULTI."""
 
     def __init__(self, redis: Redis, cache: VersionedBuckets | None = None,
-                 layout: Layout | None = None, org_id: str | None = None) -> None:
+                 layout: Layout | None = None, org_id: str | None = None,
+                 memo: CounterMemo | None = None) -> None:
         self.redis = redis
+        self.period_buckets = memo.buckets if memo is not None else period_buckets
         self.cache = cache if layout is not None and org_id is not None else None
         self.layout = layout
         self.org_id = org_id
         self.requests: list[tuple[Sequence[str], list[str]]] = []
 
     def want(self, bases: Sequence[str], start: date | None, end: date | None) -> int:
-        buckets = [ALL_BUCKET] if start is None or end is None else period_buckets(start, end)
+        buckets = ([ALL_BUCKET] if start is None or end is None
+                   else self.period_buckets(start, end))
         self.requests.append((bases, buckets))
         return len(self.requests) - 1
 

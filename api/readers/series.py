@@ -36,11 +36,13 @@ async def read_channels(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuery,
                         caches: ReadCaches) -> dict[str, Any]:
     res = await resolve(redis, layout, caller, q, caches.pairs)
     pstart, pend = previous_period(q.start, q.end)
-    reader = CounterReader(redis, caches.counters, layout, q.org_id)
+    memo = caches.counter_memo
+    reader = CounterReader(redis, caches.counters, layout, q.org_id, memo)
     i_cur = reader.want(res.bases, q.start, q.end)
     i_prev = reader.want(res.bases, pstart, pend)
     hashes = await reader.run()
-    cur, prev = fold(hashes[i_cur], q.status_codes), fold(hashes[i_prev], q.status_codes)
+    cur = fold(hashes[i_cur], q.status_codes, memo)
+    prev = fold(hashes[i_prev], q.status_codes, memo)
     first_day = await read_coverage(redis, layout, q.org_id)
     answer: ChannelsAnswer = {
         "period": period_out(q.start, q.end), "previous_period": period_out(pstart, pend),
@@ -99,7 +101,8 @@ async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuer
     res = await resolve(redis, layout, caller, q, caches.pairs)
     spans = intervals(q.start, q.end, interval)
     fields = metric_fields(metric, q.status_codes)
-    reader = CounterReader(redis, caches.counters, layout, q.org_id)
+    reader = CounterReader(redis, caches.counters, layout, q.org_id,
+                           caches.counter_memo)
     idx = [reader.want(res.bases, a, b) for a, b in spans]
     if fields is not None:
         # the process's parsed buckets (only those that changed are read): the fields picked
@@ -108,7 +111,8 @@ async def read_timeseries(redis: Redis, layout: Any, caller: ApiKey, q: ReadQuer
                   for got in await reader.run()]
     else:
         hashes = await reader.run()
-        values = [fold(hashes[i], q.status_codes).as_dict()[metric] for i in idx]
+        values = [fold(hashes[i], q.status_codes, caches.counter_memo).as_dict()[metric]
+                  for i in idx]
     points: list[PointAnswer] = [{"start": a.isoformat(), "value": v}
                                  for (a, _b), v in zip(spans, values, strict=True)]
     first_day = await read_coverage(redis, layout, q.org_id)

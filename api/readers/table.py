@@ -227,14 +227,15 @@ async def read_issuer_activity(redis: Redis, layout: Layout, caller: ApiKey,
     if q.badge_filter or q.badge_id is not None:
         # methods per issuer are kept per issuer only; a badge filter reads its pairs' keys
         methods = {i: {} for i in issuers}
-        reader = CounterReader(redis, caches.counters, layout, q.org_id)
+        reader = CounterReader(redis, caches.counters, layout, q.org_id,
+                               caches.counter_memo)
         wanted = sorted(p for p in pairs if p[0] in issuers)
         idx = [reader.want((layout.counter_base(q.org_id, BADGE_LEVEL, pair(i, b)),),
                            q.start, q.end)
                for i, b in wanted]
         hashes = await reader.run()
         for (i, _b), k in zip(wanted, idx, strict=True):
-            for m, n in fold(hashes[k], q.status_codes).methods.items():
+            for m, n in fold(hashes[k], q.status_codes, caches.counter_memo).methods.items():
                 if n:
                     methods[i][m] = methods[i].get(m, 0) + n
     names_raw = await redis.hmget(layout.issuers(q.org_id), sorted(issuers)) if issuers else []

@@ -77,3 +77,35 @@ async def test_a_new_gen_with_the_same_version_numbers_is_read_again(settings: S
     await redis.hset(tv, mapping={VERSIONS_GEN: "gen-2", "d20260401": 1})
     await redis.hset(key, "g", 7)
     assert await read() == {"g": 7}
+
+
+async def test_a_read_of_cached_buckets_is_one_multi_with_the_unversioned_bucket_in_it(
+        settings: Settings, redis: Redis):
+    layout = Layout(settings.redis_prefix)
+    base = layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
+    tv = layout.table_versions(ORG)
+    day, alltime = counter_key(base, "d20260401"), counter_key(base, "all")
+    cache = VersionedBuckets(max_buckets=8)
+    groups = [[(day, "d20260401")], [(alltime, None)]]
+
+    async def read() -> tuple[list[dict[str, int]], int]:
+        before = (await redis.info("commandstats"))["cmdstat_exec"]["calls"]
+        names, totals = await cache.sums(redis, layout, ORG, groups)
+        after = (await redis.info("commandstats"))["cmdstat_exec"]["calls"]
+        return [{names[i].decode(): n for i, n in enumerate(t.tolist()) if n}
+                for t in totals], after - before
+
+    await redis.hset(tv, mapping={VERSIONS_GEN: "gen-1", "d20260401": 1})
+    await redis.hset(day, "f", 2)
+    await redis.hset(alltime, "f", 2)
+    # first read: the day is not cached yet, so a second MULTI reads it (and `all` again)
+    assert await read() == ([{"f": 2}, {"f": 2}], 2)
+    # the day cached and current: one MULTI, `all` read in it (it has no version: always read)
+    await redis.hincrby(alltime, "f", 5)
+    assert await read() == ([{"f": 2}, {"f": 7}], 1)
+    assert await read() == ([{"f": 2}, {"f": 7}], 1)
+    # the day moves: read again, with `all`, in a second MULTI of the same snapshot
+    await redis.hincrby(day, "f", 1)
+    await redis.hincrby(tv, "d20260401", 1)
+    await redis.hincrby(alltime, "f", 1)
+    assert await read() == ([{"f": 3}, {"f": 8}], 2)
