@@ -116,6 +116,28 @@ async def read_fresh(redis: Redis, layout: Layout, org_id: str) -> Fresh:
     return Fresh(stamp, iso_us(int(as_of_us)) if as_of_us is not None else None)
 
 
+ENTRY_BASE = 512  # bytes charged for an entry's objects besides its body and its key's text
+STR_OVERHEAD = 56  # CPython's str object header, plus its slot in the tuple holding it
+
+
+def entry_overhead(key: Hashable) -> int:
+    """What an entry costs besides its body: a fixed part plus the text its key holds. A
+    caller may name many unknown issuer/badge ids in filters (each distinct set is an answer
+    of its own), so the key can outweigh the answer: charged, the byte bound holds."""
+    n = ENTRY_BASE
+    stack: list[object] = [key]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            n += len(item) + STR_OVERHEAD
+        elif isinstance(item, (tuple, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, ReadQuery):
+            stack.extend((item.org_id, item.issuer_id, item.badge_id, item.issuer_filter,
+                          item.badge_filter, item.status_filter))
+    return n
+
+
 class AnswerCache:
     def __init__(self, max_bytes: int, max_stale: float = 0.0) -> None:
         self.max_bytes = max_bytes
@@ -304,7 +326,7 @@ class AnswerCache:
         return entry
 
     def _store(self, key: Hashable, entry: _Entry) -> None:
-        cost = len(entry.body) + 512
+        cost = len(entry.body) + entry_overhead(key)
         if cost > self.max_bytes:
             return
         old = self._entries.pop(key, None)
@@ -312,12 +334,12 @@ class AnswerCache:
             if old.checked > entry.checked:  # a newer answer landed first: keep it
                 self._entries[key] = old
                 return
-            self.size -= len(old.body) + 512
+            self.size -= len(old.body) + entry_overhead(key)
         self._entries[key] = entry
         self.size += cost
         while self.size > self.max_bytes:
-            _k, gone = self._entries.popitem(last=False)
-            self.size -= len(gone.body) + 512
+            k, gone = self._entries.popitem(last=False)
+            self.size -= len(gone.body) + entry_overhead(k)
 
     def clear(self) -> None:
         self._entries.clear()
