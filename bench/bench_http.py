@@ -1,7 +1,7 @@
 """Requests/s and latency of `badgepulse api` over HTTP for a dashboard's mix, while ingest
 runs, with open /live streams timed from an event to its update.
 
-    python bench/bench_http.py [--clients 50] [--duration 30] [--workers 1,2]
+    python bench/bench_http.py [--clients 50] [--rate 0] [--duration 30] [--workers 1,2]
                                [--ingest-rate 200] [--ingest-org other,read]
                                [--live-streams 200] [--cache on,off] [--awards 1000000]
                                [--stale-ms 0,250]
@@ -20,7 +20,9 @@ BADGEPULSE_API_WORKERS). Meanwhile:
   recomputes the answers before they are served again), each value measured in turn;
 * `--clients` concurrent dashboard users (aiohttp, one key each), each looping over
   summary, channels, badges (first 50 rows) and the weekly time series, for the last 30,
-  90 or 365 days (a third of the users each);
+  90 or 365 days (a third of the users each): as fast as answered (closed loop, the
+  default: the API's most), or `--rate R` requests/s in all on a fixed schedule (open
+  loop: latency at a given load, each request timed from when it was due);
 * `--live-streams` open `GET /live` streams (on a small org of their own, keys of 20
   streams each: a key's limit per process), and every 3 s one award published to that org:
   the time from publishing it to each stream's summary showing it.
@@ -125,14 +127,26 @@ def marker_event(k: int, run: str) -> dict[str, str]:
 
 async def dashboard_user(session: aiohttp.ClientSession, base: str, token: str, span: int,
                          stop: asyncio.Event, samples: list[float], errors: dict[str, int],
-                         rng: random.Random) -> None:
+                         rng: random.Random, interval: float = 0.0) -> None:
+    """One dashboard user. interval 0: the next request as soon as the last is answered
+    (closed loop); otherwise one request every `interval` seconds on a fixed schedule (open
+    loop), each timed from when it was due, so a slow answer that delays the next ones
+    counts in theirs too (no coordinated omission)."""
     h = {"Authorization": f"Bearer {token}"}
     today = datetime.now(UTC).date()
     period = f"from={(today - timedelta(days=span - 1)).isoformat()}&to={today.isoformat()}"
     urls = [f"{base}/v1/orgs/{ORG}/{p}{'&' if '?' in p else '?'}{period}" for p in MIX]
+    due = time.perf_counter() + rng.random() * interval
     while not stop.is_set():
         url = rng.choice(urls)
-        t = time.perf_counter()
+        if interval:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            t = due
+            due += interval
+        else:
+            t = time.perf_counter()
         try:
             async with session.get(url, headers=h) as r:
                 await r.read()
@@ -203,7 +217,8 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
             rng = random.Random(9)
             users = [asyncio.create_task(dashboard_user(
                 session, base, readers[i], SPANS[i % len(SPANS)], stop, samples, errors,
-                random.Random(rng.random()))) for i in range(args.clients)]
+                random.Random(rng.random()),
+                args.clients / args.rate if args.rate else 0.0)) for i in range(args.clients)]
             await asyncio.sleep(args.warmup)
             # the streams' first summaries are in: the count before the first marker
             # (again while the API answers 503: a Redis timeout on a busy machine)
@@ -263,7 +278,8 @@ async def run_config(args: argparse.Namespace, settings: Settings, redis: Redis,
             "config": name, "api_workers": workers, "answer_cache": cache,
             "tree": tree or ".",
             "answer_stale_ms": stale_ms, "api_env": extra,
-            "clients": args.clients, "duration_s": round(elapsed, 1),
+            "clients": args.clients, "offered_rate": args.rate or "closed loop",
+            "duration_s": round(elapsed, 1),
             "requests": done, "requests_per_s": round(done / elapsed),
             "latency_ms": {"p50": pct(ms, 0.5), "p90": pct(ms, 0.9), "p99": pct(ms, 0.99),
                            "max": round(ms[-1], 1) if ms else None},
@@ -307,6 +323,9 @@ async def main() -> None:
     ap.add_argument("--awards", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="requests/s offered by all clients together, on a fixed schedule "
+                         "(open loop, timed from when each was due); 0: closed loop")
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--workers", default="1,2", help="API processes to measure, e.g. 1,2,3")
