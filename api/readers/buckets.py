@@ -85,6 +85,23 @@ def _floor(first: dict[bytes, bytes] | None) -> str | None:
     return min(first.values()).decode().replace("-", "")
 
 
+async def _snapshot(redis: Redis, tv: str, vfields: list[str], keys: list[str],
+                    first_key: str | None,
+                    ) -> tuple[list[bytes | None], list[dict[bytes, bytes]],
+                               dict[bytes, bytes] | None]:
+    """One MULTI: the org's `_gen` and bucket versions, each key's hash, and the first-day
+    hash when one is named (else None): what a read sums, as of one moment."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.hmget(tv, [GEN_FIELD, *vfields])
+    for key in keys:
+        pipe.hgetall(key)
+    if first_key is not None:
+        pipe.hgetall(first_key)
+    got, *hashes = await pipe.execute()
+    first = hashes.pop() if first_key is not None else None
+    return got, hashes, first
+
+
 def _before(bucket: str, floor: str | None) -> bool:
     """Whether a day/month/year bucket (``dYYYYMMDD``, ``mYYYYMM``, ``yYYYY``) ends before
     the day `floor` (``YYYYMMDD``): its digits sort before the floor's same-length prefix."""
@@ -151,15 +168,9 @@ class VersionedBuckets:
                 got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
                 floor = None
             else:
-                p0 = redis.pipeline(transaction=True)
-                p0.hmget(tv, [GEN_FIELD, *vfields])
-                for key, _vf in eager:
-                    p0.hgetall(key)
-                if first_key is not None:
-                    p0.hgetall(first_key)
-                got, *fresh = await p0.execute()
+                got, fresh, first = await _snapshot(redis, tv, vfields,
+                                                    [key for key, _vf in eager], first_key)
                 # the last try reads every bucket in one MULTI: nothing skipped
-                first = fresh.pop() if first_key is not None else None
                 floor = _floor(first) if first_key is not None and attempt < TRIES else None
             gen = got[0]
             versions: dict[str | None, bytes | None] = dict(zip(vfields, got[1:], strict=True))
@@ -188,31 +199,23 @@ class VersionedBuckets:
                 break
             # read again with the stale ones, so that the request sums one snapshot
             stale.extend(eager)
-            pipe = redis.pipeline(transaction=True)
-            pipe.hmget(tv, [GEN_FIELD, *vfields])
-            for key, _vf in stale:
-                pipe.hgetall(key)
-            if first_key is not None:
-                pipe.hgetall(first_key)
-            res = await pipe.execute()
-            if first_key is not None:
-                if floor is not None and _floor(res.pop()) != floor:
-                    continue  # an older event moved the first day meanwhile: again
-                if floor is None:
-                    res.pop()
-            now: dict[str | None, bytes | None] = dict(zip(vfields, res[0][1:], strict=True))
+            got2, hashes, first = await _snapshot(redis, tv, vfields,
+                                                  [key for key, _vf in stale], first_key)
+            if floor is not None and _floor(first) != floor:
+                continue  # an older event moved the first day meanwhile: again
+            now: dict[str | None, bytes | None] = dict(zip(vfields, got2[1:], strict=True))
             now[None] = None
-            if res[0][0] != gen:  # Redis lost its data between the two round trips
+            if got2[0] != gen:  # Redis lost its data between the two round trips
                 if attempt < TRIES:
                     continue  # again
-                org = self._org(ckey, res[0][0])  # every bucket is in this MULTI: use it
+                org = self._org(ckey, got2[0])  # every bucket is in this MULTI: use it
             if any(local[k].version != now[vf] for k, vf in wanted
                    if k in local and local[k] is not _EMPTY):
                 continue  # a commit between the round trips moved a cached bucket: again
             self.reads += len(stale)
             keep = self.orgs.get(ckey) is org  # not if another request saw a new `_gen`
-            for (key, vf), h in zip(stale, res[1:], strict=True):
-                b = local[key] = self._parse(org, now[vf], cast(dict[bytes, bytes], h))
+            for (key, vf), h in zip(stale, hashes, strict=True):
+                b = local[key] = self._parse(org, now[vf], h)
                 if keep and b.version is not None:  # never served without one: not kept
                     self.buckets[(*ckey, key)] = b
                     self.buckets.move_to_end((*ckey, key))
