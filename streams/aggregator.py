@@ -67,6 +67,7 @@ log = logging.getLogger("badgepulse.worker")
 
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
+PROBE_WITHIN = 3.0  # seconds a suspected short log has to hand over one record
 ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
 # CPython runs its cycle collector after every 700 net allocations by default, and each run
 # walks the young objects, the award states of the batch under way included; a batch makes
@@ -190,6 +191,7 @@ class Aggregator(Service):
         # the worker would wait that refusal out for ever.
         self.producer = make_producer(s, max_request_size=64 * 1024 * 1024)
         await self.producer.start()
+        self.kafka_common = common
         self.consumer = AIOKafkaConsumer(
             group_id=s.consumer_group,
             session_timeout_ms=int(s.broker_session_timeout * 1000),
@@ -688,10 +690,12 @@ class Aggregator(Service):
 
         Only targets whose claim check is still pending are looked at: a broker restart
         always breaks the connection, which leads to a claim, which sets the check; a
-        target whose record before `next` has been seen is on the right log. Tansu's
-        reported end can trail what a fetch already returned, so the end must stay below
-        the position at two checks in a row. Positions are taken before the ends are asked
-        for: a log only grows, so an end below a position applied earlier is a short log."""
+        target whose record before `next` has been seen is on the right log. Positions are
+        taken before the ends are asked for: a log only grows, so an end below a position
+        applied earlier is a short log, if the end is true. Tansu's reported end can trail
+        what a fetch already returned (under load, for seconds), so an end below `next` at
+        two checks in a row is only a suspicion: the record before `next` is then fetched
+        on its own (confirm_short), and only a log that does not hold it is short."""
         assert self.consumer is not None
         before = {p: [(t, t.next) for t in self.targets_of(p)
                       if t.next is not None and t.verify is not None]
@@ -701,18 +705,64 @@ class Aggregator(Service):
             return
         tps = [TopicPartition(self.settings.topic, p) for p in before]
         ends = await asyncio.wait_for(self.consumer.end_offsets(tps), 10)
-        async with self.lock:
-            for tp, end in ends.items():
-                past = []
-                for t, n in before[tp.partition]:
-                    if t not in self.targets_of(tp.partition) or t.verify is None:
-                        continue
-                    t.past_end = t.past_end + 1 if n > end else 0
-                    if t.past_end >= 2:
-                        past.append(n)
-                if past:
+        suspects: dict[TopicPartition, list[tuple[Target, int]]] = {}
+        for tp, end in ends.items():
+            for t, n in before[tp.partition]:
+                t.past_end = t.past_end + 1 if n > end else 0
+                if t.past_end >= 2:
+                    suspects.setdefault(tp, []).append((t, n))
+        for tp, ts in suspects.items():
+            short = await self.confirm_short(tp, ts, ends[tp])
+            if not short:
+                continue
+            async with self.lock:
+                if any(t in self.targets_of(tp.partition) and t.verify is not None
+                       for t, _ in short):
                     await self.log_replaced(
-                        tp, "the broker came back without the partition's events", max(past))
+                        tp, "the broker came back without the partition's events",
+                        max(n for _, n in short))
+
+    async def confirm_short(self, tp: TopicPartition, suspects: list[tuple[Target, int]],
+                            end: int) -> list[tuple[Target, int]]:
+        """The suspects whose log really lacks the record before their `next`: each such
+        record is fetched by a consumer of its own (the group consumer's position and
+        buffers are not touched). Found with the fingerprint the target expects, the log
+        is the one applied and the target's check is done; found with another, or not
+        found within PROBE_WITHIN seconds, the log is short (or another one)."""
+        short = []
+        for t, n in suspects:
+            rec = await self.fetch_one(tp, n - 1)
+            if rec is not None and (rec.offset != n - 1 or rec.fingerprint() == t.verify):
+                # (a later record first: retention removed the one before `next`, and the
+                # log reaches past it, as records_for carries on)
+                log.warning("%s: the broker reported its log ends at %d, below the stored "
+                            "position %d, but holds the record applied last: carrying on",
+                            tp, end, n)
+                t.verify = None
+                t.past_end = 0
+                continue
+            short.append((t, n))
+        return short
+
+    async def fetch_one(self, tp: TopicPartition, offset: int) -> Record | None:
+        """The first record at or after `offset`, or None if the broker hands none over
+        in time."""
+        probe = AIOKafkaConsumer(group_id=None, **self.kafka_common)
+        try:
+            await asyncio.wait_for(probe.start(), PROBE_WITHIN)
+            probe.assign([tp])
+            probe.seek(tp, offset)
+            deadline = time.monotonic() + PROBE_WITHIN
+            while (left := deadline - time.monotonic()) > 0:
+                data = await probe.getmany(tp, timeout_ms=int(left * 1000), max_records=1)
+                for m in data.get(tp, ()):
+                    return Record(m.offset, m.key, m.value or b"", m.timestamp)
+            return None
+        except TRANSIENT:  # OffsetOutOfRangeError among them: nothing there
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                await probe.stop()
 
     def targets_of(self, p: int) -> list[Target]:
         return [t for d in (self.live, self.joined, self.behind) if (t := d.get(p))]
