@@ -157,11 +157,14 @@ async def test_counts_stay_exact_when_the_worker_is_killed_three_times(
     victim = workers.start()
     await publish(settings, records)
     for kill_at in sorted(rng.uniform(0.1, 0.85) for _ in range(3)):
+        deadline = time.monotonic() + 120
         while True:
             stats = await pipeline_stats(redis, layout)
             done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates"))
             if done >= kill_at * len(records):
                 break
+            assert time.monotonic() < deadline, \
+                f"the workers stopped at {done} of {len(records)} events: {stats}"
             await asyncio.sleep(0.01)
         workers.kill(victim)
         victim = workers.start()
