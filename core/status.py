@@ -42,8 +42,8 @@ async def read_lag(settings: Settings, redis: Any, layout: Layout) -> int | None
     except Exception:  # noqa: BLE001 - any broker trouble means "unknown", which is null
         return None
     finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
+        with contextlib.suppress(Exception):  # bounded: a half-started client may not stop
+            await asyncio.wait_for(consumer.stop(), 3)
 
 
 async def read_status(settings: Settings, redis: Any, layout: Layout,

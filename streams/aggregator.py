@@ -762,7 +762,7 @@ class Aggregator(Service):
             return None
         finally:
             with contextlib.suppress(Exception):
-                await probe.stop()
+                await asyncio.wait_for(probe.stop(), PROBE_WITHIN)
 
     def targets_of(self, p: int) -> list[Target]:
         return [t for d in (self.live, self.joined, self.behind) if (t := d.get(p))]
