@@ -201,6 +201,24 @@ def award_knows(s: AwardState, ev: Event) -> bool:
     return digest(ev.event_id) in s.seen
 
 
+def meta_knows(meta: dict[str, Any], ev: Event) -> bool:
+    """Whether a badge's or issuer's metadata holds this event already. Its dedup mark is
+    kept under the event's own day: a repeat whose `occurred_at` moved to another day is
+    not found there, and would otherwise be rejected (`badge_already_created`) or overwrite
+    the fields with its own values. events.md: a repeat of an event_id has no effect."""
+    seen = meta.get("seen")
+    if seen is not None:
+        return digest_int(ev.event_id) in seen
+    # metadata written before it kept digests: its creation's id at least
+    created = meta.get("created")
+    return ev.type == "badge.created" and created is not None and created[1] == ev.event_id
+
+
+def meta_remember(meta: dict[str, Any], ev: Event) -> None:
+    """Keep the event's digest with the metadata (a badge or issuer has a few events)."""
+    meta.setdefault("seen", []).append(digest_int(ev.event_id))
+
+
 class PartitionBatch:
     """One partition's records, folded into a Commit over the steps below."""
 
@@ -380,7 +398,11 @@ class PartitionBatch:
         if meta is None:
             raw = self.fetched.issuers.get(ref)
             meta = orjson.loads(raw) if raw else {}
+        if meta_knows(meta, ev):
+            self.commit.stat(ev.org_id, "duplicates")
+            return
         badge_meta_merge(meta, ev.ts, ev.event_id, {"name": ev.name})
+        meta_remember(meta, ev)
         self.issuer_meta[ref] = meta
         self._applied(ev)
 
@@ -390,6 +412,9 @@ class PartitionBatch:
         if meta is None:
             stored = self.fetched.badges.get(ref)
             meta = orjson.loads(stored) if stored else {}
+        if meta_knows(meta, ev):
+            self.commit.stat(ev.org_id, "duplicates")
+            return
         values: dict[str, Any] = {}
         if ev.type == "badge.created":
             if meta.get("created"):
@@ -407,6 +432,7 @@ class PartitionBatch:
                 if v is not None:
                     values[name] = v
         badge_meta_merge(meta, ev.ts, ev.event_id, values)
+        meta_remember(meta, ev)
         self.badge_meta[ref] = meta
         self._applied(ev)
 

@@ -237,6 +237,48 @@ def test_a_rejected_event_reserves_nothing():
     assert (commit.applied, commit.rejected, commit.duplicates) == (2, 1, 0)
 
 
+def test_a_badge_or_issuer_event_repeated_with_another_day_has_no_effect():
+    """events.md: a repeat of an event_id has no effect. Its dedup mark is kept under its
+    own day, so a repeat whose occurred_at moved a day is recognised by the metadata: not
+    rejected as a second creation, and not overwriting the name. Checked in one batch and
+    across batches (the metadata as Redis returns it)."""
+    created = ev("b-1", "badge.created", "2026-04-13T09:30:00Z", issuer_id="acme-eng",
+                 badge_id="py-101", name="Python")
+    renamed = ev("b-2", "badge.updated", "2026-04-13T11:30:00Z", badge_id="py-101",
+                 name="Python 101")
+    issuer = ev("i-1", "issuer.created", "2026-04-13T08:00:00Z", issuer_id="acme-eng",
+                name="Engineering")
+    # the same ids a day later, with other values
+    created2 = ev("b-1", "badge.created", "2026-04-14T09:30:00Z", issuer_id="acme-eng",
+                  badge_id="py-101", name="Snake")
+    renamed2 = ev("b-2", "badge.updated", "2026-04-14T11:30:00Z", badge_id="py-101",
+                  name="Snake 101")
+    issuer2 = ev("i-1", "issuer.created", "2026-04-14T08:00:00Z", issuer_id="acme-eng",
+                 name="Marketing")
+    one = run(batch([issuer, created, renamed, issuer2, created2, renamed2]))
+    assert (one.applied, one.rejected, one.duplicates) == (3, 0, 3)
+    assert deltas(one) == {"2026-04-13": {"bc": 1}}  # one badge created
+    badge_meta = orjson.loads(one.hsets[(LAYOUT.badges("acme"), "py-101")])
+    issuer_meta = orjson.loads(one.hsets[(LAYOUT.issuers("acme"), "acme-eng")])
+    assert badge_meta["name"][2] == "Python 101"
+    assert issuer_meta["name"][2] == "Engineering"
+
+    # a later batch, the metadata read back from Redis
+    first = run(batch([issuer, created, renamed]))
+    stored = Fetched(badges={("acme", "py-101"): first.hsets[(LAYOUT.badges("acme"), "py-101")]},
+                     issuers={("acme", "acme-eng"):
+                              first.hsets[(LAYOUT.issuers("acme"), "acme-eng")]})
+    later = run(batch([issuer2, created2, renamed2]), stored)
+    assert (later.applied, later.rejected, later.duplicates) == (0, 0, 3)
+    assert deltas(later) == {} and later.hsets == {}
+
+    # metadata kept before digests were: the creation's id still recognises its repeat
+    old = {"created": [us("2026-04-13T09:30:00+00:00"), "b-1"], "issuer_id": "acme-eng",
+           "name": [us("2026-04-13T09:30:00+00:00"), "b-1", "Python"]}
+    legacy = run(batch([created2]), Fetched(badges={("acme", "py-101"): orjson.dumps(old)}))
+    assert (legacy.applied, legacy.rejected, legacy.duplicates) == (0, 0, 1)
+
+
 def test_a_held_event_rejected_on_release_takes_its_mark_back():
     wrong = ev("e-2000", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
                badge_id="js-200", channel="linkedin")
