@@ -118,6 +118,17 @@ while i <= n do
     for _ = 1, cnt do call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.HSETNX then
     for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
+  elseif op == OP.LIFETIME then
+    -- `_gen`: this Redis process's run_id (a restart, empty or from an older snapshot,
+    -- changes it) and the token of the commit that found it absent or another's
+    local run_id = string.match(call('INFO', 'server'), 'run_id:(%x+)') .. ':'
+    for _ = 1, cnt do
+      local cur = call('HGET', A[i], A[i + 1])
+      if (not cur) or string.sub(cur, 1, #run_id) ~= run_id then
+        call('HSET', A[i], A[i + 1], run_id .. A[i + 2])
+      end
+      i = i + 3
+    end
   elseif op == OP.EXPIRE then
     for _ = 1, cnt do call('EXPIRE', A[i], A[i + 1]); i = i + 2 end
   elseif op == OP.RPUSH then

@@ -71,6 +71,8 @@ class Op(StrEnum):
     UNDEDUP = "W"  # key, digest: SREM (the mark of a held event rejected on release)
     HINCRBY = "I"  # key, field, delta
     HSETNX = "N"  # key, field, value
+    LIFETIME = "L"  # key, field, token: unless it holds this Redis process's run_id (INFO
+    # server), HSET to that run_id and the token (a fresh uuid per commit)
     STATE = "S"  # key, field, position of the value among the script's ARGVs: HSET (binary)
     HSET = "H"  # key, field, value
     EXPIRE = "E"  # key, seconds
@@ -157,7 +159,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     blobs: list[bytes] = []
     out: list[str | int] = [*header.slots(layout)]
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
-    hsetnx = dict(commit.hsetnx)
+    hsetnx = commit.hsetnx
     sadd = set(commit.sadd)
     # an org's script cannot write the registry (the control slot): split() registers it
     _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
@@ -192,18 +194,25 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     if ntable:
         out.extend((Op.TABLE, ntable))
         out.extend(tflat)
+    # `_gen` of each org whose versions this commit bumps (Op.LIFETIME): set anew when it
+    # is absent or was set by another Redis process (run_id). Readers cache by (version,
+    # `_gen`). A Redis that came back empty (flushed, or a node restarted empty), or that
+    # restarted from an older snapshot or append-only file, or a replica promoted behind
+    # its master (its versions went back, and the replay bumps them again through the same
+    # numbers with other contents): its first commit for an org gives the org a new
+    # `_gen`, and nothing cached before is taken for what a version holds now.
+    lifetime: dict[str, None] = dict.fromkeys(
+        layout.table_versions(org) for org in commit.publish | {o for o, _n in commit.per_org})
     if table or counted:
         # Readers cache a bucket's table, methods and counter hashes by the bucket's one
         # version (api/readers/buckets.py), bumped in this same script for each (org,
         # bucket) with any write to them: a table or methods write (_roll_up files a methods
         # write under the bucket's table entry; every counter write but bot views comes with
         # one), or a counter write alone (`counted`). The `all` bucket has no version (no
-        # table; it changes with every commit: read whole). `_gen` (set once per Redis
-        # lifetime) tells readers a Redis that came back empty is not the one they cached.
-        gen = uuid.uuid4().hex
+        # table; it changes with every commit: read whole).
         for org, bucket in {(org, bucket) for org, bucket, _pf in table} | counted:
             incr[(layout.table_versions(org), table_version_field(bucket))] += 1
-            hsetnx[(layout.table_versions(org), VERSIONS_GEN)] = gen
+            lifetime[layout.table_versions(org)] = None
 
     dedup: defaultdict[str, list[str]] = defaultdict(list)
     for key, f in commit.dedup_marks:
@@ -225,6 +234,8 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.UNDEDUP, commit.dedup_unmarks, 2)
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
     section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
+    token = uuid.uuid4().hex
+    section(Op.LIFETIME, ((k, VERSIONS_GEN, token) for k in lifetime), 3)
     blobs.extend(commit.states.values())
     section(Op.STATE, ((k, f, str(i)) for i, (k, f) in enumerate(commit.states, 2)), 3)
     section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
@@ -597,9 +608,9 @@ def split(commit: Commit, layout: Layout) -> Split:
 
 # Fixed-arity sections: how many strings a row holds, the first being a key (PUBLISH's is a
 # channel, not a key).
-_ARITY = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.STATE: 3, Op.HSET: 3, Op.EXPIRE: 2,
-          Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3, Op.HMAX: 3,
-          Op.PUBLISH: 2}
+_ARITY = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3, Op.HSET: 3,
+          Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3,
+          Op.HMAX: 3, Op.PUBLISH: 2}
 
 
 def written_keys(payload: list[Any]) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from schemas.layout import TABLE_VECTOR, Layout, tp_field
+from schemas.layout import TABLE_VECTOR, VERSIONS_GEN, Layout, tp_field
 from streams.processor import Commit
 from streams.protocol import (
     HEADER_SLOTS,
@@ -180,6 +180,22 @@ async def hsetnx_keeps_the_first_value(c: Ctx) -> None:
         commit.hsetnx[(c.key("nx"), "f")] = value
         await c.apply_ok(commit, Op.HSETNX)
     assert await c.redis.hget(c.key("nx"), "f") == b"first"
+
+
+@case(Op.LIFETIME)
+async def an_orgs_gen_changes_only_with_the_redis_process_or_when_absent(c: Ctx) -> None:
+    tv = c.layout.table_versions(ORG)
+    run_id = str((await c.redis.info("server"))["run_id"])
+    await c.redis.hset(tv, VERSIONS_GEN, "0123abcd:set-by-a-redis-before-a-restart")
+    await c.apply_ok(counted(), Op.LIFETIME)
+    gen = (await c.redis.hget(tv, VERSIONS_GEN)).decode()
+    assert gen.startswith(f"{run_id}:") and len(gen) > len(run_id) + 1
+    await c.apply_ok(counted(), Op.LIFETIME)  # the same process: kept
+    assert (await c.redis.hget(tv, VERSIONS_GEN)).decode() == gen
+    await c.redis.hdel(tv, VERSIONS_GEN)  # flushed: a new one, from this commit's token
+    await c.apply_ok(counted(), Op.LIFETIME)
+    again = (await c.redis.hget(tv, VERSIONS_GEN)).decode()
+    assert again.startswith(f"{run_id}:") and again != gen
 
 
 @case(Op.STATE)

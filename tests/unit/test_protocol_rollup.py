@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import random
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -71,6 +70,8 @@ def old_encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     sadd = set(commit.sadd)
     # an org's script cannot write the registry (the control slot): split() registers it
     _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
+    lifetime: dict[str, None] = dict.fromkeys(
+        layout.table_versions(org) for org in commit.publish | {o for o, _n in commit.per_org})
     cells, table, counted = old_roll_up(commit, layout)
 
     nkeys = 0
@@ -103,12 +104,10 @@ def old_encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
         # bucket) with any write to them: a table or methods write (_roll_up files a methods
         # write under the bucket's table entry; every counter write but bot views comes with
         # one), or a counter write alone (`counted`). The `all` bucket has no version (no
-        # table; it changes with every commit: read whole). `_gen` (set once per Redis
-        # lifetime) tells readers a Redis that came back empty is not the one they cached.
-        gen = uuid.uuid4().hex
+        # table; it changes with every commit: read whole).
         for org, bucket in {(org, bucket) for org, bucket, _pf in table} | counted:
             incr[(layout.table_versions(org), table_version_field(bucket))] += 1
-            hsetnx[(layout.table_versions(org), VERSIONS_GEN)] = gen
+            lifetime[layout.table_versions(org)] = None
 
     dedup: defaultdict[str, list[str]] = defaultdict(list)
     for key, f in commit.dedup_marks:
@@ -130,6 +129,7 @@ def old_encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     section(Op.UNDEDUP, commit.dedup_unmarks, 2)
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
     section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
+    section(Op.LIFETIME, ((k, VERSIONS_GEN, "<token>") for k in lifetime), 3)
     blobs.extend(commit.states.values())
     section(Op.STATE, ((k, f, str(i)) for i, (k, f) in enumerate(commit.states, 2)), 3)
     section(Op.HSET, ((k, f, v) for (k, f), v in commit.hsets.items()), 3)
@@ -212,10 +212,11 @@ def old_roll_up(commit: Commit, layout: Layout) -> tuple[dict[str, defaultdict[s
 def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
     """(header slots, multiset of the sections' rows) of one encoded commit, every value as
     text (the old encoding sent counts as text, the new one as integers); the one random
-    value (the versions hash's `_gen`, a fresh uuid per commit) is masked."""
+    value (the token of `_gen`, a fresh uuid per commit) is masked."""
     payload = [v if isinstance(v, str) else str(v) for v in sent]
     out: Counter[tuple[str, ...]] = Counter()
-    arity = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.STATE: 3, Op.HSET: 3, Op.EXPIRE: 2,
+    arity = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3, Op.HSET: 3,
+             Op.EXPIRE: 2,
              Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3,
              Op.HMAX: 3, Op.PUBLISH: 2}
     i, n = len(HEADER_SLOTS), len(payload)
@@ -248,8 +249,8 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
             else:
                 a = arity[Op(op)]
                 row = tuple(payload[i:i + a])
-                if op == Op.HSETNX and row[1] == VERSIONS_GEN:
-                    row = (row[0], row[1], "<gen>")
+                if op == Op.LIFETIME:
+                    row = (*row[:2], "<token>")  # a fresh uuid per commit
                 out[(op, *row)] += 1
                 i += a
     assert len(seen_ops) == len(set(seen_ops))
