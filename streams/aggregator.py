@@ -727,8 +727,9 @@ class Aggregator(Service):
         """The suspects whose log really lacks the record before their `next`: each such
         record is fetched by a consumer of its own (the group consumer's position and
         buffers are not touched). Found with the fingerprint the target expects, the log
-        is the one applied and the target's check is done; found with another, or not
-        found within PROBE_WITHIN seconds, the log is short (or another one)."""
+        is the one applied and the target's check is done; found with another, the log is
+        another one; not found within PROBE_WITHIN seconds, the log is short unless the
+        broker now reports an end past `next` (a slow broker: the check stays pending)."""
         short = []
         for t, n in suspects:
             rec = await self.fetch_one(tp, n - 1)
@@ -741,8 +742,21 @@ class Aggregator(Service):
                 t.verify = None
                 t.past_end = 0
                 continue
+            if rec is None and await self.end_now(tp) >= n:
+                # a slow broker, not a short log: the fetch checks the record when it comes
+                t.past_end = 0
+                continue
             short.append((t, n))
         return short
+
+    async def end_now(self, tp: TopicPartition) -> int:
+        """The partition's end as the broker reports it now (-1 if it does not answer)."""
+        assert self.consumer is not None
+        try:
+            ends = await asyncio.wait_for(self.consumer.end_offsets([tp]), PROBE_WITHIN)
+        except TRANSIENT:
+            return -1
+        return int(ends[tp])
 
     async def fetch_one(self, tp: TopicPartition, offset: int) -> Record | None:
         """The first record at or after `offset`, or None if the broker hands none over
