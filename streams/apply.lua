@@ -120,12 +120,19 @@ while i <= n do
     for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.LIFETIME then
     -- `_gen`: this Redis process's run_id (a restart, empty or from an older snapshot,
-    -- changes it) and the token of the commit that found it absent or another's
-    local run_id = string.match(call('INFO', 'server'), 'run_id:(%x+)') .. ':'
+    -- changes it) and the token of the commit that found it absent or another's. Where
+    -- INFO is denied (an ACL), renamed or has no run_id: set once, as HSETNX (a restart
+    -- from an older snapshot is then not told apart; README)
+    local ok, info = pcall(call, 'INFO', 'server')
+    local rid = ok and type(info) == 'string' and string.match(info, 'run_id:(%x+)')
     for _ = 1, cnt do
-      local cur = call('HGET', A[i], A[i + 1])
-      if (not cur) or string.sub(cur, 1, #run_id) ~= run_id then
-        call('HSET', A[i], A[i + 1], run_id .. A[i + 2])
+      if rid then
+        local cur = call('HGET', A[i], A[i + 1])
+        if (not cur) or string.sub(cur, 1, #rid + 1) ~= rid .. ':' then
+          call('HSET', A[i], A[i + 1], rid .. ':' .. A[i + 2])
+        end
+      else
+        call('HSETNX', A[i], A[i + 1], A[i + 2])
       end
       i = i + 3
     end

@@ -205,18 +205,28 @@ def meta_knows(meta: dict[str, Any], ev: Event) -> bool:
     """Whether a badge's or issuer's metadata holds this event already. Its dedup mark is
     kept under the event's own day: a repeat whose `occurred_at` moved to another day is
     not found there, and would otherwise be rejected (`badge_already_created`) or overwrite
-    the fields with its own values. events.md: a repeat of an event_id has no effect."""
+    the fields with its own values. events.md: a repeat of an event_id has no effect.
+    Recognised: the digests kept for the dedup window (`seen`: [second applied, digest]),
+    and the ids the metadata carries anyway (its creation's, each field's latest stamp),
+    which metadata written before `seen` existed has too."""
+    eid = ev.event_id
     seen = meta.get("seen")
-    if seen is not None:
-        return digest_int(ev.event_id) in seen
-    # metadata written before it kept digests: its creation's id at least
+    if seen:
+        d = digest_int(eid)
+        if any(isinstance(e, list) and e[1] == d for e in seen):
+            return True
     created = meta.get("created")
-    return ev.type == "badge.created" and created is not None and created[1] == ev.event_id
+    if created is not None and created[1] == eid:
+        return True
+    return any(isinstance(v, list) and len(v) == 3 and v[1] == eid for v in meta.values())
 
 
-def meta_remember(meta: dict[str, Any], ev: Event) -> None:
-    """Keep the event's digest with the metadata (a badge or issuer has a few events)."""
-    meta.setdefault("seen", []).append(digest_int(ev.event_id))
+def meta_remember(meta: dict[str, Any], ev: Event, now_s: int, window_s: int) -> None:
+    """Keep the event's digest with the metadata for the dedup window: a badge or issuer
+    has a few events, but one updated all day long must not grow without end."""
+    kept = [e for e in meta.get("seen", ()) if isinstance(e, list) and e[0] > now_s - window_s]
+    kept.append([now_s, digest_int(ev.event_id)])
+    meta["seen"] = kept
 
 
 class PartitionBatch:
@@ -402,7 +412,7 @@ class PartitionBatch:
             self.commit.stat(ev.org_id, "duplicates")
             return
         badge_meta_merge(meta, ev.ts, ev.event_id, {"name": ev.name})
-        meta_remember(meta, ev)
+        meta_remember(meta, ev, self.now_us // 1_000_000, self.dedup_ttl)
         self.issuer_meta[ref] = meta
         self._applied(ev)
 
@@ -432,7 +442,7 @@ class PartitionBatch:
                 if v is not None:
                     values[name] = v
         badge_meta_merge(meta, ev.ts, ev.event_id, values)
-        meta_remember(meta, ev)
+        meta_remember(meta, ev, self.now_us // 1_000_000, self.dedup_ttl)
         self.badge_meta[ref] = meta
         self._applied(ev)
 

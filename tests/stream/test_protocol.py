@@ -198,6 +198,28 @@ async def an_orgs_gen_changes_only_with_the_redis_process_or_when_absent(c: Ctx)
     assert again.startswith(f"{run_id}:") and again != gen
 
 
+async def test_a_redis_user_denied_info_still_commits_and_sets_gen_once(ctx, settings):
+    """An ACL without INFO (it is in @dangerous): the commit goes through, and `_gen` is set
+    once from the commit's token, as before run_ids were used."""
+    user = f"noinfo-{ctx.layout.data.replace(':', '-')}"
+    await ctx.redis.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all",
+                                    "-info")
+    limited = Redis.from_url(settings.redis_url, username=user, password="pw")
+    try:
+        sink = Sink(limited, ctx.layout)
+        tv = ctx.layout.table_versions(ORG)
+        for _ in range(2):
+            assert await sink.apply(counted(), ctx.topic, 0, ctx.epoch, UNCHECKED, UNCHECKED,
+                                    None) is ApplyResult.OK
+            gen = await ctx.redis.hget(tv, VERSIONS_GEN)
+            assert gen is not None and b":" not in gen
+        assert await awards(ctx) == 2
+        assert await ctx.redis.hget(tv, VERSIONS_GEN) == gen  # kept: set once
+    finally:
+        await limited.aclose()
+        await ctx.redis.execute_command("ACL", "DELUSER", user)
+
+
 @case(Op.STATE)
 async def states_are_stored_byte_for_byte(c: Ctx) -> None:
     commit = Commit()

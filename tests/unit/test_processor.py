@@ -12,7 +12,7 @@ import orjson
 
 from schemas.layout import Layout
 from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection, dedup_member
-from streams.state import AwardState, digest
+from streams.state import AwardState, digest, digest_int
 
 LAYOUT = Layout("u")
 NOW_US = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -277,6 +277,34 @@ def test_a_badge_or_issuer_event_repeated_with_another_day_has_no_effect():
            "name": [us("2026-04-13T09:30:00+00:00"), "b-1", "Python"]}
     legacy = run(batch([created2]), Fetched(badges={("acme", "py-101"): orjson.dumps(old)}))
     assert (legacy.applied, legacy.rejected, legacy.duplicates) == (0, 0, 1)
+    # ... also after a new event was applied to it (its digests start then), and a repeat
+    # of its update is known by the field's stamp
+    old["name"] = [us("2026-04-13T11:30:00+00:00"), "b-2", "Python 101"]
+    update3 = ev("b-3", "badge.updated", "2026-04-15T10:00:00Z", badge_id="py-101",
+                 visibility="private")
+    step = run(batch([update3]), Fetched(badges={("acme", "py-101"): orjson.dumps(old)}))
+    assert (step.applied, step.rejected, step.duplicates) == (1, 0, 0)
+    after = Fetched(badges={("acme", "py-101"): step.hsets[(LAYOUT.badges("acme"), "py-101")]})
+    again = run(batch([created2, renamed2]), after)
+    assert (again.applied, again.rejected, again.duplicates) == (0, 0, 2)
+
+
+def test_a_badges_event_digests_are_kept_for_the_dedup_window_only():
+    """A badge updated all day long keeps the digests of the last DEDUP_TTL seconds, not
+    every update it ever had; a repeat inside the window is still a duplicate."""
+    window_s = DEDUP_TTL
+    meta = {"created": [0, "b-0"], "issuer_id": "acme-eng",
+            "seen": [[NOW_US // 1_000_000 - window_s - 5, 1], [NOW_US // 1_000_000 - 60, 2]]}
+    upd = ev("b-9", "badge.updated", "2026-04-30T10:00:00Z", badge_id="py-101", name="New")
+    first = run(batch([upd]), Fetched(badges={("acme", "py-101"): orjson.dumps(meta)}))
+    kept = orjson.loads(first.hsets[(LAYOUT.badges("acme"), "py-101")])["seen"]
+    assert [e[1] for e in kept] == [2, digest_int("b-9")]  # the entry past the window gone
+    repeat = ev("b-9", "badge.updated", "2026-04-29T10:00:00Z", badge_id="py-101",
+                name="Other")
+    second = run(batch([repeat]),
+                 Fetched(badges={("acme", "py-101"):
+                                 first.hsets[(LAYOUT.badges("acme"), "py-101")]}))
+    assert (second.applied, second.duplicates) == (0, 1)
 
 
 def test_a_held_event_rejected_on_release_takes_its_mark_back():
