@@ -68,6 +68,7 @@ log = logging.getLogger("badgepulse.worker")
 SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
 PROBE_WITHIN = 3.0  # seconds a suspected short log has to hand over one record
+PROBE_TRIES = 3  # checks a suspected short log may leave unanswered before it is taken as short
 ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
 # CPython runs its cycle collector after every 700 net allocations by default, and each run
 # walks the young objects, the award states of the batch under way included; a batch makes
@@ -94,6 +95,7 @@ class Target:
     rewound: int = 0  # records of no org below it are counted already (Layout.rewound)
     gap_at: int | None = None  # the offset a gap was last seen at (see records_for)
     past_end: int = 0  # checks in a row that found `next` past the log's end
+    unanswered: int = 0  # of them, probes of the log the broker did not answer
 
     @property
     def layout(self) -> Layout:
@@ -694,8 +696,12 @@ class Aggregator(Service):
         taken before the ends are asked for: a log only grows, so an end below a position
         applied earlier is a short log, if the end is true. Tansu's reported end can trail
         what a fetch already returned (under load, for seconds), so an end below `next` at
-        two checks in a row is only a suspicion: the record before `next` is then fetched
-        on its own (confirm_short), and only a log that does not hold it is short."""
+        two checks in a row is only a suspicion, settled by reading the log itself
+        (probe_logs): the record before `next` found with the fingerprint the target
+        expects (or a later one first: retention) clears it; another record there, or the
+        log read to its end before that offset, is a replaced log; no answer at all keeps
+        the suspicion for PROBE_TRIES checks (a slow broker), then it is taken as short (an
+        empty log answers nothing)."""
         assert self.consumer is not None
         before = {p: [(t, t.next) for t in self.targets_of(p)
                       if t.next is not None and t.verify is not None]
@@ -711,72 +717,79 @@ class Aggregator(Service):
                 t.past_end = t.past_end + 1 if n > end else 0
                 if t.past_end >= 2:
                     suspects.setdefault(tp, []).append((t, n))
-        for tp, ts in suspects.items():
-            short = await self.confirm_short(tp, ts, ends[tp])
-            if not short:
-                continue
-            async with self.lock:
-                if any(t in self.targets_of(tp.partition) and t.verify is not None
-                       for t, _ in short):
+        if not suspects:
+            return
+        found = await self.probe_logs({(tp, n): ends[tp] for tp, ts in suspects.items()
+                                       for _t, n in ts})
+        async with self.lock:
+            for tp, ts in suspects.items():
+                short = []
+                for t, n in ts:
+                    if t not in self.targets_of(tp.partition) or t.verify is None \
+                            or t.next != n:
+                        continue  # claimed again, or checked by a fetch, meanwhile
+                    got = found.get((tp, n), UNANSWERED)
+                    if isinstance(got, Record) and (got.offset != n - 1
+                                                    or got.fingerprint() == t.verify):
+                        log.warning("%s: the broker reported its log ends at %d, below the "
+                                    "stored position %d, but holds the record applied last: "
+                                    "carrying on", tp, ends[tp], n)
+                        t.verify = None
+                        t.past_end = t.unanswered = 0
+                    elif got is UNANSWERED and t.unanswered + 1 < PROBE_TRIES:
+                        t.unanswered += 1  # a slow broker, or an empty log: ask again
+                    else:
+                        short.append(n)  # another record there, or the log ends before it
+                if short:
                     await self.log_replaced(
-                        tp, "the broker came back without the partition's events",
-                        max(n for _, n in short))
+                        tp, "the broker came back without the partition's events", max(short))
 
-    async def confirm_short(self, tp: TopicPartition, suspects: list[tuple[Target, int]],
-                            end: int) -> list[tuple[Target, int]]:
-        """The suspects whose log really lacks the record before their `next`: each such
-        record is fetched by a consumer of its own (the group consumer's position and
-        buffers are not touched). Found with the fingerprint the target expects, the log
-        is the one applied and the target's check is done; found with another, the log is
-        another one; not found within PROBE_WITHIN seconds, the log is short unless the
-        broker now reports an end past `next` (a slow broker: the check stays pending)."""
-        short = []
-        for t, n in suspects:
-            rec = await self.fetch_one(tp, n - 1)
-            if rec is not None and (rec.offset != n - 1 or rec.fingerprint() == t.verify):
-                # (a later record first: retention removed the one before `next`, and the
-                # log reaches past it, as records_for carries on)
-                log.warning("%s: the broker reported its log ends at %d, below the stored "
-                            "position %d, but holds the record applied last: carrying on",
-                            tp, end, n)
-                t.verify = None
-                t.past_end = 0
-                continue
-            if rec is None and await self.end_now(tp) >= n:
-                # a slow broker, not a short log: the fetch checks the record when it comes
-                t.past_end = 0
-                continue
-            short.append((t, n))
-        return short
-
-    async def end_now(self, tp: TopicPartition) -> int:
-        """The partition's end as the broker reports it now (-1 if it does not answer)."""
-        assert self.consumer is not None
-        try:
-            ends = await asyncio.wait_for(self.consumer.end_offsets([tp]), PROBE_WITHIN)
-        except TRANSIENT:
-            return -1
-        return int(ends[tp])
-
-    async def fetch_one(self, tp: TopicPartition, offset: int) -> Record | None:
-        """The first record at or after `offset`, or None if the broker hands none over
-        in time."""
+    async def probe_logs(self, asked: dict[tuple[TopicPartition, int], int],
+                         ) -> dict[tuple[TopicPartition, int], Record | object]:
+        """For each (partition, stored position n) with the end the broker reported: the
+        first record at or after n - 1 (a Record), SHORT if the log read from just before
+        the reported end ends before n - 1, UNANSWERED if the broker handed nothing over
+        in time. One consumer of its own for all of them (the group consumer's position
+        and buffers are not touched), PROBE_WITHIN seconds for each of the two reads."""
+        out: dict[tuple[TopicPartition, int], Record | object] = {}
         probe = AIOKafkaConsumer(group_id=None, **self.kafka_common)
         try:
             await asyncio.wait_for(probe.start(), PROBE_WITHIN)
-            probe.assign([tp])
-            probe.seek(tp, offset)
-            deadline = time.monotonic() + PROBE_WITHIN
-            while (left := deadline - time.monotonic()) > 0:
-                data = await probe.getmany(tp, timeout_ms=int(left * 1000), max_records=1)
-                for m in data.get(tp, ()):
-                    return Record(m.offset, m.key, m.value or b"", m.timestamp)
-            return None
-        except TRANSIENT:  # OffsetOutOfRangeError among them: nothing there
-            return None
+            # positions of one partition are probed one after another (rare: two
+            # generations claimed at different offsets)
+            rounds: list[dict[TopicPartition, tuple[int, int]]] = []
+            for (tp, n), end in sorted(asked.items(), key=lambda kv: kv[0][1]):
+                free = next((r for r in rounds if tp not in r), None)
+                if free is None:
+                    free = {}
+                    rounds.append(free)
+                free[tp] = (n, end)
+            for r in rounds:
+                probe.assign(list(r))
+                for tp, (n, _end) in r.items():
+                    probe.seek(tp, n - 1)
+                first = await _first_records(probe, set(r))
+                silent = {}
+                for tp, (n, end) in r.items():
+                    if tp in first:
+                        out[(tp, n)] = first[tp]
+                    elif end > 0:
+                        silent[tp] = (n, end)
+                    else:
+                        out[(tp, n)] = UNANSWERED
+                if silent:
+                    probe.assign(list(silent))
+                    for tp, (_n, end) in silent.items():
+                        probe.seek(tp, end - 1)
+                    read = await _read_to(probe, {tp: n - 1 for tp, (n, _e) in silent.items()})
+                    for tp, (n, _end) in silent.items():
+                        out[(tp, n)] = read.get(tp, UNANSWERED)
+        except TRANSIENT:
+            pass  # what was not answered stays UNANSWERED
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(probe.stop(), PROBE_WITHIN)
+        return out
 
     def targets_of(self, p: int) -> list[Target]:
         return [t for d in (self.live, self.joined, self.behind) if (t := d.get(p))]
@@ -903,6 +916,54 @@ class Aggregator(Service):
             res = await tgt.sink.apply(commit, tp.topic, p, tgt.epoch, UNCHECKED, UNCHECKED,
                                        tgt.next)
         self.settle(tp, tgt, res, UNCHECKED)
+
+
+UNANSWERED = object()  # probe_logs: the broker handed nothing over in time
+SHORT = object()  # probe_logs: the log was read to its end before the offset asked for
+
+
+async def _first_records(probe: AIOKafkaConsumer, tps: set[TopicPartition],
+                         ) -> dict[TopicPartition, Record]:
+    """The first record fetched of each partition, within PROBE_WITHIN seconds."""
+    first: dict[TopicPartition, Record] = {}
+    deadline = time.monotonic() + PROBE_WITHIN
+    while len(first) < len(tps) and (left := deadline - time.monotonic()) > 0:
+        data = await probe.getmany(timeout_ms=int(left * 1000), max_records=len(tps) * 8)
+        for tp, msgs in data.items():
+            if tp in tps and tp not in first and msgs:
+                m = msgs[0]
+                first[tp] = Record(m.offset, m.key, m.value or b"", m.timestamp)
+    return first
+
+
+async def _read_to(probe: AIOKafkaConsumer, wanted: dict[TopicPartition, int],
+                   ) -> dict[TopicPartition, Record | object]:
+    """Read each partition forward (from where the probe was sent) until the record at or
+    after its wanted offset (a Record), or until it has handed records over and then none
+    for a second: its log ends before that offset (SHORT). A partition that hands over
+    nothing within PROBE_WITHIN seconds is left out (unanswered)."""
+    out: dict[TopicPartition, Record | object] = {}
+    last: dict[TopicPartition, float] = {}  # when each last handed a record over
+    start = time.monotonic()
+    while len(out) < len(wanted):
+        now = time.monotonic()
+        for tp in wanted:
+            if tp not in out and tp in last and now - last[tp] >= 1.0:
+                out[tp] = SHORT
+        waiting = [tp for tp in wanted if tp not in out]
+        if not waiting or now - start >= 4 * PROBE_WITHIN or (
+                not any(tp in last for tp in waiting) and now - start >= PROBE_WITHIN):
+            break  # (a partition still being read after 4 x PROBE_WITHIN: unanswered)
+        data = await probe.getmany(*waiting, timeout_ms=200, max_records=10_000)
+        for tp, msgs in data.items():
+            if tp in out or not msgs:
+                continue
+            last[tp] = time.monotonic()
+            for m in msgs:
+                if m.offset >= wanted[tp]:
+                    out[tp] = Record(m.offset, m.key, m.value or b"", m.timestamp)
+                    break
+    return out
 
 
 def _log_dropped(task: asyncio.Task[list[int]]) -> None:

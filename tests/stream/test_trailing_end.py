@@ -19,22 +19,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from redis.asyncio import Redis
 
 from core.settings import Settings
 from schemas.layout import Layout
-from streams.aggregator import Aggregator
+from streams.aggregator import PROBE_WITHIN, Aggregator
 from tests.conftest import caught_up, isolated_settings, publish
 from tests.stream.conftest import expected_totals, totals, wait_exact
 from tests.stream.test_correctness import oracle_of
 
-STALLED_FOR = 4.0  # seconds the restarted worker's fetches return nothing
+STALLED_FOR = 4.0  # seconds the restarted worker's fetches return nothing (from its claim)
 
 
 @asynccontextmanager
-async def in_process_worker(settings: Settings, faulty: bool) -> AsyncIterator[Aggregator]:
+async def in_process_worker(settings: Settings, faulty: bool,
+                            silent_probes: int = 0) -> AsyncIterator[Aggregator]:
     class Worker(Aggregator):
+        probes = 0
+
+        async def probe_logs(self, asked: dict[Any, int]) -> dict[Any, Any]:
+            # the broker too slow to answer the first probes (they time out): unanswered
+            Worker.probes += 1
+            if Worker.probes <= silent_probes:
+                await asyncio.sleep(PROBE_WITHIN)
+                return {}
+            return await super().probe_logs(asked)
+
         async def _start_kafka(self) -> None:
             await super()._start_kafka()
             if not faulty:
@@ -71,7 +83,10 @@ async def in_process_worker(settings: Settings, faulty: bool) -> AsyncIterator[A
         gc.unfreeze()
 
 
-async def test_a_trailing_log_end_with_slow_fetches_is_not_a_lost_log(infra, stream):
+@pytest.mark.parametrize("silent_probes", [0, 1],
+                         ids=["probe-answered", "probe-unanswered-at-first"])
+async def test_a_trailing_log_end_with_slow_fetches_is_not_a_lost_log(infra, stream,
+                                                                      silent_probes):
     records, _ = stream
     oracle = oracle_of(records)
     settings = isolated_settings(infra)
@@ -79,10 +94,11 @@ async def test_a_trailing_log_end_with_slow_fetches_is_not_a_lost_log(infra, str
     async with in_process_worker(settings, faulty=False):
         await publish(settings, records[:half])
         await caught_up(settings)
-    async with in_process_worker(settings, faulty=True) as worker:
+    async with in_process_worker(settings, faulty=True, silent_probes=silent_probes) as worker:
         while not worker.live:
             await asyncio.sleep(0.1)
-        await asyncio.sleep(STALLED_FOR + 1)  # every check of the log's end has run twice
+        # every check of the log's end has run twice (and the silent probes have timed out)
+        await asyncio.sleep(STALLED_FOR + 1 + silent_probes * PROBE_WITHIN)
         await publish(settings, records[half:])
         status = await wait_exact(settings, oracle, timeout=120)
         assert totals(status) == expected_totals(oracle), \
