@@ -715,6 +715,8 @@ class Aggregator(Service):
         for tp, end in ends.items():
             for t, n in before[tp.partition]:
                 t.past_end = t.past_end + 1 if n > end else 0
+                if n <= end:
+                    t.unanswered = 0  # the end caught up: a later suspicion starts afresh
                 if t.past_end >= 2:
                     suspects.setdefault(tp, []).append((t, n))
         if not suspects:
@@ -736,10 +738,13 @@ class Aggregator(Service):
                                     "carrying on", tp, ends[tp], n)
                         t.verify = None
                         t.past_end = t.unanswered = 0
-                    elif got is UNANSWERED and t.unanswered + 1 < PROBE_TRIES:
-                        t.unanswered += 1  # a slow broker, or an empty log: ask again
+                    elif not isinstance(got, Record) and t.unanswered + 1 < PROBE_TRIES:
+                        # nothing at n - 1 (UNANSWERED, or SHORT: the read ended, or stalled,
+                        # before it): a slow broker reads like a short log, so ask again;
+                        # only another record at n - 1 is proof at once
+                        t.unanswered += 1
                     else:
-                        short.append(n)  # another record there, or the log ends before it
+                        short.append(n)  # another record there, or still nothing there
                 if short:
                     await self.log_replaced(
                         tp, "the broker came back without the partition's events", max(short))
@@ -923,12 +928,20 @@ SHORT = object()  # probe_logs: the log was read to its end before the offset as
 
 
 async def _first_records(probe: AIOKafkaConsumer, tps: set[TopicPartition],
-                         ) -> dict[TopicPartition, Record]:
-    """The first record fetched of each partition, within PROBE_WITHIN seconds."""
-    first: dict[TopicPartition, Record] = {}
+                         ) -> dict[TopicPartition, Record | object]:
+    """The first record fetched of each partition within PROBE_WITHIN seconds (SHORT where
+    the broker says the offset is past the log's end: Apache Kafka does, Tansu answers
+    nothing)."""
+    first: dict[TopicPartition, Record | object] = {}
     deadline = time.monotonic() + PROBE_WITHIN
     while len(first) < len(tps) and (left := deadline - time.monotonic()) > 0:
-        data = await probe.getmany(timeout_ms=int(left * 1000), max_records=len(tps) * 8)
+        try:
+            data = await probe.getmany(*(tp for tp in tps if tp not in first),
+                                       timeout_ms=int(left * 1000), max_records=len(tps) * 8)
+        except OffsetOutOfRangeError as err:
+            for tp in err.args[0]:
+                first[tp] = SHORT
+            continue
         for tp, msgs in data.items():
             if tp in tps and tp not in first and msgs:
                 m = msgs[0]
@@ -954,7 +967,12 @@ async def _read_to(probe: AIOKafkaConsumer, wanted: dict[TopicPartition, int],
         if not waiting or now - start >= 4 * PROBE_WITHIN or (
                 not any(tp in last for tp in waiting) and now - start >= PROBE_WITHIN):
             break  # (a partition still being read after 4 x PROBE_WITHIN: unanswered)
-        data = await probe.getmany(*waiting, timeout_ms=200, max_records=10_000)
+        try:
+            data = await probe.getmany(*waiting, timeout_ms=200, max_records=10_000)
+        except OffsetOutOfRangeError as err:
+            for tp in err.args[0]:
+                out[tp] = SHORT
+            continue
         for tp, msgs in data.items():
             if tp in out or not msgs:
                 continue

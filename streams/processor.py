@@ -213,7 +213,8 @@ def meta_knows(meta: dict[str, Any], ev: Event) -> bool:
     seen = meta.get("seen")
     if seen:
         d = digest_int(eid)
-        if any(isinstance(e, list) and e[1] == d for e in seen):
+        # (a plain int: a digest kept by the release before, without its second)
+        if any(e[1] == d if isinstance(e, list) else e == d for e in seen):
             return True
     created = meta.get("created")
     if created is not None and created[1] == eid:
@@ -224,7 +225,9 @@ def meta_knows(meta: dict[str, Any], ev: Event) -> bool:
 def meta_remember(meta: dict[str, Any], ev: Event, now_s: int, window_s: int) -> None:
     """Keep the event's digest with the metadata for the dedup window: a badge or issuer
     has a few events, but one updated all day long must not grow without end."""
-    kept = [e for e in meta.get("seen", ()) if isinstance(e, list) and e[0] > now_s - window_s]
+    # a plain int (kept by the release before, age unknown) is kept for a window from now
+    kept = [e for e in (e if isinstance(e, list) else [now_s, e] for e in meta.get("seen", ()))
+            if e[0] > now_s - window_s]
     kept.append([now_s, digest_int(ev.event_id)])
     meta["seen"] = kept
 

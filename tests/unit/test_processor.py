@@ -307,6 +307,24 @@ def test_a_badges_event_digests_are_kept_for_the_dedup_window_only():
     assert (second.applied, second.duplicates) == (0, 1)
 
 
+def test_digests_kept_as_plain_ints_by_the_release_before_are_still_recognised():
+    """663aed6 kept `seen` as plain int digests: a repeat of an update whose field stamp
+    was overwritten since is still a duplicate, and the ints are kept a window from now."""
+    meta = {"created": [0, "b-1"], "issuer_id": "acme-eng",
+            "name": [us("2026-04-13T12:00:00+00:00"), "b-3", "Python 3"],
+            "seen": [digest_int("b-1"), digest_int("b-2"), digest_int("b-3")]}
+    repeat = ev("b-2", "badge.updated", "2026-04-16T10:00:00Z", badge_id="py-101",
+                name="Python 2")
+    fetched = Fetched(badges={("acme", "py-101"): orjson.dumps(meta)})
+    commit = run(batch([repeat]), fetched)
+    assert (commit.applied, commit.duplicates) == (0, 1)
+    other = ev("b-4", "badge.updated", "2026-04-16T10:00:00Z", badge_id="py-101",
+               visibility="private")
+    applied = run(batch([other]), Fetched(badges={("acme", "py-101"): orjson.dumps(meta)}))
+    kept = orjson.loads(applied.hsets[(LAYOUT.badges("acme"), "py-101")])["seen"]
+    assert [e[1] for e in kept] == [digest_int(i) for i in ("b-1", "b-2", "b-3", "b-4")]
+
+
 def test_a_held_event_rejected_on_release_takes_its_mark_back():
     wrong = ev("e-2000", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
                badge_id="js-200", channel="linkedin")
