@@ -478,11 +478,9 @@ class Aggregator(Service):
         as real (a compacted log)."""
         start = tgt.next
         if start is None:
-            # A record with no value (a tombstone) is b"": rejected as invalid JSON.
-            return [Record(m.offset, m.key, m.value or b"", m.timestamp) for m in msgs]
+            return [_record(m) for m in msgs]
         low = start - 1 if tgt.verify is not None else start
-        recs = [Record(m.offset, m.key, m.value or b"", m.timestamp) for m in msgs
-                if m.offset >= low]
+        recs = [_record(m) for m in msgs if m.offset >= low]
         if tgt.verify is not None and recs:
             if recs[0].offset == start - 1:
                 if recs[0].fingerprint() != tgt.verify:
@@ -923,6 +921,12 @@ class Aggregator(Service):
         self.settle(tp, tgt, res, UNCHECKED)
 
 
+def _record(m: Any) -> Record:
+    """A fetched Kafka message as the fold reads it (a record with no value, a tombstone,
+    is b"": rejected as invalid JSON)."""
+    return Record(m.offset, m.key, m.value or b"", m.timestamp)
+
+
 UNANSWERED = object()  # probe_logs: the broker handed nothing over in time
 SHORT = object()  # probe_logs: the log was read to its end before the offset asked for
 
@@ -944,8 +948,7 @@ async def _first_records(probe: AIOKafkaConsumer, tps: set[TopicPartition],
             continue
         for tp, msgs in data.items():
             if tp in tps and tp not in first and msgs:
-                m = msgs[0]
-                first[tp] = Record(m.offset, m.key, m.value or b"", m.timestamp)
+                first[tp] = _record(msgs[0])
     return first
 
 
@@ -979,7 +982,7 @@ async def _read_to(probe: AIOKafkaConsumer, wanted: dict[TopicPartition, int],
             last[tp] = time.monotonic()
             for m in msgs:
                 if m.offset >= wanted[tp]:
-                    out[tp] = Record(m.offset, m.key, m.value or b"", m.timestamp)
+                    out[tp] = _record(m)
                     break
     return out
 

@@ -159,7 +159,6 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     blobs: list[bytes] = []
     out: list[str | int] = [*header.slots(layout)]
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
-    hsetnx = commit.hsetnx
     sadd = set(commit.sadd)
     # an org's script cannot write the registry (the control slot): split() registers it
     _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
@@ -233,7 +232,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
 
     section(Op.UNDEDUP, commit.dedup_unmarks, 2)
     section(Op.HINCRBY, ((k, f, n) for (k, f), n in incr.items() if n), 3)
-    section(Op.HSETNX, ((k, f, v) for (k, f), v in hsetnx.items()), 3)
+    section(Op.HSETNX, ((k, f, v) for (k, f), v in commit.hsetnx.items()), 3)
     token = uuid.uuid4().hex
     section(Op.LIFETIME, ((k, VERSIONS_GEN, token) for k in lifetime), 3)
     blobs.extend(commit.states.values())

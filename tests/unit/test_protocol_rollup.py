@@ -216,9 +216,8 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
     payload = [v if isinstance(v, str) else str(v) for v in sent]
     out: Counter[tuple[str, ...]] = Counter()
     arity = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3, Op.HSET: 3,
-             Op.EXPIRE: 2,
-             Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3,
-             Op.HMAX: 3, Op.PUBLISH: 2}
+             Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2,
+             Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2}
     i, n = len(HEADER_SLOTS), len(payload)
     seen_ops = []
     while i < n:
