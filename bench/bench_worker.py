@@ -121,6 +121,12 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _type_of(value: bytes) -> str:
     if value.startswith((b'{"event_id":"x-', b'{"event_id": "x-')):
         return "invalid"
@@ -153,9 +159,11 @@ async def bare_consumer(s: Settings, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, float, int]:
+async def worker_rate(s: Settings, n: int,
+                      workers: int = 1) -> tuple[float, float, int, float]:
     """(events/s from the first applied batch to the last, seconds to first batch, the
-    largest peak RSS of the worker processes in bytes)."""
+    largest peak RSS of the worker processes in bytes, the workers' CPU µs per event over
+    the same span)."""
     r = connect(s)
     layout = Layout(s.redis_prefix)
     t0 = time.perf_counter()
@@ -166,16 +174,19 @@ async def worker_rate(s: Settings, n: int, workers: int = 1) -> tuple[float, flo
              for _ in range(workers)]
     try:
         first_t = first_n = None
+        first_cpu = 0.0
         while True:
             stats = await pipeline_stats(r, layout)
             done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates", "held"))
             now = time.perf_counter()
             if done and first_t is None:
                 first_t, first_n = now, done
+                first_cpu = sum(cpu_seconds(p.pid) for p in procs)
             if done >= n:
                 assert first_t is not None and first_n is not None
+                cpu = sum(cpu_seconds(p.pid) for p in procs) - first_cpu
                 return ((done - first_n) / (now - first_t), first_t - t0,
-                        max(peak_rss(p.pid) for p in procs))
+                        max(peak_rss(p.pid) for p in procs), cpu * 1e6 / (done - first_n))
             if now - t0 > timeout:
                 raise TimeoutError(f"only {done} of {n} after {timeout} s")
             await asyncio.sleep(0.05)
@@ -244,7 +255,7 @@ async def main() -> None:
         bares = sorted([await bare_consumer(s, total) for _ in range(3)])
         bare = bares[1]
         before = summed([await redis_info(r) for r in nodes])
-        rate, startup, rss = await worker_rate(s, total, args.workers)
+        rate, startup, rss, worker_cpu = await worker_rate(s, total, args.workers)
         after = summed([await redis_info(r) for r in nodes])
         kinds = merged([await key_kinds(r) for r in nodes])
         for r in nodes:
@@ -268,6 +279,8 @@ async def main() -> None:
             "worker_events_per_s": round(rate),
             "worker_to_bare_ratio": round(rate / bare, 3),
             "worker_startup_s": round(startup, 2),
+            # the worker processes' own CPU (user + system) per event over the same span
+            "worker_cpu_us_per_event": round(worker_cpu, 2),
             "redis_us_per_event": round(redis_cpu * 1e6 / total, 2),
             "redis_top_commands_us_per_event": {
                 k: round(v / total, 2) for k, v in sorted(cmd_us.items(), key=lambda kv: -kv[1])

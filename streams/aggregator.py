@@ -19,6 +19,7 @@ next step re-reads the generations and claims every partition again from Redis's
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import itertools
@@ -27,7 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, assert_never, cast
+from typing import Any, Literal, assert_never, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -69,6 +70,7 @@ SUMMARY_EVERY = 30.0  # seconds between the INFO throughput lines
 TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
 PROBE_WITHIN = 3.0  # seconds a suspected short log has to hand over one record
 PROBE_TRIES = 3  # checks a suspected short log may leave unanswered before it is taken as short
+PIPELINE_POLLS = 3  # polls in flight in the consume loop (bench/README.md)
 ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
 # CPython runs its cycle collector after every 700 net allocations by default, and each run
 # walks the young objects, the award states of the batch under way included; a batch makes
@@ -141,7 +143,8 @@ class Aggregator(Service):
         self.dropping: asyncio.Task[list[int]] | None = None
         self.topics_checked = 0.0
         self.sinks: dict[int, Sink] = {}
-        self.lock = asyncio.Lock()
+        self.seeks: collections.Counter[TopicPartition] = collections.Counter()  # pipeline
+        self.lock = WantedLock()
         self.redis: Redis | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.builder: AIOKafkaConsumer | None = None
@@ -358,26 +361,12 @@ class Aggregator(Service):
                     await self.reclaim()
                     continue
                 assert self.consumer is not None
-                try:
-                    data = await self.consumer.getmany(timeout_ms=self.settings.batch_within_ms,
-                                                       max_records=self.settings.batch_max)
-                except OffsetOutOfRangeError as err:
-                    await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
-                    continue
-                except NoOffsetForPartitionError:
-                    self.dirty = True
-                    continue
-                if self.broker_lost:
-                    # What was fetched may come from a broker that lost our log meanwhile:
-                    # claim again, which checks the record before each stored offset.
-                    self.broker_lost = False
-                    self.dirty = True
-                    continue
                 async with self.lock:
-                    await self.apply_fetched(
-                        [(tp, [t for t in (self.live.get(tp.partition),
-                                           self.joined.get(tp.partition)) if t], msgs)
-                         for tp, msgs in data.items()], self.consumer)
+                    out_of_range = await self.pipeline(self.consumer, last_check + 1.0)
+                if out_of_range is not None:
+                    await self.out_of_range(cast(dict[TopicPartition, int],
+                                                 out_of_range.args[0]))
+                    continue
                 now = time.monotonic()
                 if now - last_check >= 1.0:
                     last_check = now
@@ -385,6 +374,107 @@ class Aggregator(Service):
                 self.outage.ok()
             except TRANSIENT as err:
                 await self.wait_out(err)
+
+    async def pipeline(self, consumer: AIOKafkaConsumer,
+                       until: float) -> OffsetOutOfRangeError | None:
+        """Poll and apply until a poll brings nothing, `until` (housekeeping is due), the
+        claims are to be taken afresh, or someone waits for the lock; an out-of-range
+        position is handed back. Called with the lock held.
+
+        A partition's batches apply in poll order, each once the one before has finished;
+        batches of other partitions, and the next poll's decoding and folding, go on
+        meanwhile, so the worker is not idle while Redis runs the last batches of a poll.
+        At most PIPELINE_POLLS polls are in flight. A batch does not run if one before it on
+        its partition failed, the claims are to be taken afresh, or the consumer was sent
+        elsewhere on its partition after its records were fetched (`seeks`). Every batch
+        has finished when this returns; the first error is raised then."""
+        tails: dict[TopicPartition, asyncio.Task[None]] = {}
+        polls: collections.deque[list[asyncio.Task[None]]] = collections.deque()
+        started: list[asyncio.Task[None]] = []
+        replaced: list[tuple[TopicPartition, Target]] = []
+        out_of_range = None
+        try:
+            while True:
+                try:
+                    data = await self._poll(consumer)
+                except OffsetOutOfRangeError as err:
+                    out_of_range = err
+                    break
+                except NoOffsetForPartitionError:
+                    self.dirty = True
+                    break
+                if data is None:
+                    break  # someone waits for the lock
+                if self.broker_lost:
+                    # What was fetched may come from a broker that lost our log meanwhile:
+                    # claim again, which checks the record before each stored offset.
+                    self.broker_lost = False
+                    self.dirty = True
+                    break
+                tasks = []
+                for tp, msgs in data.items():
+                    task = asyncio.create_task(self._in_order(tails.get(tp), tp, msgs, consumer,
+                                                              self.seeks[tp], replaced))
+                    tails[tp] = task
+                    tasks.append(task)
+                if tasks:
+                    polls.append(tasks)
+                    started.extend(tasks)
+                while len(polls) >= PIPELINE_POLLS or (polls and not data):
+                    await asyncio.wait(polls.popleft())
+                if (not data or self.dirty or replaced or time.monotonic() >= until
+                        or _first_error(started) is not None):
+                    break
+        finally:
+            pending = [t for t in started if not t.done()]
+            if pending:
+                try:
+                    await asyncio.wait(pending)
+                except BaseException:
+                    for t in pending:
+                        t.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    raise
+        first = _first_error(started)
+        if first is not None:
+            raise first
+        for tp, tgt in replaced:
+            await self.log_replaced(tp, "the broker came back with another log under the "
+                                    "same offsets", tgt.next or 0)
+        return out_of_range
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]] | None:
+        """One getmany, or None if someone asks for the lock first: a rebalance waits for it
+        (release/acquire) and getmany waits for the rebalance."""
+        poll = asyncio.ensure_future(consumer.getmany(timeout_ms=self.settings.batch_within_ms,
+                                                      max_records=self.settings.batch_max))
+        wanted = asyncio.ensure_future(self.lock.wanted.wait())
+        try:
+            await asyncio.wait((poll, wanted), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wanted.cancel()
+            if not poll.done():
+                poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poll
+        if poll.cancelled():
+            return None
+        return cast(dict[TopicPartition, list[Any]], poll.result())
+
+    async def _in_order(self, before: asyncio.Task[None] | None, tp: TopicPartition,
+                        msgs: list[Any], consumer: AIOKafkaConsumer, seeks: int,
+                        replaced: list[tuple[TopicPartition, Target]]) -> None:
+        """One poll's records of one partition, applied once the partition's batch `before`
+        has: nothing is applied after a failed one (see pipeline)."""
+        if before is not None:
+            await asyncio.wait((before,))
+            if before.cancelled() or before.exception() is not None:
+                return
+        if self.dirty or self.seeks[tp] != seeks or any(t == tp for t, _ in replaced):
+            return
+        await self.apply_fetched([(tp, [t for t in (self.live.get(tp.partition),
+                                                   self.joined.get(tp.partition)) if t],
+                                   msgs)], consumer, replaced)
 
     @Service.task
     async def _rebuild(self) -> None:
@@ -436,12 +526,14 @@ class Aggregator(Service):
         await asyncio.sleep(self.outage.delay())
 
     async def apply_fetched(self, feeds: list[tuple[TopicPartition, list[Target], list[Any]]],
-                            consumer: AIOKafkaConsumer | None) -> None:
+                            consumer: AIOKafkaConsumer | None,
+                            replaced_to: list[tuple[TopicPartition, Target]] | None = None,
+                            ) -> None:
         """Apply each partition's fetched records to its targets, partitions concurrently;
-        a partition whose log turned out to be replaced is handled once the rest is done.
-        Called with the lock held."""
+        a partition whose log turned out to be replaced is handled once the rest is done
+        (or added to `replaced_to`, for the caller to handle). Called with the lock held."""
         work = []
-        replaced = []
+        replaced: list[tuple[TopicPartition, Target]] = [] if replaced_to is None else replaced_to
         for tp, targets, msgs in feeds:
             for tgt in targets:
                 recs = self.records_for(tgt, msgs, consumer, tp)
@@ -451,7 +543,7 @@ class Aggregator(Service):
                 if recs:
                     work.append(self.apply_batch(tp, tgt, recs))
         await gather_all(work)
-        for tp, tgt in replaced:
+        for tp, tgt in [] if replaced_to is not None else replaced:
             await self.log_replaced(tp, "the broker came back with another log under the "
                                     "same offsets", tgt.next or 0)
 
@@ -493,6 +585,7 @@ class Aggregator(Service):
                         recs[0].offset, start, start)
             if consumer is not None:
                 consumer.seek(tp, start)
+                self.seeks[tp] += 1  # what was fetched after this batch is not applied
             return []
         return recs
 
@@ -995,6 +1088,33 @@ def _log_dropped(task: asyncio.Task[list[int]]) -> None:
         log.warning("dropping retired generations failed (retried in a second): %s", err)
     elif task.result():
         log.info("dropped the keys of retired generation(s) %s", task.result())
+
+
+def _first_error(tasks: list[asyncio.Task[None]]) -> BaseException | None:
+    """The error of the first of these tasks (in order) that failed, among those done."""
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            return t.exception()
+    return None
+
+
+class WantedLock(asyncio.Lock):
+    """An asyncio.Lock whose holder can tell that someone waits for it (`wanted`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wanted = asyncio.Event()
+        self.waiting = 0
+
+    async def acquire(self) -> Literal[True]:
+        self.waiting += 1
+        self.wanted.set()
+        try:
+            return await super().acquire()
+        finally:
+            self.waiting -= 1
+            if not self.waiting:
+                self.wanted.clear()
 
 
 async def gather_all(work: list[Any]) -> None:
