@@ -71,12 +71,17 @@ TOPICS_EVERY = 10.0  # seconds between checks that the topics exist
 PROBE_WITHIN = 3.0  # seconds a suspected short log has to hand over one record
 PROBE_TRIES = 3  # checks a suspected short log may leave unanswered before it is taken as short
 PIPELINE_POLLS = 3  # polls in flight in the consume loop (bench/README.md)
+BUSY_RUN = 3.0  # seconds a run of polls that keep bringing records lasts (bench/README.md)
 ORGS_EVERY = 2.0  # seconds between checks that every org holding a position still does
 # CPython runs its cycle collector after every 700 net allocations by default, and each run
-# walks the young objects, the award states of the batch under way included; a batch makes
-# millions of small objects, none of them in a reference cycle (freed by reference counts).
-# Fewer, larger young collections: bench/README.md has the figures.
-GC_THRESHOLDS = (100_000, 50, 100)
+# walks the young objects: the records, events and award states of the polls in flight
+# included (three polls of 20,000 records are a few hundred thousand objects), none of them
+# in a reference cycle (freed by reference counts). A young collection only once a million
+# more objects live than before: at 100,000 it still took 2.9-3.3 µs a event (the worker's
+# `gc` phase), at a million none ran in 400,000 events (bench/README.md). What grows for
+# good, the award cache (`award_cache` states), is walked by a collection about once per
+# million objects it adds.
+GC_THRESHOLDS = (1_000_000, 10, 100)
 CLAIM_AFRESH_BECAUSE = {
     ApplyResult.STALE: "batch already applied",
     ApplyResult.WIPED: "lost its aggregates (replaying from the start)",
@@ -150,8 +155,10 @@ class Aggregator(Service):
         self.builder: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.timings: dict[str, float] = {"decode": 0.0, "fetch": 0.0, "fold": 0.0,
-                                          "dlq": 0.0, "apply": 0.0}
+                                          "dlq": 0.0, "apply": 0.0, "gc": 0.0}
         self.events_seen = 0
+        self._gc_started = 0.0
+        self.gc_runs, self.gc_longest = 0, 0.0  # the cycle collector's runs, longest pause
         self.outage = Outage(log, "worker")
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -159,6 +166,7 @@ class Aggregator(Service):
         s = self.settings
         gc.freeze()  # what the start-up imported stays for good: never walked again
         gc.set_threshold(*GC_THRESHOLDS)
+        gc.callbacks.append(self._time_gc)
         # Redis calls fail fast when it is down (the loops wait it out); a stopped Redis
         # times out instead of hanging the worker.
         self.redis = connect(s, socket_connect_timeout=2, socket_timeout=30,
@@ -240,11 +248,25 @@ class Aggregator(Service):
         self.consumer = self.builder = None
         self.producer = None
 
+    def _time_gc(self, phase: str, info: dict[str, int]) -> None:
+        """Count the cycle collector's pauses into the phases (bench/bench_worker.py)."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._gc_started
+            self.timings["gc"] += took
+            self.gc_runs += 1
+            self.gc_longest = max(self.gc_longest, took)
+
     async def on_stop(self) -> None:
         # Where the batches' time went, over the worker's life (bench/bench_worker.py reads
         # this line): wall-clock seconds by phase, the partitions' batches overlapping.
         log.info("phases: %s", orjson.dumps({"events": self.events_seen, **{
             k: round(v, 3) for k, v in self.timings.items()}}).decode())
+        log.info("cycle collector: %d runs, the longest %.0f ms", self.gc_runs,
+                 self.gc_longest * 1000)
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._time_gc)
         await self._stop_kafka()
         if self.redis is not None:
             await self.redis.aclose()
@@ -362,7 +384,9 @@ class Aggregator(Service):
                     continue
                 assert self.consumer is not None
                 async with self.lock:
-                    out_of_range = await self.pipeline(self.consumer, last_check + 1.0)
+                    # an idle worker's run ends at its first empty poll: housekeeping every
+                    # second; a busy one's goes on longer (each run ends in a drain)
+                    out_of_range = await self.pipeline(self.consumer, last_check + BUSY_RUN)
                 if out_of_range is not None:
                     await self.out_of_range(cast(dict[TopicPartition, int],
                                                  out_of_range.args[0]))
