@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from badgepulse import demo  # noqa: E402
 from badgepulse.embedded import Embedded  # noqa: E402
+from core.generations import read_generations, start_rebuild  # noqa: E402
 from core.redisclient import connect  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.status import pipeline_stats  # noqa: E402
@@ -159,37 +160,57 @@ async def bare_consumer(s: Settings, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def worker_rate(s: Settings, n: int,
-                      workers: int = 1) -> tuple[float, float, int, float]:
-    """(events/s from the first applied batch to the last, seconds to first batch, the
-    largest peak RSS of the worker processes in bytes, the workers' CPU µs per event over
-    the same span)."""
+async def applied_rate(r: Redis, layout: Layout, n: int, procs: list[subprocess.Popen[bytes]],
+                       t0: float) -> tuple[float, float, float]:
+    """Wait until `layout`'s generation has taken all n events; (events/s from the first
+    applied batch to the last, seconds from t0 to the first batch, the processes' CPU µs
+    per event over that span)."""
+    timeout = max(600, n / 5000)
+    first_t = first_n = None
+    first_cpu = 0.0
+    while True:
+        stats = await pipeline_stats(r, layout)
+        done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates", "held"))
+        now = time.perf_counter()
+        if done and first_t is None:
+            first_t, first_n = now, done
+            first_cpu = sum(cpu_seconds(p.pid) for p in procs)
+        if done >= n:
+            assert first_t is not None and first_n is not None
+            cpu = sum(cpu_seconds(p.pid) for p in procs) - first_cpu
+            return ((done - first_n) / (now - first_t), first_t - t0,
+                    cpu * 1e6 / max(done - first_n, 1))
+        if now - t0 > timeout:
+            raise TimeoutError(f"only {done} of {n} after {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def worker_rate(s: Settings, n: int, workers: int = 1,
+                      rebuild: bool = False) -> dict[str, float]:
+    """The workers catching up on n events: events/s from the first applied batch to the
+    last, seconds to the first batch, the largest peak RSS of the worker processes in
+    bytes, the workers' CPU µs per event over the same span; with `rebuild`, then the
+    same for `badgepulse rebuild`'s generation replaying them beside the serving one."""
     r = connect(s)
     layout = Layout(s.redis_prefix)
     t0 = time.perf_counter()
-    timeout = max(600, n / 5000)
     log = open(ROOT / "bench" / "results" / "worker.log", "wb")  # noqa: SIM115
     procs = [subprocess.Popen([sys.executable, "-m", "badgepulse.cli", "worker"],
                               env=settings_env(s), cwd=ROOT, stdout=log, stderr=log)
              for _ in range(workers)]
     try:
-        first_t = first_n = None
-        first_cpu = 0.0
-        while True:
-            stats = await pipeline_stats(r, layout)
-            done = sum(stats.get(k, 0) for k in ("applied", "rejected", "duplicates", "held"))
-            now = time.perf_counter()
-            if done and first_t is None:
-                first_t, first_n = now, done
-                first_cpu = sum(cpu_seconds(p.pid) for p in procs)
-            if done >= n:
-                assert first_t is not None and first_n is not None
-                cpu = sum(cpu_seconds(p.pid) for p in procs) - first_cpu
-                return ((done - first_n) / (now - first_t), first_t - t0,
-                        max(peak_rss(p.pid) for p in procs), cpu * 1e6 / (done - first_n))
-            if now - t0 > timeout:
-                raise TimeoutError(f"only {done} of {n} after {timeout} s")
-            await asyncio.sleep(0.05)
+        rate, startup, cpu = await applied_rate(r, layout, n, procs, t0)
+        out = {"rate": rate, "startup": startup, "cpu": cpu}
+        if rebuild:
+            gen, _ = await start_rebuild(r, layout)
+            t1 = time.perf_counter()
+            out["rebuild_rate"], _, out["rebuild_cpu"] = await applied_rate(
+                r, layout.at(gen), n, procs, t1)
+            while (await read_generations(r, layout)).serving != gen:
+                await asyncio.sleep(0.05)
+            out["rebuild_s"] = time.perf_counter() - t1
+        out["rss"] = max(peak_rss(p.pid) for p in procs)
+        return out
     finally:
         for p in procs:
             p.terminate()
@@ -217,6 +238,8 @@ async def main() -> None:
     ap.add_argument("--batch-max", type=int, default=None,
                     help="the worker's BADGEPULSE_BATCH_MAX (records per poll; default the "
                          "setting's)")
+    ap.add_argument("--rebuild", action="store_true",
+                    help="then start a rebuild and measure its replay of the same events")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "worker.json"))
     args = ap.parse_args()
     emb = Embedded()
@@ -255,7 +278,8 @@ async def main() -> None:
         bares = sorted([await bare_consumer(s, total) for _ in range(3)])
         bare = bares[1]
         before = summed([await redis_info(r) for r in nodes])
-        rate, startup, rss, worker_cpu = await worker_rate(s, total, args.workers)
+        run = await worker_rate(s, total, args.workers, args.rebuild)
+        rate, startup, rss, worker_cpu = run["rate"], run["startup"], run["rss"], run["cpu"]
         after = summed([await redis_info(r) for r in nodes])
         kinds = merged([await key_kinds(r) for r in nodes])
         for r in nodes:
@@ -281,6 +305,11 @@ async def main() -> None:
             "worker_startup_s": round(startup, 2),
             # the worker processes' own CPU (user + system) per event over the same span
             "worker_cpu_us_per_event": round(worker_cpu, 2),
+            # --rebuild: `badgepulse rebuild`'s generation replaying the same events beside
+            # the serving one (the rebuild consumer's path), and from its start to the switch
+            **({"rebuild_events_per_s": round(run["rebuild_rate"]),
+                "rebuild_cpu_us_per_event": round(run["rebuild_cpu"], 2),
+                "rebuild_to_switch_s": round(run["rebuild_s"], 2)} if args.rebuild else {}),
             "redis_us_per_event": round(redis_cpu * 1e6 / total, 2),
             "redis_top_commands_us_per_event": {
                 k: round(v / total, 2) for k, v in sorted(cmd_us.items(), key=lambda kv: -kv[1])

@@ -148,7 +148,8 @@ class Aggregator(Service):
         self.dropping: asyncio.Task[list[int]] | None = None
         self.topics_checked = 0.0
         self.sinks: dict[int, Sink] = {}
-        self.seeks: collections.Counter[TopicPartition] = collections.Counter()  # pipeline
+        # seeks by (rebuild consumer?, partition) in a run of polls (pipeline)
+        self.seeks: collections.Counter[tuple[bool, TopicPartition]] = collections.Counter()
         self.lock = WantedLock()
         self.redis: Redis | None = None
         self.consumer: AIOKafkaConsumer | None = None
@@ -383,14 +384,27 @@ class Aggregator(Service):
                     await self.reclaim()
                     continue
                 assert self.consumer is not None
-                async with self.lock:
-                    # an idle worker's run ends at its first empty poll: housekeeping every
-                    # second; a busy one's goes on longer (each run ends in a drain)
-                    out_of_range = await self.pipeline(self.consumer, last_check + BUSY_RUN)
-                if out_of_range is not None:
-                    await self.out_of_range(cast(dict[TopicPartition, int],
-                                                 out_of_range.args[0]))
+                # The first poll outside the lock: an idle worker waits for records without
+                # holding up the rebuild loop.
+                try:
+                    data = await self.consumer.getmany(timeout_ms=self.settings.batch_within_ms,
+                                                       max_records=self.settings.batch_max)
+                except OffsetOutOfRangeError as err:
+                    await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
+                except NoOffsetForPartitionError:
+                    self.dirty = True
+                    continue
+                if data or self.broker_lost:
+                    async with self.lock:
+                        # a run of polls that keep bringing records goes on until
+                        # housekeeping is due, or BUSY_RUN past it (each run ends in a drain)
+                        out_of_range = await self.pipeline(self.consumer, data,
+                                                           last_check + BUSY_RUN)
+                    if out_of_range is not None:
+                        await self.out_of_range(cast(dict[TopicPartition, int],
+                                                     out_of_range.args[0]))
+                        continue
                 now = time.monotonic()
                 if now - last_check >= 1.0:
                     last_check = now
@@ -399,10 +413,10 @@ class Aggregator(Service):
             except TRANSIENT as err:
                 await self.wait_out(err)
 
-    async def pipeline(self, consumer: AIOKafkaConsumer,
+    async def pipeline(self, consumer: AIOKafkaConsumer, first: dict[TopicPartition, list[Any]],
                        until: float) -> OffsetOutOfRangeError | None:
-        """Poll and apply until a poll brings nothing, `until` (housekeeping is due), the
-        claims are to be taken afresh, or someone waits for the lock; an out-of-range
+        """Apply the poll `first`, then poll and apply until a poll brings nothing, `until`,
+        the claims are to be taken afresh, or someone waits for the lock; an out-of-range
         position is handed back. Called with the lock held.
 
         A partition's batches apply in poll order, each once the one before has finished;
@@ -411,24 +425,33 @@ class Aggregator(Service):
         At most PIPELINE_POLLS polls are in flight. A batch does not run if one before it on
         its partition failed, the claims are to be taken afresh, or the consumer was sent
         elsewhere on its partition after its records were fetched (`seeks`). Every batch
-        has finished when this returns; the first error is raised then."""
+        has finished when this returns; the first error is raised then.
+
+        `consumer` is the group consumer (the live and joined targets) or the rebuild
+        consumer (the targets still catching up, never past the serving one's position)."""
+        building = consumer is self.builder
         tails: dict[TopicPartition, asyncio.Task[None]] = {}
         polls: collections.deque[list[asyncio.Task[None]]] = collections.deque()
         started: list[asyncio.Task[None]] = []
         replaced: list[tuple[TopicPartition, Target]] = []
         out_of_range = None
+        polled: dict[TopicPartition, list[Any]] | None = first
         try:
             while True:
-                try:
-                    data = await self._poll(consumer)
-                except OffsetOutOfRangeError as err:
-                    out_of_range = err
-                    break
-                except NoOffsetForPartitionError:
-                    self.dirty = True
-                    break
-                if data is None:
-                    break  # someone waits for the lock
+                data: dict[TopicPartition, list[Any]] | None
+                if polled is not None:
+                    data, polled = polled, None
+                else:
+                    try:
+                        data = await self._poll(consumer)
+                    except OffsetOutOfRangeError as err:
+                        out_of_range = err
+                        break
+                    except NoOffsetForPartitionError:
+                        self.dirty = True
+                        break
+                    if data is None:
+                        break  # someone waits for the lock
                 if self.broker_lost:
                     # What was fetched may come from a broker that lost our log meanwhile:
                     # claim again, which checks the record before each stored offset.
@@ -437,8 +460,8 @@ class Aggregator(Service):
                     break
                 tasks = []
                 for tp, msgs in data.items():
-                    task = asyncio.create_task(self._in_order(tails.get(tp), tp, msgs, consumer,
-                                                              self.seeks[tp], replaced))
+                    task = asyncio.create_task(self._in_order(
+                        tails.get(tp), tp, msgs, consumer, self.seeks[building, tp], replaced))
                     tails[tp] = task
                     tasks.append(task)
                 if tasks:
@@ -447,6 +470,7 @@ class Aggregator(Service):
                 while len(polls) >= PIPELINE_POLLS or (polls and not data):
                     await asyncio.wait(polls.popleft())
                 if (not data or self.dirty or replaced or time.monotonic() >= until
+                        or (building and self.builder_stale)
                         or _first_error(started) is not None):
                     break
         finally:
@@ -459,9 +483,9 @@ class Aggregator(Service):
                         t.cancel()
                     await asyncio.gather(*pending, return_exceptions=True)
                     raise
-        first = _first_error(started)
-        if first is not None:
-            raise first
+        error = _first_error(started)
+        if error is not None:
+            raise error
         for tp, tgt in replaced:
             await self.log_replaced(tp, "the broker came back with another log under the "
                                     "same offsets", tgt.next or 0)
@@ -494,11 +518,24 @@ class Aggregator(Service):
             await asyncio.wait((before,))
             if before.cancelled() or before.exception() is not None:
                 return
-        if self.dirty or self.seeks[tp] != seeks or any(t == tp for t, _ in replaced):
+        building = consumer is self.builder
+        if (self.dirty or self.seeks[building, tp] != seeks
+                or any(t == tp for t, _ in replaced)):
             return
-        await self.apply_fetched([(tp, [t for t in (self.live.get(tp.partition),
-                                                   self.joined.get(tp.partition)) if t],
-                                   msgs)], consumer, replaced)
+        p = tp.partition
+        if not building:
+            targets = [t for t in (self.live.get(p), self.joined.get(p)) if t]
+        elif (tgt := self.behind.get(p)) is None:
+            return  # it joined the live targets, or its claim is gone
+        else:
+            targets = [tgt]
+            live = self.live.get(p)
+            if live is not None and live.next is not None:
+                # Never past the serving generation's position: the join then happens at
+                # equality, and what lies beyond (its rejections included) comes through
+                # the group consumer like live events.
+                msgs = [m for m in msgs if m.offset < live.next]
+        await self.apply_fetched([(tp, targets, msgs)], consumer, replaced)
 
     @Service.task
     async def _rebuild(self) -> None:
@@ -524,21 +561,17 @@ class Aggregator(Service):
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
                 async with self.lock:
-                    if claims != self.claims or self.dirty or self.broker_lost:
+                    if (claims != self.claims or self.dirty or self.broker_lost
+                            or self.builder_stale):
                         continue  # fetched for claims that are gone: re-read from the new ones
-                    feeds = []
-                    for tp, msgs in data.items():
-                        tgt = self.behind.get(tp.partition)
-                        live = self.live.get(tp.partition)
-                        if tgt is not None:
-                            # Never past the serving generation's position: the join then
-                            # happens at equality, and what lies beyond (its rejections
-                            # included) comes through the group consumer like live events.
-                            if live is not None and live.next is not None:
-                                msgs = [m for m in msgs if m.offset < live.next]
-                            feeds.append((tp, [tgt], msgs))
-                    await self.apply_fetched(feeds, self.builder)
-                    self._join_caught_up()
+                    try:
+                        out_of_range = await self.pipeline(self.builder, data,
+                                                           time.monotonic() + BUSY_RUN)
+                    finally:
+                        self._join_caught_up()
+                if out_of_range is not None:
+                    await self.out_of_range(cast(dict[TopicPartition, int],
+                                                 out_of_range.args[0]))
             except TRANSIENT as err:
                 await self.wait_out(err)
 
@@ -609,7 +642,8 @@ class Aggregator(Service):
                         recs[0].offset, start, start)
             if consumer is not None:
                 consumer.seek(tp, start)
-                self.seeks[tp] += 1  # what was fetched after this batch is not applied
+                # what this consumer fetched after this batch is not applied (pipeline)
+                self.seeks[consumer is self.builder, tp] += 1
             return []
         return recs
 
