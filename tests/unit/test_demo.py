@@ -147,3 +147,12 @@ def test_simulate_publishes_as_many_events_as_asked_in_time_order(n: int):
         # the catalog first, awards spread over the 90 days (every week has some)
         weeks = Counter((NOW - at(e)).days // 7 for e in evs if e["type"] == "award.issued")
         assert set(weeks) >= set(range(12))
+
+
+@pytest.mark.parametrize("n", [300, 2_000])
+def test_as_many_events_as_asked_whatever_the_time_of_day(n: int):
+    # the awards a window holds follow the hours it ends at: `simulate --events 300 --seed 3`
+    # published 293 at 23:48 UTC
+    for minutes in range(0, 24 * 60, 36):
+        now = datetime(2026, 11, 29, tzinfo=UTC) + timedelta(minutes=minutes)
+        assert len(list(events("acme", n, seed=3, now=now))) == n, f"at {now:%H:%M}"
