@@ -338,6 +338,7 @@ class Aggregator(Service):
                 else:
                     # From the record before: it must be the one applied last (records_for).
                     self.consumer.seek(tp, live.next - (1 if live.verify else 0))
+                self._moved(self.consumer, tp)
             except IllegalStateError:
                 self.dirty = True  # not ours any more (a rebalance is under way)
                 return
@@ -356,6 +357,11 @@ class Aggregator(Service):
                      f"; building {gens.building} from {building.next}")
         self._assign_builder()
 
+    def _moved(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        """The consumer was sent elsewhere on `tp`: what it fetched there before is not
+        applied (pipeline), it hands the records over again from the new position."""
+        self.seeks[consumer is self.builder, tp] += 1
+
     def _assign_builder(self) -> None:
         """The rebuild consumer must read exactly the partitions still catching up: mark it
         for re-assignment (done by the rebuild loop, which owns that consumer)."""
@@ -373,6 +379,7 @@ class Aggregator(Service):
                 await self.builder.seek_to_beginning(tp)
             else:
                 self.builder.seek(tp, nxt - (1 if behind[tp.partition].verify else 0))
+            self._moved(self.builder, tp)
 
     # --- the loops ---------------------------------------------------------------------
     @Service.task
@@ -387,23 +394,23 @@ class Aggregator(Service):
                 # The first poll outside the lock: an idle worker waits for records without
                 # holding up the rebuild loop.
                 try:
-                    data = await self.consumer.getmany(timeout_ms=self.settings.batch_within_ms,
-                                                       max_records=self.settings.batch_max)
+                    first = self._polled(self.consumer, await self.consumer.getmany(
+                        timeout_ms=self.settings.batch_within_ms,
+                        max_records=self.settings.batch_max))
                 except OffsetOutOfRangeError as err:
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
                 except NoOffsetForPartitionError:
                     self.dirty = True
                     continue
-                if data or self.broker_lost:
+                if first[0] or self.broker_lost:
                     async with self.lock:
                         # a run of polls that keep bringing records goes on until
                         # housekeeping is due, or BUSY_RUN past it (each run ends in a drain)
-                        out_of_range = await self.pipeline(self.consumer, data,
+                        out_of_range = await self.pipeline(self.consumer, first,
                                                            last_check + BUSY_RUN)
-                    if out_of_range is not None:
-                        await self.out_of_range(cast(dict[TopicPartition, int],
-                                                     out_of_range.args[0]))
+                    if out_of_range:
+                        await self.out_of_range(out_of_range)
                         continue
                 now = time.monotonic()
                 if now - last_check >= 1.0:
@@ -413,19 +420,21 @@ class Aggregator(Service):
             except TRANSIENT as err:
                 await self.wait_out(err)
 
-    async def pipeline(self, consumer: AIOKafkaConsumer, first: dict[TopicPartition, list[Any]],
-                       until: float) -> OffsetOutOfRangeError | None:
+    async def pipeline(self, consumer: AIOKafkaConsumer, first: Polled,
+                       until: float) -> dict[TopicPartition, int] | None:
         """Apply the poll `first`, then poll and apply until a poll brings nothing, `until`,
-        the claims are to be taken afresh, or someone waits for the lock; an out-of-range
-        position is handed back. Called with the lock held.
+        the claims are to be taken afresh, or someone waits for the lock; out-of-range
+        positions (partitions not found replaced meanwhile) are handed back. Called with
+        the lock held.
 
         A partition's batches apply in poll order, each once the one before has finished;
         batches of other partitions, and the next poll's decoding and folding, go on
         meanwhile, so the worker is not idle while Redis runs the last batches of a poll.
         At most PIPELINE_POLLS polls are in flight. A batch does not run if one before it on
         its partition failed, the claims are to be taken afresh, or the consumer was sent
-        elsewhere on its partition after its records were fetched (`seeks`). Every batch
-        has finished when this returns; the first error is raised then.
+        elsewhere on its partition after its records were fetched (`seeks`, as they stood
+        when getmany handed the records over: `_polled`). Every batch has finished when
+        this returns; the first error is raised then.
 
         `consumer` is the group consumer (the live and joined targets) or the rebuild
         consumer (the targets still catching up, never past the serving one's position)."""
@@ -434,24 +443,22 @@ class Aggregator(Service):
         polls: collections.deque[list[asyncio.Task[None]]] = collections.deque()
         started: list[asyncio.Task[None]] = []
         replaced: list[tuple[TopicPartition, Target]] = []
-        out_of_range = None
-        polled: dict[TopicPartition, list[Any]] | None = first
+        out_of_range: dict[TopicPartition, int] | None = None
+        polled: Polled | None = first
         try:
             while True:
-                data: dict[TopicPartition, list[Any]] | None
-                if polled is not None:
-                    data, polled = polled, None
-                else:
+                if polled is None:
                     try:
-                        data = await self._poll(consumer)
+                        polled = await self._poll(consumer)
                     except OffsetOutOfRangeError as err:
-                        out_of_range = err
+                        out_of_range = cast(dict[TopicPartition, int], err.args[0])
                         break
                     except NoOffsetForPartitionError:
                         self.dirty = True
                         break
-                    if data is None:
+                    if polled is None:
                         break  # someone waits for the lock
+                (data, seeks), polled = polled, None
                 if self.broker_lost:
                     # What was fetched may come from a broker that lost our log meanwhile:
                     # claim again, which checks the record before each stored offset.
@@ -461,7 +468,7 @@ class Aggregator(Service):
                 tasks = []
                 for tp, msgs in data.items():
                     task = asyncio.create_task(self._in_order(
-                        tails.get(tp), tp, msgs, consumer, self.seeks[building, tp], replaced))
+                        tails.get(tp), tp, msgs, consumer, seeks[tp], replaced))
                     tails[tp] = task
                     tasks.append(task)
                 if tasks:
@@ -489,13 +496,28 @@ class Aggregator(Service):
         for tp, tgt in replaced:
             await self.log_replaced(tp, "the broker came back with another log under the "
                                     "same offsets", tgt.next or 0)
+        if out_of_range:  # handled already (log_replaced) for the replaced ones
+            out_of_range = {tp: n for tp, n in out_of_range.items()
+                            if all(tp != t for t, _ in replaced)}
         return out_of_range
 
-    async def _poll(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]] | None:
+    def _polled(self, consumer: AIOKafkaConsumer,
+                data: dict[TopicPartition, list[Any]]) -> Polled:
+        """A poll's records with each partition's seek count as getmany handed them over:
+        called in the same step as getmany returns, so a seek made after it (even before
+        the batch's task is made) keeps them from being applied."""
+        building = consumer is self.builder
+        return data, {tp: self.seeks[building, tp] for tp in data}
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> Polled | None:
         """One getmany, or None if someone asks for the lock first: a rebalance waits for it
         (release/acquire) and getmany waits for the rebalance."""
-        poll = asyncio.ensure_future(consumer.getmany(timeout_ms=self.settings.batch_within_ms,
-                                                      max_records=self.settings.batch_max))
+
+        async def fetch() -> Polled:
+            return self._polled(consumer, await consumer.getmany(
+                timeout_ms=self.settings.batch_within_ms, max_records=self.settings.batch_max))
+
+        poll = asyncio.ensure_future(fetch())
         wanted = asyncio.ensure_future(self.lock.wanted.wait())
         try:
             await asyncio.wait((poll, wanted), return_when=asyncio.FIRST_COMPLETED)
@@ -507,7 +529,7 @@ class Aggregator(Service):
                     await poll
         if poll.cancelled():
             return None
-        return cast(dict[TopicPartition, list[Any]], poll.result())
+        return poll.result()
 
     async def _in_order(self, before: asyncio.Task[None] | None, tp: TopicPartition,
                         msgs: list[Any], consumer: AIOKafkaConsumer, seeks: int,
@@ -555,8 +577,9 @@ class Aggregator(Service):
                     continue
                 claims = self.claims
                 try:
-                    data = await self.builder.getmany(timeout_ms=self.settings.batch_within_ms,
-                                                      max_records=self.settings.batch_max)
+                    first = self._polled(self.builder, await self.builder.getmany(
+                        timeout_ms=self.settings.batch_within_ms,
+                        max_records=self.settings.batch_max))
                 except OffsetOutOfRangeError as err:
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
@@ -565,13 +588,12 @@ class Aggregator(Service):
                             or self.builder_stale):
                         continue  # fetched for claims that are gone: re-read from the new ones
                     try:
-                        out_of_range = await self.pipeline(self.builder, data,
+                        out_of_range = await self.pipeline(self.builder, first,
                                                            time.monotonic() + BUSY_RUN)
                     finally:
                         self._join_caught_up()
-                if out_of_range is not None:
-                    await self.out_of_range(cast(dict[TopicPartition, int],
-                                                 out_of_range.args[0]))
+                if out_of_range:
+                    await self.out_of_range(out_of_range)
             except TRANSIENT as err:
                 await self.wait_out(err)
 
@@ -642,8 +664,7 @@ class Aggregator(Service):
                         recs[0].offset, start, start)
             if consumer is not None:
                 consumer.seek(tp, start)
-                # what this consumer fetched after this batch is not applied (pipeline)
-                self.seeks[consumer is self.builder, tp] += 1
+                self._moved(consumer, tp)
             return []
         return recs
 
@@ -956,6 +977,7 @@ class Aggregator(Service):
                  and t.next is not None]
         if nexts and tp in self.consumer.assignment():
             self.consumer.seek(tp, min(nexts))
+            self._moved(self.consumer, tp)
         self._assign_builder()
 
     # --- once a second -------------------------------------------------------------------
@@ -1146,6 +1168,10 @@ def _log_dropped(task: asyncio.Task[list[int]]) -> None:
         log.warning("dropping retired generations failed (retried in a second): %s", err)
     elif task.result():
         log.info("dropped the keys of retired generation(s) %s", task.result())
+
+
+# A poll's records by partition, and each partition's seek count when they were handed over.
+Polled = tuple[dict[TopicPartition, list[Any]], dict[TopicPartition, int]]
 
 
 def _first_error(tasks: list[asyncio.Task[None]]) -> BaseException | None:
