@@ -14,19 +14,23 @@ import pytest
 from tests.alert_receiver import Receiver
 from tests.conftest import asgi_client, caught_up, make_key, publish_events
 
-ISSUED_AT = datetime.combine(datetime.now(UTC).date(), time(0, 0, 1),
-                             tzinfo=UTC).isoformat().replace("+00:00", "Z")
-TODAY = ISSUED_AT[:10]
+
+def issued_at() -> str:
+    """The first second of today (UTC): the rules read whole days ending today, so "today"
+    is taken when an event is made, not when this module was imported (a run that began
+    before midnight sent yesterday's events to rules evaluating the new day)."""
+    return datetime.combine(datetime.now(UTC).date(), time(0, 0, 1),
+                            tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 def issued(n: int, issuer: str = "eng", badge: str = "py") -> dict[str, str]:
-    return {"event_id": f"i{n}", "type": "award.issued", "occurred_at": ISSUED_AT,
+    return {"event_id": f"i{n}", "type": "award.issued", "occurred_at": issued_at(),
             "org_id": "acme", "issuer_id": issuer, "badge_id": badge, "award_id": f"a{n}",
             "method": "lms"}
 
 
 def accepted(n: int) -> dict[str, str]:
-    return {"event_id": f"x{n}", "type": "award.accepted", "occurred_at": ISSUED_AT,
+    return {"event_id": f"x{n}", "type": "award.accepted", "occurred_at": issued_at(),
             "org_id": "acme", "award_id": f"a{n}"}
 
 
@@ -98,7 +102,7 @@ async def test_one_signed_delivery_per_change_of_state_each_past_two_failures(
     assert body == {"alert_id": alert["alert_id"], "org_id": "acme",
                     "metric": "acceptance_rate",
                     "scope": {"issuer_id": None, "badge_id": None},
-                    "window": {"from": TODAY, "to": TODAY}, "value": 0.25,
+                    "window": {"from": issued_at()[:10], "to": issued_at()[:10]}, "value": 0.25,
                     "previous": None,  # yesterday had no awards: a null rate
                     "condition": {"op": "below", "value": 0.5}, "state": "firing",
                     "at": body["at"]}
