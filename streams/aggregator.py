@@ -394,9 +394,7 @@ class Aggregator(Service):
                 # The first poll outside the lock: an idle worker waits for records without
                 # holding up the rebuild loop.
                 try:
-                    first = self._polled(self.consumer, await self.consumer.getmany(
-                        timeout_ms=self.settings.batch_within_ms,
-                        max_records=self.settings.batch_max))
+                    first = await self._getmany(self.consumer)
                 except OffsetOutOfRangeError as err:
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
@@ -433,7 +431,7 @@ class Aggregator(Service):
         At most PIPELINE_POLLS polls are in flight. A batch does not run if one before it on
         its partition failed, the claims are to be taken afresh, or the consumer was sent
         elsewhere on its partition after its records were fetched (`seeks`, as they stood
-        when getmany handed the records over: `_polled`). Every batch has finished when
+        when getmany handed the records over: `_getmany`). Every batch has finished when
         this returns; the first error is raised then.
 
         `consumer` is the group consumer (the live and joined targets) or the rebuild
@@ -501,23 +499,19 @@ class Aggregator(Service):
                             if all(tp != t for t, _ in replaced)}
         return out_of_range
 
-    def _polled(self, consumer: AIOKafkaConsumer,
-                data: dict[TopicPartition, list[Any]]) -> Polled:
-        """A poll's records with each partition's seek count as getmany handed them over:
-        called in the same step as getmany returns, so a seek made after it (even before
-        the batch's task is made) keeps them from being applied."""
+    async def _getmany(self, consumer: AIOKafkaConsumer) -> Polled:
+        """One poll's records with each partition's seek count as getmany handed them
+        over: taken in the same step as getmany returns, so a seek made after it (even
+        before the batch's task is made) keeps them from being applied."""
+        data = await consumer.getmany(timeout_ms=self.settings.batch_within_ms,
+                                      max_records=self.settings.batch_max)
         building = consumer is self.builder
         return data, {tp: self.seeks[building, tp] for tp in data}
 
     async def _poll(self, consumer: AIOKafkaConsumer) -> Polled | None:
         """One getmany, or None if someone asks for the lock first: a rebalance waits for it
         (release/acquire) and getmany waits for the rebalance."""
-
-        async def fetch() -> Polled:
-            return self._polled(consumer, await consumer.getmany(
-                timeout_ms=self.settings.batch_within_ms, max_records=self.settings.batch_max))
-
-        poll = asyncio.ensure_future(fetch())
+        poll = asyncio.ensure_future(self._getmany(consumer))
         wanted = asyncio.ensure_future(self.lock.wanted.wait())
         try:
             await asyncio.wait((poll, wanted), return_when=asyncio.FIRST_COMPLETED)
@@ -557,7 +551,15 @@ class Aggregator(Service):
                 # equality, and what lies beyond (its rejections included) comes through
                 # the group consumer like live events.
                 msgs = [m for m in msgs if m.offset < live.next]
-        await self.apply_fetched([(tp, targets, msgs)], consumer, replaced)
+        work = []
+        for tgt in targets:
+            recs = self.records_for(tgt, msgs, consumer, tp)
+            if recs is None:
+                replaced.append((tp, tgt))  # handled once the run has drained (pipeline)
+                break
+            if recs:
+                work.append(self.apply_batch(tp, tgt, recs))
+        await gather_all(work)
 
     @Service.task
     async def _rebuild(self) -> None:
@@ -577,9 +579,7 @@ class Aggregator(Service):
                     continue
                 claims = self.claims
                 try:
-                    first = self._polled(self.builder, await self.builder.getmany(
-                        timeout_ms=self.settings.batch_within_ms,
-                        max_records=self.settings.batch_max))
+                    first = await self._getmany(self.builder)
                 except OffsetOutOfRangeError as err:
                     await self.out_of_range(cast(dict[TopicPartition, int], err.args[0]))
                     continue
@@ -603,28 +603,6 @@ class Aggregator(Service):
         self.dirty = True
         self.outage.failed(err)
         await asyncio.sleep(self.outage.delay())
-
-    async def apply_fetched(self, feeds: list[tuple[TopicPartition, list[Target], list[Any]]],
-                            consumer: AIOKafkaConsumer | None,
-                            replaced_to: list[tuple[TopicPartition, Target]] | None = None,
-                            ) -> None:
-        """Apply each partition's fetched records to its targets, partitions concurrently;
-        a partition whose log turned out to be replaced is handled once the rest is done
-        (or added to `replaced_to`, for the caller to handle). Called with the lock held."""
-        work = []
-        replaced: list[tuple[TopicPartition, Target]] = [] if replaced_to is None else replaced_to
-        for tp, targets, msgs in feeds:
-            for tgt in targets:
-                recs = self.records_for(tgt, msgs, consumer, tp)
-                if recs is None:
-                    replaced.append((tp, tgt))
-                    break
-                if recs:
-                    work.append(self.apply_batch(tp, tgt, recs))
-        await gather_all(work)
-        for tp, tgt in [] if replaced_to is not None else replaced:
-            await self.log_replaced(tp, "the broker came back with another log under the "
-                                    "same offsets", tgt.next or 0)
 
     def _join_caught_up(self) -> None:
         joined = False
@@ -1202,8 +1180,9 @@ class WantedLock(asyncio.Lock):
 
 
 async def gather_all(work: list[Any]) -> None:
-    """Run the partitions' batches concurrently; let every one finish before raising the
-    first error, so no batch is still writing when the claims are taken afresh."""
+    """Run a partition's batches of its targets (live and joined) concurrently; let every
+    one finish before raising the first error, so no batch is still writing when the claims
+    are taken afresh."""
     results = await asyncio.gather(*work, return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException):
