@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from core.settings import Settings
+from streams.aggregator import Aggregator
 from tests.conftest import caught_up
 from tests.streamgen import generate
 
@@ -58,3 +62,23 @@ async def wait_exact(settings: Settings, oracle: Any, timeout: float = 180) -> d
             return status
         await asyncio.sleep(0.5)
     return status
+
+
+W = TypeVar("W", bound=Aggregator)
+
+
+@asynccontextmanager
+async def in_process(worker_class: type[W], settings: Settings) -> AsyncIterator[W]:
+    """A worker of this Aggregator subclass (which injects the test's faults) running in
+    the test's own process; stopped at the end, with the collector settings it changed
+    (streams/aggregator.py, GC_THRESHOLDS and gc.freeze) put back."""
+    worker_class.settings = settings
+    thresholds = gc.get_threshold()
+    worker = worker_class()
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

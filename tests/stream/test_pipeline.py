@@ -11,7 +11,6 @@ broker and Redis are real); expected numbers: the brute-force count of tests/ora
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from core.settings import Settings
 from streams.aggregator import PIPELINE_POLLS, Aggregator, Target
 from streams.processor import Record
 from tests.conftest import PUBLISHED, isolated_settings, publish
-from tests.stream.conftest import expected_totals, totals, wait_exact
+from tests.stream.conftest import expected_totals, in_process, totals, wait_exact
 from tests.stream.test_correctness import oracle_of
 
 
@@ -49,17 +48,9 @@ async def failing_worker(settings: Settings, end: int) -> AsyncIterator[type[Agg
                     raise RedisConnectionError("injected: connection lost mid-batch")
             await super().apply_batch(tp, tgt, recs)
 
-    Worker.settings = settings
     Worker.end = end
-    thresholds = gc.get_threshold()
-    worker = Worker()
-    await worker.start()
-    try:
+    async with in_process(Worker, settings):
         yield Worker
-    finally:
-        await worker.stop()
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 async def test_a_batch_that_fails_with_later_ones_in_flight_is_read_again(infra, stream):
@@ -127,20 +118,12 @@ async def test_a_log_with_holes_loses_no_record_behind_a_re_read(infra, stream):
             if tp.partition == 0 and tgt.next == recs[-1].offset + 1:
                 applied.update(r.offset for r in recs)
 
-    Worker.settings = settings
-    thresholds = gc.get_threshold()
-    worker = Worker()
-    await worker.start()
-    try:
+    async with in_process(Worker, settings) as worker:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             live = worker.live.get(0)
             if live is not None and live.next is not None and live.next >= end:
                 break
             await asyncio.sleep(0.2)
-    finally:
-        await worker.stop()
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
     lost = sorted(set(range(end)) - hidden - applied)
     assert not lost, f"{len(lost)} records of partition 0 never applied, e.g. {lost[:20]}"

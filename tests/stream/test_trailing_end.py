@@ -13,7 +13,6 @@ the log's end. Expected numbers: the brute-force count of tests/oracle.py."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +26,7 @@ from core.settings import Settings
 from schemas.layout import Layout
 from streams.aggregator import PROBE_WITHIN, Aggregator
 from tests.conftest import caught_up, isolated_settings, publish
-from tests.stream.conftest import expected_totals, totals, wait_exact
+from tests.stream.conftest import expected_totals, in_process, totals, wait_exact
 from tests.stream.test_correctness import oracle_of
 
 STALLED_FOR = 4.0  # seconds the restarted worker's fetches return nothing (from its claim)
@@ -71,16 +70,8 @@ async def in_process_worker(settings: Settings, faulty: bool,
             consumer.end_offsets = trailing_ends  # type: ignore[method-assign]
             consumer.getmany = slow_fetch  # type: ignore[method-assign]
 
-    Worker.settings = settings
-    thresholds = gc.get_threshold()
-    worker = Worker()
-    await worker.start()
-    try:
+    async with in_process(Worker, settings) as worker:
         yield worker
-    finally:
-        await worker.stop()
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 @pytest.mark.parametrize("silent_probes", [0, 1],
