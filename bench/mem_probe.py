@@ -44,12 +44,15 @@ async def probe(r: Any, sample: int = 10**9) -> dict[str, Any]:
         lambda: {"keys": 0, "bytes": 0, "enc": collections.Counter(), "n": 0, "n_max": 0,
                  "ttl_s": [], "no_ttl": 0})
     states: list[str] = []
+    names: collections.Counter[str] = collections.Counter()
     seen = 0
     async for key in r.scan_iter(count=1000):
         parts = key.decode().split(":")
         if len(parts) > 3 and parts[2].startswith("{"):
             del parts[2]
         kind = parts[2] if len(parts) > 2 else parts[-1]
+        if kind == "c" and len(parts) > 3:
+            kind = f"c:{parts[3]}"  # the counters by level: o, i, b
         k = kinds[kind]
         k["keys"] += 1
         k["bytes"] += int(await r.memory_usage(key, samples=0) or 0)
@@ -59,6 +62,9 @@ async def probe(r: Any, sample: int = 10**9) -> dict[str, Any]:
         n = 0
         if typ == "hash":
             n = await r.hlen(key)
+            if kind.startswith("c:") and seen % 7 == 0:
+                for f in await r.hkeys(key):
+                    names[f.decode()] += 1
         elif typ == "set":
             n = await r.scard(key)
         elif typ == "list":
@@ -90,6 +96,7 @@ async def probe(r: Any, sample: int = 10**9) -> dict[str, Any]:
             "ttl_s_min_median_max": [ttl[0], ttl[len(ttl) // 2], ttl[-1]] if ttl else None,
         }
     out["states_hex"] = states
+    out["counter_field_names"] = dict(names.most_common())
     return out
 
 

@@ -34,6 +34,7 @@ from schemas.layout import (
     BOT_VIEWS,
     CONTROL_TAG,
     CREATED,
+    FIELD_CODES,
     FIELD_SEP,
     ISSUER_LEVEL,
     ORG_ENTITY,
@@ -166,6 +167,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
 
     nkeys = 0
     flat: list[str | int] = []
+    code = FIELD_CODES.get
     for key, tgt in cells.items():
         if not tgt:
             continue
@@ -175,7 +177,7 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
                 continue
         nkeys += 1
         row: list[str | int] = [key, len(tgt), *tgt, *tgt]  # key, field count, (field, delta)...
-        row[2::2] = tgt
+        row[2::2] = [code(f, f) for f in tgt]  # stored as its code (schemas/layout.py)
         row[3::2] = map(str, tgt.values())
         flat.extend(row)
     if nkeys:

@@ -53,7 +53,7 @@ import numpy as np
 from redis.asyncio import Redis
 
 from schemas.layout import VERSIONS_GEN as GEN_FIELD
-from schemas.layout import Layout
+from schemas.layout import Layout, stored_names
 
 MAX_SUMS = 256  # groups' last totals kept, and at most this many bytes of them (a badge
 MAX_SUM_BYTES = 32 << 20  # table's total is 8 bytes x 25 x the org's pairs: 400 kB for 2,000)
@@ -121,8 +121,9 @@ class _Sum:
 class VersionedBuckets:
     """Parsed bucket hashes of one kind, keyed by (layout.data, org, hash key).
 
-    `width` None: every value is a decimal integer (HINCRBY counters); else each value is
-    `width` packed little-endian int32s (the table vectors)."""
+    `width` None: every value is a decimal integer (HINCRBY counters), each field kept under
+    its name (`schemas.layout.stored_names`: a counter hash stores field codes); else each
+    value is `width` packed little-endian int32s (the table vectors)."""
 
     def __init__(self, max_buckets: int, width: int | None = None) -> None:
         self.max_buckets = max_buckets
@@ -272,6 +273,8 @@ class VersionedBuckets:
 
     def _parse(self, org: _Org, version: bytes | None, h: dict[bytes, bytes]) -> _Bucket:
         index = org.index
+        if self.width is None:
+            h = stored_names(h)
         rows = np.fromiter([index.setdefault(name, len(index)) for name in h],
                            dtype=np.int64, count=len(h))
         if self.width is None:

@@ -28,8 +28,10 @@ from schemas.layout import (
     VIEWED,
     Layout,
     counter_key,
+    field_name,
     period_buckets,
     split_field,
+    stored_names,
     version_field,
 )
 from schemas.metrics import TTA_BOUNDS
@@ -98,7 +100,7 @@ class CounterMemo:
 
 
 def _parse_field(raw: bytes) -> tuple[str, str, str]:
-    f = raw.decode()
+    f = field_name(raw).decode()  # a stored code or a name
     return _CREATED if f == CREATED else split_field(f)
 
 
@@ -206,7 +208,8 @@ class CounterReader:
             for base in bases:
                 for b in buckets:
                     pipe.hgetall(counter_key(base, b))
-        res = await pipe.execute() if len(pipe) else []
+        res: list[Mapping[bytes, bytes | int]] = (
+            [stored_names(h) for h in await pipe.execute()] if len(pipe) else [])
         out: list[list[Mapping[bytes, bytes | int]]] = []
         i = 0
         for bases, buckets in self.requests:

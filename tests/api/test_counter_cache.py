@@ -9,6 +9,7 @@ numbers are worked by hand."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from redis.asyncio import Redis
 
 from api.main import create_app
 from api.readers.buckets import VersionedBuckets
+from api.readers.counters import CounterReader, fold
 from core.keys import create_key
 from core.settings import Settings
 from schemas.layout import (
@@ -162,3 +164,35 @@ async def test_a_new_gen_empties_the_org_s_cached_buckets(settings, redis, clien
     assert (await counts(c, h))["badges_awarded"] == 7
     gen = await redis.hget(layout.table_versions(ORG), VERSIONS_GEN)
     assert app.state.read_caches.counters.orgs[(layout.data, ORG)].gen == gen
+
+
+async def test_a_bucket_written_before_and_after_the_field_codes_adds_both_spellings(
+        settings, redis, client):
+    """A worker before the field codes (schemas/layout.py) wrote `aw.p` and `sc.linkedin.p`
+    by name; this one writes the same fields into the same buckets as `Ap` and `X0p`. The
+    summary (cached buckets), the time series (fields picked by name) and a reader with no
+    cache add the two spellings up. By hand: 3 + 2 awards, 4 + 1 shares."""
+    _app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    base = layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
+    for b in ("d20250210", "m202502", "y2025", "all"):
+        await redis.hincrby(counter_key(base, b), "aw.p", 3)
+        await redis.hincrby(counter_key(base, b), "sc.linkedin.p", 4)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 2), ("eng", "py", "sc.linkedin.p", 1)],
+                 first=True)
+    stored = await redis.hgetall(counter_key(base, "d20250210"))
+    assert stored == {b"aw.p": b"3", b"sc.linkedin.p": b"4", b"Ap": b"2", b"X0p": b"1"}
+    for _ in range(2):  # parsed, then from the cache
+        got = await counts(c, h)
+        assert (got["badges_awarded"], got["shares"]) == (5, 5)
+    r = await c.get(f"/v1/orgs/{ORG}/timeseries?metric=badges_awarded&interval=month&{PERIOD}",
+                    headers=h)
+    assert r.status_code == 200, r.text
+    assert [p["value"] for p in r.json()["points"]] == [0, 5, 0]
+    r = await c.get(f"/v1/orgs/{ORG}/channels?{PERIOD}", headers=h)
+    assert r.status_code == 200, r.text
+    assert [(e["key"], e["count"]) for e in r.json()["sharing"]] == [("linkedin", 5)]
+    reader = CounterReader(redis)
+    i = reader.want((base,), date(2025, 2, 1), date(2025, 2, 28))
+    folded = fold((await reader.run())[i], frozenset("padr"))
+    assert (folded.badges_awarded, folded.shares, dict(folded.channels)) == (5, 5, {"linkedin": 5})

@@ -95,10 +95,11 @@ async def counters_land_in_every_level_and_bucket(c: Ctx) -> None:
                  c.layout.counter_base(ORG, "b", "eng|py")):
         for bucket in BUCKETS[:3]:
             got = await c.redis.hgetall(f"{base}:{bucket}")
-            assert got == {b"aw.a": b"2", b"me.lms.a": b"1"}, (base, bucket)
+            # aw.a and me.lms.a as stored: their codes (schemas/layout.py, field codes)
+            assert got == {b"Aa": b"2", b"M2a": b"1"}, (base, bucket)
         # All time keeps only what its one reader folds (protocol.ALL_TIME_KINDS): awarding
         # methods are read by period, never all time.
-        assert await c.redis.hgetall(f"{base}:all") == {b"aw.a": b"2"}, base
+        assert await c.redis.hgetall(f"{base}:all") == {b"Aa": b"2"}, base
     # Awarding methods per issuer, for issuer activity: by period bucket, not all time.
     assert await c.redis.hget(c.layout.table_methods(ORG, "d20260414"), "eng|lms.a") == b"1"
     assert not await c.redis.exists(c.layout.table_methods(ORG, "all"))
@@ -349,7 +350,7 @@ def counted(n: int = 1) -> Commit:
 
 async def awards(c: Ctx, layout: Layout | None = None) -> int:
     layout = layout or c.layout
-    raw = await c.redis.hget(f"{layout.counter_base(ORG, 'o', '-')}:all", "aw.p")
+    raw = await c.redis.hget(f"{layout.counter_base(ORG, 'o', '-')}:all", "Ap")  # aw.p
     return int(raw or 0)
 
 

@@ -33,7 +33,7 @@ def batch(*orgs: str, no_org_rejections: int = 0) -> Commit:
 
 
 async def awarded(redis, layout: Layout, org: str) -> int:
-    raw = await redis.hget(f"{layout.counter_base(org, 'o', '-')}:all", "aw.p")
+    raw = await redis.hget(f"{layout.counter_base(org, 'o', '-')}:all", "Ap")  # aw.p's code
     return int(raw or 0)
 
 

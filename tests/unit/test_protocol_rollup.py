@@ -29,6 +29,7 @@ from schemas.layout import (
     Layout,
     buckets_of_day,
     counter_key,
+    field_name,
     method_table_field,
     pair,
     split_field,
@@ -234,7 +235,7 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
                 for j in range(nf):
                     f, d = payload[i + 2 + 2 * j], payload[i + 3 + 2 * j]
                     assert int(d) != 0
-                    out[("K", key, f, d)] += 1
+                    out[("K", key, field_name(f.encode()).decode(), d)] += 1  # a code: its name
                 i += 2 + 2 * nf
             elif op == Op.TABLE:
                 key, pf, nz = payload[i], payload[i + 1], int(payload[i + 2])
