@@ -95,6 +95,9 @@ async def redis_info(r: Redis) -> dict[str, Any]:
             "calls": {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in cmd.items()}}
 
 
+WINDOW_KINDS = ("dd", "h")  # key kinds kept only for a window: dedup marks, held events
+
+
 async def key_kinds(r: Redis, sample: int = 4000) -> dict[str, dict[str, int]]:
     """MEMORY USAGE of a sample of keys, by kind (the part after the generation)."""
     kinds: dict[str, list[int]] = collections.defaultdict(list)
@@ -322,6 +325,13 @@ async def main() -> None:
             "redis_used_memory_bytes": after["used_memory"],
             "redis_bytes_per_award": round((after["used_memory"] - before["used_memory"])
                                            / max(awards, 1)),
+            # what stays once the windows have passed (DEDUP_DAYS + 1 after the last event
+            # for the dedup marks, 7 days for held events, which then go to the DLQ): the
+            # same delta less those kinds' bytes (from the sample of redis_memory_by_key_kind)
+            "redis_bytes_per_award_after_windows": round(
+                (after["used_memory"] - before["used_memory"]
+                 - sum(kinds.get(k, {}).get("bytes_est", 0) for k in WINDOW_KINDS))
+                / max(awards, 1)),
             "redis_memory_by_key_kind": kinds,
             "worker_peak_rss_bytes": rss,
             # the workers' own account (Aggregator.on_stop): wall-clock µs per event of each

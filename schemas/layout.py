@@ -20,6 +20,9 @@ Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
 * activity, by event day and status *at the time*: ``sc.<channel>.s``, ``vs.<source>.s``
   (people's views), ``bv.s`` (bot and link-preview views);
 * ``bc``: badges created.
+
+What a hash stores for a field of the well-known vocabularies is its short code (``Aa`` for
+``aw.a``: FIELD_CODES, at the end of this module); readers see names (`stored_names`).
 """
 
 from __future__ import annotations

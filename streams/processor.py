@@ -347,7 +347,11 @@ class PartitionBatch:
             c.zadd.append((self.hold_index, self.now_us / 1e6, held_member(*ref)))
             c.stat(ref[0], "held", len(items))
         for ref in self.dirty:
-            c.states[layout.award(*ref)] = self.cache[ref].dumps()
+            s = self.cache[ref]
+            c.states[layout.award(*ref)] = s.dumps()
+            if s.upgraded:  # FORMAT 4 names its pair by digest: the org's set must hold it
+                c.sadd.add((layout.pairs(ref[0]), pair(s.issuer, s.badge)))
+                s.upgraded = False
         for (org, badge), meta in self.badge_meta.items():
             c.hsets[(layout.badges(org), badge)] = orjson.dumps(meta)
         for (org, issuer), meta in self.issuer_meta.items():

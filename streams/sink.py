@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from schemas.layout import Layout, held_member, position_fields, split_position, tp_field
+from schemas.layout import (
+    Layout,
+    held_member,
+    position_fields,
+    split_pair,
+    split_position,
+    tp_field,
+)
 from streams.processor import AwardRef, Commit, Fetched, Lookups, dedup_member
 from streams.protocol import (
     FORCED,
@@ -25,6 +33,12 @@ from streams.protocol import (
     split,
     written_keys,
 )
+from streams.state import known_pair, pair_digest, state_pair
+
+
+class PairsLost(RedisConnectionError):
+    """An award state names a pair its org's `pairs` set does not hold (Sink._learn_pairs):
+    the set went between the two reads. Waited out as any Redis trouble, then read again."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,7 @@ class Sink:
                 if flags[start[key] + j] == 49:  # b"1"
                     out.seen.add((org, day, eid))
             out.awards = dict(zip(lk.awards, states, strict=True))
+            await self._learn_pairs(out.awards)
         waiting: list[AwardRef] = []
         if lk.held:
             waiting = [ref for ref, score in zip(lk.held, res[i], strict=True)
@@ -140,6 +155,28 @@ class Sink:
                 if raws:
                     out.held[ref] = raws
         return out
+
+    async def _learn_pairs(self, states: dict[AwardRef, bytes | None]) -> None:
+        """Make each FORMAT 4 state's pair known (streams/state.py pair_digest): a digest
+        this process has not seen is read from its org's `pairs` set, which the script that
+        wrote the state's first version added the pair to. A pair found in no set: the set
+        is gone while the state was read (Redis emptied between the two reads); `PairsLost`
+        is transient, and the commit that follows would find Redis wiped anyway."""
+        orgs = {org for (org, _award), raw in states.items()
+                if raw is not None and (d := state_pair(raw)) is not None
+                and known_pair(d) is None}
+        if not orgs:
+            return
+        ordered = sorted(orgs)
+        got = await asyncio.gather(*(self.redis.smembers(self.layout.pairs(o)) for o in ordered))
+        for members in got:
+            for m in members:
+                issuer, badge = split_pair(m.decode() if isinstance(m, bytes) else m)
+                pair_digest(issuer, badge)
+        for (org, award), raw in states.items():
+            if raw is not None and (d := state_pair(raw)) is not None and known_pair(d) is None:
+                raise PairsLost(f"award {award} of {org} names pair {d.hex()}, "
+                                f"which its org's pairs set does not hold")
 
     async def _lookup_by_org(self, sets: dict[str, list[str]],
                              fields: list[str]) -> list[bytes | None]:

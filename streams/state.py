@@ -29,6 +29,7 @@ from schemas.layout import (
     STATUS_CODES,
     VIEW_SOURCE,
     VIEWED,
+    pair,
 )
 from schemas.metrics import tta_bucket_index
 
@@ -66,8 +67,8 @@ _METHOD = {m: i for i, m in enumerate(METHODS)}
 # Status event kinds as one small int.
 _KINDS = (ACCEPT, DECLINE, REVOKE)
 _KIND = {k: i for i, k in enumerate(_KINDS)}
-FORMAT = 3  # the first item of a packed state; 1 was the JSON list with a separate log key
-OLD_FORMATS = (2,)  # read still (what earlier workers wrote), written again as FORMAT
+FORMAT = 4  # the first item of a packed state; 1 was the JSON list with a separate log key
+OLD_FORMATS = (2, 3)  # read still (what earlier workers wrote), written again as FORMAT
 DIGEST = 8  # bytes of an event id's digest in `seen`
 # A share/view log entry in FORMAT 3: its code (_CODE) and its time as a signed 48-bit
 # offset in µs from the issue (± 4.4 years), 7 bytes; an entry that does not fit (a token
@@ -88,6 +89,55 @@ def digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
 
 
+# FORMAT 4 names an award's (issuer, badge) by the pair's 8-byte digest (10 bytes packed,
+# against 35 for the two ids on bench_worker's mix): the org's `pairs` set (Layout.pairs)
+# holds the pair itself, added in the same script as the award's first state (its issue),
+# so any Redis that holds a FORMAT 4 state holds its pair. A digest means the same pair in
+# any org, generation or Redis, so the process keeps one table of those it has seen (made
+# here, or read from a `pairs` set by streams/sink.py `Sink.fetch`).
+PAIR_DIGEST = 8
+_PAIRS: dict[bytes, tuple[str, str]] = {}
+_DIGEST_OF: dict[tuple[str, str], bytes] = {}
+_PAIRS_MAX = 1 << 20  # then it starts over (the sets are read again as states need them)
+
+
+class UnknownPair(LookupError):
+    """A FORMAT 4 state names a pair this process has not seen (streams/sink.py reads the
+    org's `pairs` set first)."""
+
+
+def pair_digest(issuer: str, badge: str) -> bytes:
+    """The digest FORMAT 4 stores for (issuer, badge); the pair is known from then on."""
+    d = _DIGEST_OF.get((issuer, badge))
+    if d is None:
+        d = hashlib.blake2b(pair(issuer, badge).encode(), digest_size=PAIR_DIGEST,
+                            person=b"bp-pair").digest()
+        learn_pair(d, issuer, badge)
+    return d
+
+
+def learn_pair(d: bytes, issuer: str, badge: str) -> None:
+    """Keep (issuer, badge) as the pair of digest `d` (pair_digest's answer for it)."""
+    if len(_PAIRS) >= _PAIRS_MAX:
+        _PAIRS.clear()
+        _DIGEST_OF.clear()
+    _PAIRS[d] = (issuer, badge)
+    _DIGEST_OF[(issuer, badge)] = d
+
+
+def known_pair(d: bytes) -> tuple[str, str] | None:
+    """The (issuer, badge) of a pair digest, if this process has seen the pair."""
+    return _PAIRS.get(d)
+
+
+def state_pair(raw: bytes) -> bytes | None:
+    """The pair digest of a packed FORMAT 4 state, read without unpacking it (the array's
+    header byte, the format 4, then the digest as bin 8), or None for an older format."""
+    if len(raw) > 3 + PAIR_DIGEST and raw[1] == 4 and raw[2] == 0xC4 and raw[3] == PAIR_DIGEST:
+        return raw[4:4 + PAIR_DIGEST]
+    return None
+
+
 def digest_int(event_id: str) -> int:
     """The digest as a signed 64-bit integer: what the dedup sets hold (Layout.dedup)."""
     return int.from_bytes(digest(event_id), "little", signed=True)
@@ -95,12 +145,12 @@ def digest_int(event_id: str) -> int:
 
 @dataclass(slots=True)
 class AwardState:
-    """All an award needs for exact counting, stored packed in one value (FORMAT 3): its
+    """All an award needs for exact counting, stored packed in one value (FORMAT 4): its
     issue, visibility stamp, status events, share/view log and the digests of the applied
     shares, views and visibility changes (its de-duplication, kept as long as the award).
 
-    Packed (msgpack): [3, issuer, badge, ts, eid, method, vis, st, shared, log, seen(,
-    side)] where
+    Packed (msgpack): [4, pair, ts, eid, method, vis, st, shared, log, seen(, side)] where
+    pair is the (issuer, badge) pair's digest (pair_digest; FORMAT 3 had the two ids there);
     method is its index in METHODS or the token; vis the visibility's code (0 private,
     1 public) when the issue set it, else [offset, event id, code]; st the status events
     flat as (offset, kind code, event id); log the share/view entries as 7-byte records
@@ -121,6 +171,9 @@ class AwardState:
     log: list[tuple[int, str, str]] = field(default_factory=list)  # (ts, kind, chan) s/v/b
     seen: set[bytes] = field(default_factory=set)  # digests of applied s/v/visibility ids
     viewed: bool = False  # a human view in the log (derived from it, not stored apart)
+    # read from a format before 4, whose pair may be in no `pairs` set: the processor adds
+    # it when it writes the state back (FORMAT 4 names the pair by its digest only)
+    upgraded: bool = field(default=False, compare=False)
 
     def dumps(self) -> bytes:
         ts = self.ts
@@ -141,8 +194,8 @@ class AwardState:
         except (KeyError, struct.error):
             blob, side = _log_with_side(self.log, ts)
         method = _METHOD.get(self.method, self.method)
-        out = [FORMAT, self.issuer, self.badge, ts, self.eid, method, vfield, st,
-               self.shared, blob, b"".join(sorted(self.seen))]
+        out = [FORMAT, pair_digest(self.issuer, self.badge), ts, self.eid, method, vfield,
+               st, self.shared, blob, b"".join(sorted(self.seen))]
         if side:
             out.append(side)
         packed: bytes = _PACKER.pack(out)
@@ -151,20 +204,29 @@ class AwardState:
     @classmethod
     def loads(cls, raw: bytes) -> AwardState:
         items = msgpack.unpackb(raw, raw=False, use_list=True)
-        if items[0] != FORMAT:
-            if items[0] in OLD_FORMATS:
-                return _loads_format2(cls, items)
+        if items[0] == FORMAT:
+            the_pair = _PAIRS.get(items[1])
+            if the_pair is None:
+                raise UnknownPair(items[1].hex())
+            issuer, badge = the_pair
+            rest = 2
+        elif items[0] == 3:  # the ids themselves where FORMAT 4 has the pair digest
+            issuer, badge = items[1], items[2]
+            rest = 3
+        elif items[0] in OLD_FORMATS:
+            return _loads_format2(cls, items)
+        else:
             raise ValueError(f"award state format {items[0]}, this worker reads {FORMAT} "
                              f"and {', '.join(map(str, OLD_FORMATS))}")
-        issuer, badge, ts, eid, method, vfield, stf, shared, blob, seen = items[1:11]
+        ts, eid, method, vfield, stf, shared, blob, seen = items[rest:rest + 8]
         if isinstance(vfield, list):
             voff, veid, vcode = vfield
             vstamp = (ts + voff, veid, _VIS_OF[vcode] if isinstance(vcode, int) else vcode)
         else:
             vstamp = (ts, eid, _VIS_OF[vfield] if isinstance(vfield, int) else vfield)
         st = [(ts + stf[i], stf[i + 2], _KINDS[stf[i + 1]]) for i in range(0, len(stf), 3)]
-        if len(items) > 11:
-            log = _log_of_side(blob, items[11], ts)
+        if len(items) > rest + 8:
+            log = _log_of_side(blob, items[rest + 8], ts)
             viewed = any(kind == VIEW for _t, kind, _c in log)
         else:
             log = []
@@ -174,7 +236,8 @@ class AwardState:
             viewed = not _VIEW_CODES.isdisjoint(blob[::_ENTRY.size])  # the records' codes
         return cls(issuer, badge, ts, eid,
                    METHODS[method] if isinstance(method, int) else method, utc_day(ts),
-                   vstamp, st, shared, log, {d for (d,) in _DIGESTS.iter_unpack(seen)}, viewed)
+                   vstamp, st, shared, log, {d for (d,) in _DIGESTS.iter_unpack(seen)}, viewed,
+                   items[0] != FORMAT)
 
 
 _SIDE_ENTRY = _ENTRY.pack(_SIDE, 0, 0)
@@ -231,7 +294,7 @@ def _loads_format2(cls: type[AwardState], items: list[Any]) -> AwardState:
         if kind == VIEW:
             viewed = True
     return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
-               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed)
+               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed, True)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:

@@ -376,3 +376,19 @@ def test_a_view_held_before_its_award_makes_the_award_viewed_once_applied():
     commit = run(batch([VIEWED, ISSUED]))
     got = deltas(commit)
     assert got["2026-04-13"]["vw.p"] == 1 and got["2026-04-15"] == {"vs.linkedin.p": 1}
+
+
+def test_a_format_3_state_written_back_adds_its_pair_to_the_org_s_set():
+    """FORMAT 4 names the pair by digest, so the org's `pairs` set must hold it; a state an
+    earlier worker wrote (FORMAT 3, the ids themselves) is written back with its pair."""
+    import msgpack
+
+    raw = msgpack.packb([3, "acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", 2,
+                         0, [], False, b"", b""], use_bin_type=True)
+    commit = run(batch([ACCEPTED]), Fetched(awards={AWARD: raw}))
+    assert (LAYOUT.pairs("acme"), "acme-eng|py-101") in commit.sadd
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)])
+    assert (state.issuer, state.badge, state.st[0][2]) == ("acme-eng", "py-101", "a")
+    # a FORMAT 4 state adds nothing: its pair went into the set with its first write
+    again = run(batch([SHARED]), Fetched(awards={AWARD: commit.states[LAYOUT.award(*AWARD)]}))
+    assert not any(key == LAYOUT.pairs("acme") for key, _m in again.sadd)

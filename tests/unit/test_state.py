@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from streams.state import AwardState, cohort, cohort_delta, insert_status, rebucket, status_at
 
 H = 3_600_000_000  # one hour in microseconds
@@ -116,7 +118,7 @@ def test_a_format_2_state_written_by_an_earlier_worker_still_loads():
     """FORMAT 2 (main before FORMAT 3): [2, issuer, badge, ts, eid, method, vis offset or
     None, vis event id or None, vis code, st flat as (offset, kind, event id), shared, log
     flat as (offset, code or kind+token), seen]. Packed here by hand; read as the award it
-    describes, and written back as FORMAT 3."""
+    describes, and written back as FORMAT 4."""
     import msgpack
 
     from streams.state import FORMAT, digest
@@ -135,7 +137,7 @@ def test_a_format_2_state_written_by_an_earlier_worker_still_loads():
              (14 * H, "s", "myspace_2"), (15 * H, "b", "direct")],
         seen={d1, d2}, viewed=True)
     again = s.dumps()
-    assert msgpack.unpackb(again)[0] == FORMAT == 3
+    assert msgpack.unpackb(again)[0] == FORMAT == 4
     assert AwardState.loads(again) == s
 
 
@@ -183,22 +185,69 @@ def test_format_3_round_trips_random_states():
         assert AwardState.loads(s.dumps()) == s
 
 
-def test_format_3_is_smaller_than_format_2_for_a_typical_award():
+def test_each_format_is_smaller_than_the_last_for_a_typical_award():
     """A typical award of the demo mix: issued, accepted, two views and a share. FORMAT 2
     packed it in 113 bytes, counted from its layout: array 1, format 1, "eng" 4, "py" 3,
     ts 9, event id 11, "lms" 4, two nils 2, visibility 1, st [1 + offset 5 + "a" 2 + id 11],
-    shared 1, log [1 + 3 x (offset 9 + code 1)], seen 2 + 24. FORMAT 3 takes 99: method 1
-    (not 4), visibility 1 (not 3), kind 1 (not 2), log 2 + 3 x 7 (not 31)."""
+    shared 1, log [1 + 3 x (offset 9 + code 1)], seen 2 + 24. FORMAT 3 took 99: method 1
+    (not 4), visibility 1 (not 3), kind 1 (not 2), log 2 + 3 x 7 (not 31). FORMAT 4 has the
+    pair's digest (bin 8: 10 bytes) instead of the two ids: 102 with ids as short as these
+    (7 bytes in FORMAT 3), 102 still with the demo's ids "cloud-academy" and
+    "cloud-practitioner" (33 bytes: FORMAT 3 took 125)."""
     from streams.state import digest
 
-    s = AwardState("eng", "py", 1_780_000_000_000_000, "org0-0-123", "lms", "2026-05-28",
-                   (1_780_000_000_000_000, "org0-0-123", "private"),
-                   st=[(1_780_000_000_000_000 + H, "org0-0-456", "a")], shared=True,
-                   log=[(1_780_000_000_000_000 + 30 * H, "v", "direct"),
-                        (1_780_000_000_000_000 + 40 * H, "s", "linkedin"),
-                        (1_780_000_000_000_000 + 50 * H, "v", "linkedin")],
-                   seen={digest("a"), digest("b"), digest("c")}, viewed=True)
-    assert len(s.dumps()) == 99
+    for issuer, badge in (("eng", "py"), ("cloud-academy", "cloud-practitioner")):
+        s = AwardState(issuer, badge, 1_780_000_000_000_000, "org0-0-123", "lms", "2026-05-28",
+                       (1_780_000_000_000_000, "org0-0-123", "private"),
+                       st=[(1_780_000_000_000_000 + H, "org0-0-456", "a")], shared=True,
+                       log=[(1_780_000_000_000_000 + 30 * H, "v", "direct"),
+                            (1_780_000_000_000_000 + 40 * H, "s", "linkedin"),
+                            (1_780_000_000_000_000 + 50 * H, "v", "linkedin")],
+                       seen={digest("a"), digest("b"), digest("c")}, viewed=True)
+        assert len(s.dumps()) == 102
+
+
+def test_a_format_3_state_written_by_an_earlier_worker_loads_and_is_written_back_as_4():
+    """FORMAT 3 (main before FORMAT 4): the issuer and badge ids where FORMAT 4 has the
+    pair's digest, the rest as FORMAT 4. Packed here by hand (a log record is code, then
+    the offset's low 16 and high 32 bits)."""
+    import struct
+
+    import msgpack
+
+    from streams.state import FORMAT, digest, pair_digest, state_pair
+
+    log = struct.pack("<BHi", 0, H & 0xFFFF, H >> 16)  # linkedin share 1 h after the issue
+    raw = msgpack.packb([3, "eng", "py", 10 * H, "e0", 2, 1, [2 * H, 0, "e1"], True, log,
+                         digest("e2")], use_bin_type=True)
+    assert state_pair(raw) is None
+    s = AwardState.loads(raw)
+    assert s == AwardState("eng", "py", 10 * H, "e0", "lms", "1970-01-01",
+                           (10 * H, "e0", "public"), st=[(12 * H, "e1", "a")], shared=True,
+                           log=[(11 * H, "s", "linkedin")], seen={digest("e2")})
+    assert s.upgraded  # the processor adds its pair to the org's set when writing it back
+    again = s.dumps()
+    items = msgpack.unpackb(again)
+    assert items[0] == FORMAT == 4 and items[1] == pair_digest("eng", "py")
+    assert state_pair(again) == pair_digest("eng", "py")
+    back = AwardState.loads(again)
+    assert back == s and not back.upgraded
+
+
+def test_a_format_4_state_whose_pair_this_process_never_saw_is_refused(monkeypatch):
+    """The pair comes from the org's `pairs` set (streams/sink.py reads it first); a state
+    loaded without it is an error, never an award of another pair."""
+    from streams import state
+
+    raw = award().dumps()
+    d = state.state_pair(raw)
+    assert d is not None and state.known_pair(d) == ("eng", "py")
+    monkeypatch.setattr(state, "_PAIRS", {})
+    monkeypatch.setattr(state, "_DIGEST_OF", {})
+    with pytest.raises(state.UnknownPair):
+        AwardState.loads(raw)
+    state.learn_pair(d, "eng", "py")
+    assert AwardState.loads(raw) == award()
 
 
 def test_the_utc_day_of_a_time_to_the_microsecond():
