@@ -305,7 +305,7 @@ class PartitionBatch:
         self.fetched = fetched
         for ref, raw in fetched.awards.items():
             if raw is not None:
-                self.cache[ref] = AwardState.loads(raw)
+                self.cache[ref] = AwardState.loads(raw, ref[0])
 
     # --- step 3 ------------------------------------------------------------------------
     def fold(self) -> Commit:
@@ -460,7 +460,7 @@ class PartitionBatch:
             return
         issuer, badge = ev.issuer_id or "", ev.badge_id or ""
         s = AwardState(issuer, badge, ev.ts, ev.event_id, ev.method or "other", ev.day,
-                       (ev.ts, ev.event_id, ev.visibility or "private"))
+                       (ev.ts, ev.event_id, ev.visibility or "private"), org=ev.org_id)
         self.cache[ref] = s
         self.dirty.add(ref)
         self._cohort_change(ref, None, s)

@@ -164,17 +164,17 @@ class Sink:
         is transient, and the commit that follows would find Redis wiped anyway."""
         orgs = {org for (org, _award), raw in states.items()
                 if raw is not None and (d := state_pair(raw)) is not None
-                and known_pair(d) is None}
+                and not known_pair(org, d)}
         if not orgs:
             return
         ordered = sorted(orgs)
         got = await asyncio.gather(*(self.redis.smembers(self.layout.pairs(o)) for o in ordered))
-        for members in got:
+        for org, members in zip(ordered, got, strict=True):
             for m in members:
                 issuer, badge = split_pair(m.decode() if isinstance(m, bytes) else m)
-                pair_digest(issuer, badge)
+                pair_digest(org, issuer, badge)
         for (org, award), raw in states.items():
-            if raw is not None and (d := state_pair(raw)) is not None and known_pair(d) is None:
+            if raw is not None and (d := state_pair(raw)) is not None and not known_pair(org, d):
                 raise PairsLost(f"award {award} of {org} names pair {d.hex()}, "
                                 f"which its org's pairs set does not hold")
 

@@ -89,45 +89,52 @@ def digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST).digest()
 
 
-# FORMAT 4 names an award's (issuer, badge) by the pair's 8-byte digest (10 bytes packed,
-# against 35 for the two ids on bench_worker's mix): the org's `pairs` set (Layout.pairs)
-# holds the pair itself, added in the same script as the award's first state (its issue),
-# so any Redis that holds a FORMAT 4 state holds its pair. A digest means the same pair in
-# any org, generation or Redis, so the process keeps one table of those it has seen (made
-# here, or read from a `pairs` set by streams/sink.py `Sink.fetch`).
+# FORMAT 4 names an award's (issuer, badge) by the pair's 8-byte digest within its org (10
+# bytes packed, against 35 for the two ids on bench_worker's mix): the org's `pairs` set
+# (Layout.pairs) holds the pair itself, added in the same script as the award's first state
+# (its issue), so any Redis that holds a FORMAT 4 state holds its pair. The org is part of
+# what is digested and of the table's key: one tenant's ids can never be taken for another's
+# pair, whatever they were chosen to collide with. A digest means the same pair in any
+# generation or Redis, so the process keeps one table of the pairs it has seen (made here,
+# or read from a `pairs` set by streams/sink.py `Sink.fetch`). Two pairs of one org with one
+# digest (about 1 in 10^10 for an org of 100,000 pairs) are both written with their ids
+# (FORMAT 3) once this process knows of the two, and a FORMAT 4 state naming that digest is
+# refused (UnknownPair), never read as either.
 PAIR_DIGEST = 8
-_PAIRS: dict[bytes, tuple[str, str]] = {}
-_DIGEST_OF: dict[tuple[str, str], bytes] = {}
+_PAIRS: dict[tuple[str, bytes], tuple[str, str] | None] = {}  # None: two pairs, one digest
+_DIGEST_OF: dict[tuple[str, str, str], bytes] = {}
 _PAIRS_MAX = 1 << 20  # then it starts over (the sets are read again as states need them)
 
 
 class UnknownPair(LookupError):
     """A FORMAT 4 state names a pair this process has not seen (streams/sink.py reads the
-    org's `pairs` set first)."""
+    org's `pairs` set first), or one digest of two pairs of its org."""
 
 
-def pair_digest(issuer: str, badge: str) -> bytes:
-    """The digest FORMAT 4 stores for (issuer, badge); the pair is known from then on."""
-    d = _DIGEST_OF.get((issuer, badge))
+def pair_digest(org: str, issuer: str, badge: str) -> bytes:
+    """The digest FORMAT 4 stores for (issuer, badge) of `org`; the pair is known from
+    then on."""
+    d = _DIGEST_OF.get((org, issuer, badge))
     if d is None:
-        d = hashlib.blake2b(pair(issuer, badge).encode(), digest_size=PAIR_DIGEST,
+        d = hashlib.blake2b(f"{org}\n{pair(issuer, badge)}".encode(), digest_size=PAIR_DIGEST,
                             person=b"bp-pair").digest()
-        learn_pair(d, issuer, badge)
+        learn_pair(org, d, issuer, badge)
     return d
 
 
-def learn_pair(d: bytes, issuer: str, badge: str) -> None:
-    """Keep (issuer, badge) as the pair of digest `d` (pair_digest's answer for it)."""
+def learn_pair(org: str, d: bytes, issuer: str, badge: str) -> None:
+    """Keep (issuer, badge) as the pair of digest `d` in `org` (pair_digest's answer)."""
     if len(_PAIRS) >= _PAIRS_MAX:
         _PAIRS.clear()
         _DIGEST_OF.clear()
-    _PAIRS[d] = (issuer, badge)
-    _DIGEST_OF[(issuer, badge)] = d
+    had = _PAIRS.get((org, d), (issuer, badge))
+    _PAIRS[(org, d)] = (issuer, badge) if had == (issuer, badge) else None
+    _DIGEST_OF[(org, issuer, badge)] = d
 
 
-def known_pair(d: bytes) -> tuple[str, str] | None:
-    """The (issuer, badge) of a pair digest, if this process has seen the pair."""
-    return _PAIRS.get(d)
+def known_pair(org: str, d: bytes) -> bool:
+    """Whether this process knows what digest `d` of `org` names (a pair, or two)."""
+    return (org, d) in _PAIRS
 
 
 def state_pair(raw: bytes) -> bytes | None:
@@ -174,6 +181,7 @@ class AwardState:
     # read from a format before 4, whose pair may be in no `pairs` set: the processor adds
     # it when it writes the state back (FORMAT 4 names the pair by its digest only)
     upgraded: bool = field(default=False, compare=False)
+    org: str = field(default="", compare=False)  # whose award: FORMAT 4's pair is the org's
 
     def dumps(self) -> bytes:
         ts = self.ts
@@ -194,27 +202,32 @@ class AwardState:
         except (KeyError, struct.error):
             blob, side = _log_with_side(self.log, ts)
         method = _METHOD.get(self.method, self.method)
-        out = [FORMAT, pair_digest(self.issuer, self.badge), ts, self.eid, method, vfield,
-               st, self.shared, blob, b"".join(sorted(self.seen))]
+        d = pair_digest(self.org, self.issuer, self.badge)
+        head: list[Any] = ([FORMAT, d] if _PAIRS.get((self.org, d)) is not None
+                           else [3, self.issuer, self.badge])  # one digest, two pairs
+        out = [*head, ts, self.eid, method, vfield, st, self.shared, blob,
+               b"".join(sorted(self.seen))]
         if side:
             out.append(side)
         packed: bytes = _PACKER.pack(out)
         return packed
 
     @classmethod
-    def loads(cls, raw: bytes) -> AwardState:
+    def loads(cls, raw: bytes, org: str = "") -> AwardState:
+        """The state packed in `raw`, an award of `org` (whose pairs FORMAT 4 names)."""
         items = msgpack.unpackb(raw, raw=False, use_list=True)
         if items[0] == FORMAT:
-            the_pair = _PAIRS.get(items[1])
+            the_pair = _PAIRS.get((org, items[1]))
             if the_pair is None:
-                raise UnknownPair(items[1].hex())
+                raise UnknownPair(f"{org}: pair {items[1].hex()} "
+                                  f"{'of two pairs' if (org, items[1]) in _PAIRS else 'unknown'}")
             issuer, badge = the_pair
             rest = 2
         elif items[0] == 3:  # the ids themselves where FORMAT 4 has the pair digest
             issuer, badge = items[1], items[2]
             rest = 3
         elif items[0] in OLD_FORMATS:
-            return _loads_format2(cls, items)
+            return _loads_format2(cls, items, org)
         else:
             raise ValueError(f"award state format {items[0]}, this worker reads {FORMAT} "
                              f"and {', '.join(map(str, OLD_FORMATS))}")
@@ -237,7 +250,7 @@ class AwardState:
         return cls(issuer, badge, ts, eid,
                    METHODS[method] if isinstance(method, int) else method, utc_day(ts),
                    vstamp, st, shared, log, {d for (d,) in _DIGESTS.iter_unpack(seen)}, viewed,
-                   items[0] != FORMAT)
+                   items[0] != FORMAT, org)
 
 
 _SIDE_ENTRY = _ENTRY.pack(_SIDE, 0, 0)
@@ -276,7 +289,7 @@ def _log_of_side(blob: bytes, side: list[Any], ts: int) -> list[tuple[int, str, 
     return log
 
 
-def _loads_format2(cls: type[AwardState], items: list[Any]) -> AwardState:
+def _loads_format2(cls: type[AwardState], items: list[Any], org: str) -> AwardState:
     """A state as FORMAT 2 packed it (main before 2026-11-29 13:xx): [2, issuer, badge, ts,
     eid, method, vis offset or None, vis event id or None, vis code, st flat as (offset,
     kind, event id), shared, log flat as (offset, code or kind+token), seen]."""
@@ -294,7 +307,7 @@ def _loads_format2(cls: type[AwardState], items: list[Any]) -> AwardState:
         if kind == VIEW:
             viewed = True
     return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
-               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed, True)
+               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed, True, org)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:

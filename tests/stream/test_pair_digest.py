@@ -51,7 +51,7 @@ async def test_a_worker_that_never_saw_the_pair_reads_it_from_the_org_s_set(
     sink = Sink(redis, layout)
     await run(sink, layout, [ISSUED], 0)
     stored = await redis.hget(*layout.award("acme", "aw-1"))
-    assert state.state_pair(stored) == state.pair_digest("eng", "py")
+    assert state.state_pair(stored) == state.pair_digest("acme", "eng", "py")
     assert b"eng" not in stored and await redis.sismember(layout.pairs("acme"), pair("eng", "py"))
     forget_every_pair(monkeypatch)
     await run(sink, layout, [ACCEPTED], 1)

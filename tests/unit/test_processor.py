@@ -98,7 +98,7 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
             ("2026-04-13", "e-1001"), ("2026-04-14", "e-1002"), ("2026-04-14", "e-1003"),
             ("2026-04-15", "e-1004")])
     # ... and the award's state remembers its own events too.
-    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)])
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme")
     assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
                                                                        "lms", True)
     # Shares and views are logged so a late status event can move them (semantics.md).
@@ -170,7 +170,7 @@ def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
     view_ts = us("2026-04-15T08:00:00+00:00")
     stored = AwardState("acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", "lms",
                         "2026-04-13", (us("2026-04-13T09:30:00+00:00"), "e-1001", "private"),
-                        log=[(view_ts, "v", "direct")], seen={digest("e-9")})
+                        log=[(view_ts, "v", "direct")], seen={digest("e-9")}, org="acme")
     b = batch([ACCEPTED])
     assert b.lookups().awards == [AWARD]
     # The status event changes what shares and views were counted as: the stored log says.
@@ -357,7 +357,7 @@ def test_a_link_preview_view_counts_as_a_bot_view_only():
     state = cache[AWARD]
     assert [k for _t, k, _c in state.log] == ["b", "v"]
     # the verdicts are kept in the stored state: a worker that reads it back agrees
-    again = AwardState.loads(state.dumps())
+    again = AwardState.loads(state.dumps(), state.org)
     assert again.log == state.log and again.viewed
 
 
@@ -387,7 +387,7 @@ def test_a_format_3_state_written_back_adds_its_pair_to_the_org_s_set():
                          0, [], False, b"", b""], use_bin_type=True)
     commit = run(batch([ACCEPTED]), Fetched(awards={AWARD: raw}))
     assert (LAYOUT.pairs("acme"), "acme-eng|py-101") in commit.sadd
-    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)])
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme")
     assert (state.issuer, state.badge, state.st[0][2]) == ("acme-eng", "py-101", "a")
     # a FORMAT 4 state adds nothing: its pair went into the set with its first write
     again = run(batch([SHARED]), Fetched(awards={AWARD: commit.states[LAYOUT.award(*AWARD)]}))
