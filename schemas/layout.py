@@ -217,6 +217,12 @@ class Layout:
     def pairs(self, org: str) -> str:
         return self.org_key(org, "pairs")
 
+    def pair_digests(self, org: str) -> str:
+        """Hash: hex digest -> ``issuer|badge``, the pairs award states of FORMAT 4 name
+        (streams/state.py pair_digest); set by the script that writes such a state, never
+        changed."""
+        return self.org_key(org, "pd")
+
     def last_awarded(self, org: str) -> str:
         return self.org_key(org, "lastaw")
 

@@ -86,6 +86,7 @@ CLAIM_AFRESH_BECAUSE = {
     ApplyResult.STALE: "batch already applied",
     ApplyResult.WIPED: "lost its aggregates (replaying from the start)",
     ApplyResult.RETIRED: "is no longer served",
+    ApplyResult.COLLISION: "found two pairs of one org with one digest (written again with ids)",
 }
 
 
@@ -759,7 +760,8 @@ class Aggregator(Service):
                     if d.get(tp.partition) is tgt:
                         del d[tp.partition]
                 self._assign_builder()
-            case ApplyResult.STALE | ApplyResult.WIPED | ApplyResult.RETIRED:
+            case (ApplyResult.STALE | ApplyResult.WIPED | ApplyResult.RETIRED
+                  | ApplyResult.COLLISION):
                 log.warning("%s: generation %d %s; claiming afresh", tp, tgt.layout.gen,
                             CLAIM_AFRESH_BECAUSE[res])
                 self.dirty = True

@@ -61,6 +61,16 @@ local VFMT = '<' .. string.rep('i4', VLEN)
 
 local i = OPS_START
 local n = #A
+-- CLAIM comes first: every claimed field must be absent or hold its value already, or
+-- nothing is written (streams/state.py: a digest naming two pairs).
+if A[i] == OP.CLAIM then
+  local cnt = tonumber(A[i + 1])
+  for j = 0, cnt - 1 do
+    local k = i + 2 + 3 * j
+    local have = call('HGET', A[k], A[k + 1])
+    if have and have ~= A[k + 2] then return RESULT.COLLISION end
+  end
+end
 while i <= n do
   local op, cnt = A[i], tonumber(A[i + 1])
   i = i + 2
@@ -116,6 +126,8 @@ while i <= n do
     for _ = 1, cnt do call('HSET', A[i], A[i + 1], ARGV[tonumber(A[i + 2])]); i = i + 3 end
   elseif op == OP.HSET then
     for _ = 1, cnt do call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
+  elseif op == OP.CLAIM then
+    for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.HSETNX then
     for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.LIFETIME then

@@ -42,7 +42,9 @@ from streams.state import (
     digest,
     digest_int,
     insert_status,
+    mark_collided,
     rebucket,
+    state_pair,
     status_at,
 )
 
@@ -98,6 +100,9 @@ class Commit:
     sadd: set[tuple[str, str]] = field(default_factory=set)
     hmin: dict[tuple[str, str], str] = field(default_factory=dict)
     hmax: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (org, hex digest) -> "issuer|badge": what the FORMAT 4 states written name, claimed in
+    # the org's pair-digest hash; apply.lua refuses the commit if one names another pair
+    pair_claims: dict[tuple[str, str], str] = field(default_factory=dict)
     publish: set[str] = field(default_factory=set)
     dlq: list[Rejection] = field(default_factory=list)
     applied: int = 0
@@ -164,6 +169,8 @@ class Fetched:
     held: dict[AwardRef, list[bytes]] = field(default_factory=dict)
     badges: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
     issuers: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    # (org, digest) -> (issuer, badge): the pairs the FORMAT 4 states in `awards` name
+    pairs: dict[tuple[str, bytes], tuple[str, str]] = field(default_factory=dict)
 
 
 @functools.cache
@@ -305,7 +312,7 @@ class PartitionBatch:
         self.fetched = fetched
         for ref, raw in fetched.awards.items():
             if raw is not None:
-                self.cache[ref] = AwardState.loads(raw, ref[0])
+                self.cache[ref] = AwardState.loads(raw, ref[0], fetched.pairs)
 
     # --- step 3 ------------------------------------------------------------------------
     def fold(self) -> Commit:
@@ -346,12 +353,25 @@ class PartitionBatch:
                 c.rpush.append((key, raw))
             c.zadd.append((self.hold_index, self.now_us / 1e6, held_member(*ref)))
             c.stat(ref[0], "held", len(items))
+        # FORMAT 4 names its pair by digest: each digest written is claimed in the same
+        # script (apply.lua refuses a digest that names another pair); two pairs of this
+        # batch with one digest are both written with their ids instead
+        claims: dict[tuple[str, bytes], dict[str, list[AwardRef]]] = {}
         for ref in self.dirty:
             s = self.cache[ref]
-            c.states[layout.award(*ref)] = s.dumps()
-            if s.upgraded:  # FORMAT 4 names its pair by digest: the org's set must hold it
-                c.sadd.add((layout.pairs(ref[0]), pair(s.issuer, s.badge)))
-                s.upgraded = False
+            raw = c.states[layout.award(*ref)] = s.dumps()
+            d = state_pair(raw)
+            if d is not None:
+                claims.setdefault((ref[0], d), {}).setdefault(
+                    pair(s.issuer, s.badge), []).append(ref)
+        for (org, d), named in claims.items():
+            if len(named) == 1:
+                c.pair_claims[(org, d.hex())] = next(iter(named))
+                continue
+            mark_collided(org, d)
+            for refs in named.values():
+                for ref in refs:
+                    c.states[layout.award(*ref)] = self.cache[ref].dumps()
         for (org, badge), meta in self.badge_meta.items():
             c.hsets[(layout.badges(org), badge)] = orjson.dumps(meta)
         for (org, issuer), meta in self.issuer_meta.items():

@@ -85,6 +85,8 @@ class Op(StrEnum):
     HMIN = "<"  # key, field, value: set if absent or smaller (string order: ISO days)
     HMAX = ">"  # key, field, value: set if absent or larger (numeric order)
     PUBLISH = "P"  # channel, message
+    CLAIM = "Q"  # key, field, value: first in the payload; the whole commit is refused
+    # (COLLISION) if a field holds another value, else HSETNX (FORMAT 4's pair digests)
 
 
 class ApplyResult(StrEnum):
@@ -95,6 +97,7 @@ class ApplyResult(StrEnum):
     FENCED = "fenced"  # another owner claimed the partition since (a newer epoch)
     WIPED = "wiped"  # the epoch, or an offset we expected, is gone: Redis lost the aggregates
     RETIRED = "retired"  # the generation is neither serving nor building any more
+    COLLISION = "collision"  # a CLAIM's field holds another value (two pairs, one digest)
 
 
 # Offset modes, in Header.first (and Header.next for UNCHECKED).
@@ -159,6 +162,10 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
     """
     blobs: list[bytes] = []
     out: list[str | int] = [*header.slots(layout)]
+    if commit.pair_claims:  # first: apply.lua checks them all before any write
+        out.extend((Op.CLAIM, len(commit.pair_claims)))
+        for (org, f), v in commit.pair_claims.items():
+            out.extend((layout.pair_digests(org), f, v))
     incr: defaultdict[tuple[str, str], int] = defaultdict(int, commit.incr)
     sadd = set(commit.sadd)
     # an org's script cannot write the registry (the control slot): split() registers it
@@ -581,6 +588,8 @@ def split(commit: Commit, layout: Layout) -> Split:
         of(key).hmin[(key, f)] = s
     for (key, f), i in commit.hmax.items():
         of(key).hmax[(key, f)] = i
+    for (name, f), v in commit.pair_claims.items():
+        org(name).pair_claims[(name, f)] = v
     for name in commit.publish:
         org(name).publish.add(name)
     for (name, stat), n in commit.per_org.items():
@@ -609,9 +618,9 @@ def split(commit: Commit, layout: Layout) -> Split:
 
 # Fixed-arity sections: how many strings a row holds, the first being a key (PUBLISH's is a
 # channel, not a key).
-_ARITY = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3, Op.HSET: 3,
-          Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2, Op.HMIN: 3,
-          Op.HMAX: 3, Op.PUBLISH: 2}
+_ARITY = {Op.CLAIM: 3, Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3,
+          Op.HSET: 3, Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2,
+          Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2}
 
 
 def written_keys(payload: list[Any]) -> list[str]:

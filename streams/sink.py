@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,12 +34,14 @@ from streams.protocol import (
     split,
     written_keys,
 )
-from streams.state import known_pair, pair_digest, state_pair
+from streams.state import mark_collided, state_pair
+
+log = logging.getLogger("badgepulse.sink")
 
 
 class PairsLost(RedisConnectionError):
-    """An award state names a pair its org's `pairs` set does not hold (Sink._learn_pairs):
-    the set went between the two reads. Waited out as any Redis trouble, then read again."""
+    """An award state names a pair its org's pair-digest hash does not hold (Sink._pairs):
+    the hash went between the two reads. Waited out as any Redis trouble, then read again."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class Sink:
                 if flags[start[key] + j] == 49:  # b"1"
                     out.seen.add((org, day, eid))
             out.awards = dict(zip(lk.awards, states, strict=True))
-            await self._learn_pairs(out.awards)
+            out.pairs = await self._pairs(out.awards)
         waiting: list[AwardRef] = []
         if lk.held:
             waiting = [ref for ref, score in zip(lk.held, res[i], strict=True)
@@ -156,27 +159,44 @@ class Sink:
                     out.held[ref] = raws
         return out
 
-    async def _learn_pairs(self, states: dict[AwardRef, bytes | None]) -> None:
-        """Make each FORMAT 4 state's pair known (streams/state.py pair_digest): a digest
-        this process has not seen is read from its org's `pairs` set, which the script that
-        wrote the state's first version added the pair to. A pair found in no set: the set
-        is gone while the state was read (Redis emptied between the two reads); `PairsLost`
-        is transient, and the commit that follows would find Redis wiped anyway."""
-        orgs = {org for (org, _award), raw in states.items()
-                if raw is not None and (d := state_pair(raw)) is not None
-                and not known_pair(org, d)}
-        if not orgs:
-            return
-        ordered = sorted(orgs)
-        got = await asyncio.gather(*(self.redis.smembers(self.layout.pairs(o)) for o in ordered))
-        for org, members in zip(ordered, got, strict=True):
-            for m in members:
-                issuer, badge = split_pair(m.decode() if isinstance(m, bytes) else m)
-                pair_digest(org, issuer, badge)
-        for (org, award), raw in states.items():
-            if raw is not None and (d := state_pair(raw)) is not None and not known_pair(org, d):
-                raise PairsLost(f"award {award} of {org} names pair {d.hex()}, "
-                                f"which its org's pairs set does not hold")
+    async def _pairs(self, states: dict[AwardRef, bytes | None],
+                     ) -> dict[tuple[str, bytes], tuple[str, str]]:
+        """The pairs the FORMAT 4 states name (streams/state.py), from their orgs'
+        pair-digest hashes: one HMGET per org. A digest found in no hash: the hash went
+        between the two reads (Redis emptied meanwhile): `PairsLost`, transient, and the
+        commit that follows would find Redis wiped anyway."""
+        wanted: dict[str, dict[bytes, None]] = {}
+        for (org, _award), raw in states.items():
+            if raw is not None and (d := state_pair(raw)) is not None:
+                wanted.setdefault(org, {})[d] = None
+        if not wanted:
+            return {}
+        orgs = sorted(wanted)
+        got = await asyncio.gather(*(
+            self.redis.hmget(self.layout.pair_digests(o), [d.hex() for d in wanted[o]])
+            for o in orgs))
+        out: dict[tuple[str, bytes], tuple[str, str]] = {}
+        for org, values in zip(orgs, got, strict=True):
+            for d, v in zip(wanted[org], values, strict=True):
+                if v is None:
+                    raise PairsLost(f"an award state of {org} names pair {d.hex()}, which "
+                                    f"its org's pair-digest hash does not hold")
+                out[(org, d)] = split_pair(v.decode() if isinstance(v, bytes) else v)
+        return out
+
+    async def _collided(self, commit: Commit) -> None:
+        """After a COLLISION: the claims whose digest names another pair, kept
+        (streams/state.py mark_collided) so the batch, read again, writes their states with
+        the ids."""
+        claims = list(commit.pair_claims.items())
+        got = await asyncio.gather(*(self.redis.hget(self.layout.pair_digests(org), f)
+                                     for (org, f), _v in claims))
+        for ((org, f), v), have in zip(claims, got, strict=True):
+            have_s = have.decode() if isinstance(have, bytes) else have
+            if have_s is not None and have_s != v:
+                mark_collided(org, bytes.fromhex(f))
+                log.warning("%s: pair %s and %s share the digest %s: its award states are "
+                            "written with their ids", org, have_s, v, f)
 
     async def _lookup_by_org(self, sets: dict[str, list[str]],
                              fields: list[str]) -> list[bytes | None]:
@@ -259,7 +279,10 @@ class Sink:
         if self.by_org:
             keys = header.keys(self.layout) + written_keys(decode(args[0]))
         res = await self.apply_script(keys=keys, args=args)
-        return ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
+        result = ApplyResult(res.decode() if isinstance(res, bytes) else str(res))
+        if result is ApplyResult.COLLISION:
+            await self._collided(commit)
+        return result
 
     async def apply_by_org(self, commit: Commit, topic: str, partition: int, epoch: int,
                            first: int, nxt: int, expected: int | None, fingerprint: str,

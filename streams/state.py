@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -90,51 +91,39 @@ def digest(event_id: str) -> bytes:
 
 
 # FORMAT 4 names an award's (issuer, badge) by the pair's 8-byte digest within its org (10
-# bytes packed, against 35 for the two ids on bench_worker's mix): the org's `pairs` set
-# (Layout.pairs) holds the pair itself, added in the same script as the award's first state
-# (its issue), so any Redis that holds a FORMAT 4 state holds its pair. The org is part of
-# what is digested and of the table's key: one tenant's ids can never be taken for another's
-# pair, whatever they were chosen to collide with. A digest means the same pair in any
-# generation or Redis, so the process keeps one table of the pairs it has seen (made here,
-# or read from a `pairs` set by streams/sink.py `Sink.fetch`). Two pairs of one org with one
-# digest (about 1 in 10^10 for an org of 100,000 pairs) are both written with their ids
-# (FORMAT 3) once this process knows of the two, and a FORMAT 4 state naming that digest is
-# refused (UnknownPair), never read as either.
+# bytes packed, against 35 for the two ids on bench_worker's mix). The org's pair-digest
+# hash (Layout.pair_digests: hex digest -> "issuer|badge") says what a digest names: every
+# commit that writes a FORMAT 4 state claims its digest in the same script (apply.lua
+# refuses the whole commit, COLLISION, if the digest names another pair already, and sets it
+# if absent), so a FORMAT 4 state in Redis always has its pair there, and a digest never
+# names two pairs. The worker reads the pairs of the states a batch fetched with them
+# (streams/sink.py). Two pairs of one org with one digest (about 1 in 10^10 for an org of
+# 100,000 pairs by chance; a tenant can make one on purpose, in its own org only, since the
+# org is digested too) are found by the claim: the second pair's states are then written
+# with their ids (FORMAT 3) by this process (COLLIDED).
 PAIR_DIGEST = 8
-_PAIRS: dict[tuple[str, bytes], tuple[str, str] | None] = {}  # None: two pairs, one digest
-_DIGEST_OF: dict[tuple[str, str, str], bytes] = {}
-_PAIRS_MAX = 1 << 20  # then it starts over (the sets are read again as states need them)
+COLLIDED: set[tuple[str, bytes]] = set()  # (org, digest) that name two pairs: FORMAT 3
+
+
+def mark_collided(org: str, d: bytes) -> None:
+    """Digest `d` of `org` names another pair already: write this one's states with ids."""
+    COLLIDED.add((org, d))
 
 
 class UnknownPair(LookupError):
-    """A FORMAT 4 state names a pair this process has not seen (streams/sink.py reads the
-    org's `pairs` set first), or one digest of two pairs of its org."""
+    """A FORMAT 4 state whose pair was not given to `AwardState.loads`."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def pair_digest(org: str, issuer: str, badge: str) -> bytes:
-    """The digest FORMAT 4 stores for (issuer, badge) of `org`; the pair is known from
-    then on."""
-    d = _DIGEST_OF.get((org, issuer, badge))
-    if d is None:
-        d = hashlib.blake2b(f"{org}\n{pair(issuer, badge)}".encode(), digest_size=PAIR_DIGEST,
-                            person=b"bp-pair").digest()
-        learn_pair(org, d, issuer, badge)
-    return d
+    """The digest FORMAT 4 stores for (issuer, badge) of `org`."""
+    return hashlib.blake2b(f"{org}\n{pair(issuer, badge)}".encode(), digest_size=PAIR_DIGEST,
+                           person=b"bp-pair").digest()
 
 
-def learn_pair(org: str, d: bytes, issuer: str, badge: str) -> None:
-    """Keep (issuer, badge) as the pair of digest `d` in `org` (pair_digest's answer)."""
-    if len(_PAIRS) >= _PAIRS_MAX:
-        _PAIRS.clear()
-        _DIGEST_OF.clear()
-    had = _PAIRS.get((org, d), (issuer, badge))
-    _PAIRS[(org, d)] = (issuer, badge) if had == (issuer, badge) else None
-    _DIGEST_OF[(org, issuer, badge)] = d
-
-
-def known_pair(org: str, d: bytes) -> bool:
-    """Whether this process knows what digest `d` of `org` names (a pair, or two)."""
-    return (org, d) in _PAIRS
+def pairs_of(*states: AwardState) -> dict[tuple[str, bytes], tuple[str, str]]:
+    """What the pair-digest hashes say of these states' pairs (for `loads`)."""
+    return {(s.org, pair_digest(s.org, s.issuer, s.badge)): (s.issuer, s.badge) for s in states}
 
 
 def state_pair(raw: bytes) -> bytes | None:
@@ -178,9 +167,6 @@ class AwardState:
     log: list[tuple[int, str, str]] = field(default_factory=list)  # (ts, kind, chan) s/v/b
     seen: set[bytes] = field(default_factory=set)  # digests of applied s/v/visibility ids
     viewed: bool = False  # a human view in the log (derived from it, not stored apart)
-    # read from a format before 4, whose pair may be in no `pairs` set: the processor adds
-    # it when it writes the state back (FORMAT 4 names the pair by its digest only)
-    upgraded: bool = field(default=False, compare=False)
     org: str = field(default="", compare=False)  # whose award: FORMAT 4's pair is the org's
 
     def dumps(self) -> bytes:
@@ -203,7 +189,7 @@ class AwardState:
             blob, side = _log_with_side(self.log, ts)
         method = _METHOD.get(self.method, self.method)
         d = pair_digest(self.org, self.issuer, self.badge)
-        head: list[Any] = ([FORMAT, d] if _PAIRS.get((self.org, d)) is not None
+        head: list[Any] = ([FORMAT, d] if (self.org, d) not in COLLIDED
                            else [3, self.issuer, self.badge])  # one digest, two pairs
         out = [*head, ts, self.eid, method, vfield, st, self.shared, blob,
                b"".join(sorted(self.seen))]
@@ -213,14 +199,15 @@ class AwardState:
         return packed
 
     @classmethod
-    def loads(cls, raw: bytes, org: str = "") -> AwardState:
-        """The state packed in `raw`, an award of `org` (whose pairs FORMAT 4 names)."""
+    def loads(cls, raw: bytes, org: str = "",
+              pairs: Mapping[tuple[str, bytes], tuple[str, str]] | None = None) -> AwardState:
+        """The state packed in `raw`, an award of `org`; `pairs`: (org, digest) -> (issuer,
+        badge) of its pair, for FORMAT 4 (what the org's pair-digest hash holds)."""
         items = msgpack.unpackb(raw, raw=False, use_list=True)
         if items[0] == FORMAT:
-            the_pair = _PAIRS.get((org, items[1]))
+            the_pair = None if pairs is None else pairs.get((org, items[1]))
             if the_pair is None:
-                raise UnknownPair(f"{org}: pair {items[1].hex()} "
-                                  f"{'of two pairs' if (org, items[1]) in _PAIRS else 'unknown'}")
+                raise UnknownPair(f"{org}: pair {items[1].hex()} not given")
             issuer, badge = the_pair
             rest = 2
         elif items[0] == 3:  # the ids themselves where FORMAT 4 has the pair digest
@@ -250,7 +237,7 @@ class AwardState:
         return cls(issuer, badge, ts, eid,
                    METHODS[method] if isinstance(method, int) else method, utc_day(ts),
                    vstamp, st, shared, log, {d for (d,) in _DIGESTS.iter_unpack(seen)}, viewed,
-                   items[0] != FORMAT, org)
+                   org)
 
 
 _SIDE_ENTRY = _ENTRY.pack(_SIDE, 0, 0)
@@ -307,7 +294,7 @@ def _loads_format2(cls: type[AwardState], items: list[Any], org: str) -> AwardSt
         if kind == VIEW:
             viewed = True
     return cls(issuer, badge, ts, eid, method, utc_day(ts), vstamp, st, shared, log,
-               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed, True, org)
+               {seen[i:i + DIGEST] for i in range(0, len(seen), DIGEST)}, viewed, org)
 
 
 def status_at(st: list[tuple[int, str, str]], t: int | None) -> str:

@@ -335,6 +335,24 @@ async def publish_names_each_changed_org(c: Ctx) -> None:
         await pubsub.aclose()
 
 
+@case(Op.CLAIM)
+async def claim_sets_a_field_once_and_refuses_the_commit_if_it_holds_another_value(
+        c: Ctx) -> None:
+    commit = Commit()
+    commit.pair_claims[(ORG, "0a0b")] = "eng|py"
+    await c.apply_ok(commit, Op.CLAIM)
+    await c.apply_ok(commit, Op.CLAIM)  # the same claim again: holds, nothing changes
+    assert await c.redis.hgetall(c.layout.pair_digests(ORG)) == {b"0a0b": b"eng|py"}
+    other = Commit()
+    other.pair_claims[(ORG, "0a0b")] = "ops|go"
+    other.pair_claims[(ORG, "0c0d")] = "ops|py"
+    other.incr[(c.key("h"), "f")] += 1
+    assert await c.apply(other) is ApplyResult.COLLISION
+    # nothing of the refused commit was written, not even the claims before or after it
+    assert await c.redis.hgetall(c.layout.pair_digests(ORG)) == {b"0a0b": b"eng|py"}
+    assert await c.redis.exists(c.key("h")) == 0
+
+
 @pytest.mark.parametrize("op", list(Op), ids=lambda op: op.name)
 async def test_each_op_makes_its_writes_in_redis(ctx, op):
     assert op in CASES, f"{op!r} has no case in this file"

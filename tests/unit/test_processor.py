@@ -12,7 +12,7 @@ import orjson
 
 from schemas.layout import Layout
 from streams.processor import Commit, Fetched, PartitionBatch, Record, Rejection, dedup_member
-from streams.state import AwardState, digest, digest_int
+from streams.state import AwardState, digest, digest_int, pair_digest
 
 LAYOUT = Layout("u")
 NOW_US = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -20,6 +20,8 @@ HOLD_INDEX = LAYOUT.held_index("events", 0)
 DEDUP_TTL = 8 * 86400
 AWARD = ("acme", "aw-77")
 PAIR = ("acme", "acme-eng", "py-101")
+# what the org's pair-digest hash says of PAIR (streams/sink.py reads it with the states)
+PAIRS = {("acme", pair_digest(*PAIR)): PAIR[1:]}
 
 
 def ev(event_id: str, typ: str, at: str, **fields: str) -> bytes:
@@ -98,7 +100,7 @@ def test_an_award_issued_accepted_shared_and_viewed_in_one_batch_counts_each_onc
             ("2026-04-13", "e-1001"), ("2026-04-14", "e-1002"), ("2026-04-14", "e-1003"),
             ("2026-04-15", "e-1004")])
     # ... and the award's state remembers its own events too.
-    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme")
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme", PAIRS)
     assert (state.issuer, state.badge, state.method, state.shared) == ("acme-eng", "py-101",
                                                                        "lms", True)
     # Shares and views are logged so a late status event can move them (semantics.md).
@@ -174,7 +176,7 @@ def test_a_late_acceptance_moves_a_view_already_counted_as_pending():
     b = batch([ACCEPTED])
     assert b.lookups().awards == [AWARD]
     # The status event changes what shares and views were counted as: the stored log says.
-    b.load(Fetched(awards={AWARD: stored.dumps()}))
+    b.load(Fetched(awards={AWARD: stored.dumps()}, pairs=PAIRS))
     commit = b.fold()
     assert deltas(commit) == {
         "2026-04-13": {"aw.p": -1, "aw.a": 1, "me.lms.p": -1, "me.lms.a": 1, "ac.a": 1,
@@ -195,7 +197,8 @@ def test_a_re_sent_view_of_an_award_the_worker_holds_is_a_duplicate():
 def test_a_re_sent_view_is_a_duplicate_after_the_state_went_through_redis():
     first = run(batch([ISSUED, VIEWED]))
     stored = first.states[LAYOUT.award(*AWARD)]
-    again = run(batch([VIEWED, SHARED], first_offset=2), Fetched(awards={AWARD: stored}))
+    again = run(batch([VIEWED, SHARED], first_offset=2),
+                Fetched(awards={AWARD: stored}, pairs=PAIRS))
     assert (again.applied, again.duplicates) == (1, 1)
     assert deltas(again) == {"2026-04-13": {"sh.p": 1, "ms.lms.p": 1},
                              "2026-04-14": {"sc.linkedin.p": 1}}
@@ -357,7 +360,7 @@ def test_a_link_preview_view_counts_as_a_bot_view_only():
     state = cache[AWARD]
     assert [k for _t, k, _c in state.log] == ["b", "v"]
     # the verdicts are kept in the stored state: a worker that reads it back agrees
-    again = AwardState.loads(state.dumps(), state.org)
+    again = AwardState.loads(state.dumps(), state.org, PAIRS)
     assert again.log == state.log and again.viewed
 
 
@@ -378,17 +381,36 @@ def test_a_view_held_before_its_award_makes_the_award_viewed_once_applied():
     assert got["2026-04-13"]["vw.p"] == 1 and got["2026-04-15"] == {"vs.linkedin.p": 1}
 
 
-def test_a_format_3_state_written_back_adds_its_pair_to_the_org_s_set():
-    """FORMAT 4 names the pair by digest, so the org's `pairs` set must hold it; a state an
-    earlier worker wrote (FORMAT 3, the ids themselves) is written back with its pair."""
+def test_every_format_4_state_written_claims_its_pair_digest():
+    """FORMAT 4 names the pair by digest; the commit claims digest -> pair in the org's
+    pair-digest hash (apply.lua checks it before any write), for a new award and for a
+    state an earlier worker wrote as FORMAT 3 (the ids themselves) alike, once per pair."""
     import msgpack
 
+    d = pair_digest("acme", "acme-eng", "py-101").hex()
+    issued = run(batch([ISSUED, ACCEPTED]))
+    assert issued.pair_claims == {("acme", d): "acme-eng|py-101"}
     raw = msgpack.packb([3, "acme-eng", "py-101", us("2026-04-13T09:30:00+00:00"), "e-1001", 2,
                          0, [], False, b"", b""], use_bin_type=True)
     commit = run(batch([ACCEPTED]), Fetched(awards={AWARD: raw}))
-    assert (LAYOUT.pairs("acme"), "acme-eng|py-101") in commit.sadd
-    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme")
+    assert commit.pair_claims == {("acme", d): "acme-eng|py-101"}
+    state = AwardState.loads(commit.states[LAYOUT.award(*AWARD)], "acme", PAIRS)
     assert (state.issuer, state.badge, state.st[0][2]) == ("acme-eng", "py-101", "a")
-    # a FORMAT 4 state adds nothing: its pair went into the set with its first write
-    again = run(batch([SHARED]), Fetched(awards={AWARD: commit.states[LAYOUT.award(*AWARD)]}))
-    assert not any(key == LAYOUT.pairs("acme") for key, _m in again.sadd)
+
+
+def test_two_pairs_of_one_batch_with_one_digest_are_both_written_with_their_ids(monkeypatch):
+    """Two new awards of one batch whose pairs share a digest (every digest made one here):
+    neither state may name the digest, since one claim cannot hold two pairs; both are
+    written with their ids (FORMAT 3) and nothing is claimed."""
+    import msgpack
+
+    from streams import state
+
+    monkeypatch.setattr(state, "pair_digest", lambda org, issuer, badge: b"\x07" * 8)
+    monkeypatch.setattr(state, "COLLIDED", set())
+    other = ev("e-2001", "award.issued", "2026-04-13T10:00:00Z", issuer_id="acme-ops",
+               badge_id="go-1", award_id="aw-78", method="api")
+    commit = run(batch([ISSUED, other]))
+    assert commit.pair_claims == {}
+    assert {tuple(msgpack.unpackb(raw)[:3]) for raw in commit.states.values()} == {
+        (3, "acme-eng", "py-101"), (3, "acme-ops", "go-1")}

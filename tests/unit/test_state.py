@@ -6,9 +6,23 @@ import itertools
 
 import pytest
 
-from streams.state import AwardState, cohort, cohort_delta, insert_status, rebucket, status_at
+from streams.state import (
+    AwardState,
+    cohort,
+    cohort_delta,
+    insert_status,
+    pairs_of,
+    rebucket,
+    status_at,
+)
 
 H = 3_600_000_000  # one hour in microseconds
+
+
+def back_of(s: AwardState) -> AwardState:
+    """The state read back from what it packed, its pair given as the org's pair-digest
+    hash would (streams/sink.py)."""
+    return AwardState.loads(s.dumps(), s.org, pairs_of(s))
 
 
 def award() -> AwardState:
@@ -70,7 +84,7 @@ def test_state_round_trips_through_its_stored_form():
     s = award()
     insert_status(s, H, "e1", "a")
     s.shared = True
-    assert AwardState.loads(s.dumps()) == s
+    assert back_of(s) == s
 
 
 def test_packed_state_keeps_every_field_exactly():
@@ -84,7 +98,7 @@ def test_packed_state_keeps_every_field_exactly():
                    log=[(9 * H, "v", "direct"), (12 * H, "s", "linkedin"),
                         (14 * H, "s", "myspace_2"), (15 * H, "v", "newsletter")],
                    seen={digest("e3"), digest("e4")}, viewed=True)
-    back = AwardState.loads(s.dumps())
+    back = back_of(s)
     assert back == s
     # and it is compact: well under what the JSON form (format 1) plus its separate log
     # string took for the same award
@@ -107,7 +121,7 @@ def test_a_state_of_another_format_is_refused_with_a_reason():
 def test_a_bot_view_is_kept_as_one_and_does_not_make_the_award_viewed():
     s = award()
     s.log = [(H, "b", "linkedin"), (2 * H, "b", "newsletter")]
-    back = AwardState.loads(s.dumps())
+    back = back_of(s)
     assert back.log == s.log and back.viewed is False
     assert rebucket([], [(0, "e1", "a")], 0, back.log) == [
         ("1970-01-01", "bv.p", -1), ("1970-01-01", "bv.a", 1),
@@ -138,7 +152,7 @@ def test_a_format_2_state_written_by_an_earlier_worker_still_loads():
         seen={d1, d2}, viewed=True)
     again = s.dumps()
     assert msgpack.unpackb(again)[0] == FORMAT == 4
-    assert AwardState.loads(again) == s
+    assert AwardState.loads(again, s.org, pairs_of(s)) == s
 
 
 def test_format_3_keeps_log_order_and_entries_that_do_not_fit_seven_bytes():
@@ -150,7 +164,7 @@ def test_format_3_keeps_log_order_and_entries_that_do_not_fit_seven_bytes():
                         (10 * H + far - 1, "b", "other"), (10 * H - far, "v", "email"),
                         (10 * H - far - 1, "s", "a_new_one"), (10 * H, "v", "odd_source")],
                    viewed=True)
-    back = AwardState.loads(s.dumps())
+    back = back_of(s)
     assert back == s and back.log == s.log
 
 
@@ -170,7 +184,7 @@ def test_format_3_round_trips_random_states():
         s = AwardState(rng.choice(["eng", "", "ünï"]), rng.choice(["py", "x" * 64]), ts, eid,
                        rng.choice(["lms", "api", "manual", "bulk", "zapier_2", "other"]),
                        "", vis)
-        s.day = AwardState.loads(s.dumps()).day
+        s.day = back_of(s).day
         for i in range(rng.randrange(4)):
             insert_status(s, ts + rng.choice([0, H, 5 * H]), f"s{n}-{i}",
                           rng.choice(["a", "d", "r"]))
@@ -182,7 +196,7 @@ def test_format_3_round_trips_random_states():
             s.seen.add(digest(f"l{n}-{i}"))
             s.shared |= kind == "s"
             s.viewed |= kind == "v"
-        assert AwardState.loads(s.dumps()) == s
+        assert back_of(s) == s
 
 
 def test_each_format_is_smaller_than_the_last_for_a_typical_award():
@@ -221,74 +235,51 @@ def test_a_format_3_state_written_by_an_earlier_worker_loads_and_is_written_back
     raw = msgpack.packb([3, "eng", "py", 10 * H, "e0", 2, 1, [2 * H, 0, "e1"], True, log,
                          digest("e2")], use_bin_type=True)
     assert state_pair(raw) is None
-    s = AwardState.loads(raw)
+    s = AwardState.loads(raw, "acme")
     assert s == AwardState("eng", "py", 10 * H, "e0", "lms", "1970-01-01",
                            (10 * H, "e0", "public"), st=[(12 * H, "e1", "a")], shared=True,
                            log=[(11 * H, "s", "linkedin")], seen={digest("e2")})
-    assert s.upgraded  # the processor adds its pair to the org's set when writing it back
     again = s.dumps()
     items = msgpack.unpackb(again)
-    assert items[0] == FORMAT == 4 and items[1] == pair_digest("", "eng", "py")
-    assert state_pair(again) == pair_digest("", "eng", "py")
-    back = AwardState.loads(again)
-    assert back == s and not back.upgraded
+    assert items[0] == FORMAT == 4 and items[1] == pair_digest("acme", "eng", "py")
+    assert state_pair(again) == pair_digest("acme", "eng", "py")
+    assert back_of(s) == s
 
 
-def test_a_format_4_state_whose_pair_this_process_never_saw_is_refused(monkeypatch):
-    """The pair comes from the org's `pairs` set (streams/sink.py reads it first); a state
-    loaded without it is an error, never an award of another pair."""
+def test_a_format_4_state_is_read_only_with_its_org_s_pair():
+    """The pair comes from the org's pair-digest hash (streams/sink.py reads it with the
+    state); a state loaded without it is an error, never an award of another pair. The org
+    is digested with the pair: the same ids in two orgs are two digests, and one org's
+    pairs name nothing in another (a tenant cannot choose ids another tenant's states
+    would be read as)."""
     from streams import state
 
     s = award()
     s.org = "acme"
     raw = s.dumps()
     d = state.state_pair(raw)
-    assert d == state.pair_digest("acme", "eng", "py") and state.known_pair("acme", d)
-    monkeypatch.setattr(state, "_PAIRS", {})
-    monkeypatch.setattr(state, "_DIGEST_OF", {})
-    with pytest.raises(state.UnknownPair, match="unknown"):
-        AwardState.loads(raw, "acme")
-    state.learn_pair("acme", d, "eng", "py")
-    assert AwardState.loads(raw, "acme") == award()
-
-
-def test_one_org_s_pair_is_never_read_as_another_s(monkeypatch):
-    """The org is digested with the pair and keys the process's table: the same ids in two
-    orgs are two digests, and a digest known for one org names nothing in another (a
-    tenant cannot choose ids that another tenant's states would be read as)."""
-    from streams import state
-
-    assert state.pair_digest("acme", "eng", "py") != state.pair_digest("globex", "eng", "py")
-    s = award()
-    s.org = "acme"
-    raw = s.dumps()
-    d = state.state_pair(raw)
-    assert d is not None and not state.known_pair("globex", d)
+    assert d == state.pair_digest("acme", "eng", "py")
+    assert d != state.pair_digest("globex", "eng", "py")
     with pytest.raises(state.UnknownPair):
-        AwardState.loads(raw, "globex")
+        AwardState.loads(raw, "acme")
+    with pytest.raises(state.UnknownPair):
+        AwardState.loads(raw, "globex", {("acme", d): ("eng", "py")})
+    assert AwardState.loads(raw, "acme", {("acme", d): ("eng", "py")}) == award()
 
 
-def test_two_pairs_of_one_org_with_one_digest_are_written_with_their_ids(monkeypatch):
-    """A digest collision within an org (about 1 in 10^10 for 100,000 pairs), made here by
-    teaching the table a second pair for eng|py's digest: states of either pair are written
-    with the ids (FORMAT 3) and read back as they were; a FORMAT 4 state naming the digest
-    (written by a process that did not know of the two) is refused, never read as either."""
+def test_a_pair_whose_digest_names_another_is_written_with_its_ids(monkeypatch):
+    """Once the claim found a digest naming another pair of the org (COLLIDED), this
+    process writes that pair's states with the ids (FORMAT 3), read back as they were."""
     import msgpack
 
     from streams import state
 
-    monkeypatch.setattr(state, "_PAIRS", {})  # the collision stays in this test
-    monkeypatch.setattr(state, "_DIGEST_OF", {})
+    monkeypatch.setattr(state, "COLLIDED", {("acme", state.pair_digest("acme", "eng", "py"))})
     s = award()
     s.org = "acme"
-    older = s.dumps()  # FORMAT 4, before this process knows of the collision
-    d = state.pair_digest("acme", "eng", "py")
-    state.learn_pair("acme", d, "ops", "go")
     raw = s.dumps()
-    assert msgpack.unpackb(raw)[:3] == [3, "eng", "py"]
+    assert msgpack.unpackb(raw)[:3] == [3, "eng", "py"] and state.state_pair(raw) is None
     assert AwardState.loads(raw, "acme") == award()
-    with pytest.raises(state.UnknownPair, match="two pairs"):
-        AwardState.loads(older, "acme")
 
 
 def test_the_utc_day_of_a_time_to_the_microsecond():
