@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import msgspec
 from redis.asyncio import Redis
@@ -37,6 +38,7 @@ from streams.protocol import (
 from streams.state import mark_collided, state_pair
 
 log = logging.getLogger("badgepulse.sink")
+T = TypeVar("T")
 
 
 class PairsLost(RedisConnectionError):
@@ -172,9 +174,10 @@ class Sink:
         if not wanted:
             return {}
         orgs = sorted(wanted)
-        got = await asyncio.gather(*(
-            self.redis.hmget(self.layout.pair_digests(o), [d.hex() for d in wanted[o]])
-            for o in orgs))
+        pipe = self.redis.pipeline(transaction=False)  # one connection however many orgs
+        for o in orgs:
+            pipe.hmget(self.layout.pair_digests(o), [d.hex() for d in wanted[o]])
+        got = await pipe.execute()
         out: dict[tuple[str, bytes], tuple[str, str]] = {}
         for org, values in zip(orgs, got, strict=True):
             for d, v in zip(wanted[org], values, strict=True):
@@ -189,8 +192,10 @@ class Sink:
         (streams/state.py mark_collided) so the batch, read again, writes their states with
         the ids."""
         claims = list(commit.pair_claims.items())
-        got = await asyncio.gather(*(self.redis.hget(self.layout.pair_digests(org), f)
-                                     for (org, f), _v in claims))
+        pipe = self.redis.pipeline(transaction=False)  # one connection however many claims
+        for (org, f), _v in claims:
+            pipe.hget(self.layout.pair_digests(org), f)
+        got = await pipe.execute()
         for ((org, f), v), have in zip(claims, got, strict=True):
             have_s = have.decode() if isinstance(have, bytes) else have
             if have_s is not None and have_s != v:
@@ -209,10 +214,10 @@ class Sink:
         for j in range(0, len(fields), 2):
             by.setdefault(hash_tag(fields[j]), ([], []))[1].extend(fields[j:j + 2])
         tags = list(by)
-        answers = await asyncio.gather(*(
+        answers = await bounded_gather(
             self.lookup_script(keys=_declared(by[t][0], by[t][1]),
                                args=[msgspec.msgpack.encode([by[t][0], by[t][1]])])
-            for t in tags))
+            for t in tags)
         # back into the order asked: flags set by set, then states field by field
         flags: dict[str, bytes] = {}
         states: dict[tuple[str, str], bytes | None] = {}
@@ -304,12 +309,14 @@ class Sink:
                 pipe.sadd(layout.partition_orgs(topic, partition), *sorted(parts.orgs))
             await pipe.execute()
         if parts.orgs:
-            results = await asyncio.gather(*(
+            results = await bounded_gather((
                 self._apply_one(c, Header(tp, epoch, first, nxt, _writes(positions, org),
                                           mode=ORG, org=org, incarnation=incarnation))
                 for org, c in parts.orgs.items()))
             if ApplyResult.FENCED in results:
                 return ApplyResult.FENCED
+            if ApplyResult.COLLISION in results:
+                return ApplyResult.COLLISION  # learned (_collided): claim afresh
             if any(r is not ApplyResult.OK for r in results):
                 return ApplyResult.STALE  # someone else wrote an org meanwhile: claim afresh
         return await self._apply_one(parts.control, Header(tp, epoch, first, nxt, expected,
@@ -391,6 +398,24 @@ return {epoch, stored, redis.call('HGET', KEYS[4], ARGV[2]) or '',
         tonumber(redis.call('HGET', KEYS[5], ARGV[2]) or '0'),
         tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0')}
 """
+
+
+# Scripts sent at once, one per org, when committing org by org: a cluster pipeline cannot
+# carry scripts, and a gather of one per org would ask the client's pool for as many
+# connections at once (redis-py refuses past 100: MaxConnectionsError, which the worker
+# would wait out for ever on a batch of that many orgs).
+ORG_SCRIPTS_AT_ONCE = 16
+
+
+async def bounded_gather(aws: Iterable[Awaitable[T]], limit: int = ORG_SCRIPTS_AT_ONCE) -> list[T]:
+    """asyncio.gather of `aws`, at most `limit` of them running at once; results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(aw: Awaitable[T]) -> T:
+        async with gate:
+            return await aw
+
+    return list(await asyncio.gather(*(one(aw) for aw in aws)))
 
 
 def _writes(positions: Positions, org: str) -> int | None:
