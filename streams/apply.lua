@@ -126,9 +126,7 @@ while i <= n do
     for _ = 1, cnt do call('HSET', A[i], A[i + 1], ARGV[tonumber(A[i + 2])]); i = i + 3 end
   elseif op == OP.HSET then
     for _ = 1, cnt do call('HSET', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == OP.CLAIM then
-    for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
-  elseif op == OP.HSETNX then
+  elseif op == OP.CLAIM or op == OP.HSETNX then  -- a claim, checked above, is set if absent
     for _ = 1, cnt do call('HSETNX', A[i], A[i + 1], A[i + 2]); i = i + 3 end
   elseif op == OP.LIFETIME then
     -- `_gen`: this Redis process's run_id (a restart, empty or from an older snapshot,

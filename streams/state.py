@@ -121,11 +121,6 @@ def pair_digest(org: str, issuer: str, badge: str) -> bytes:
                            person=b"bp-pair").digest()
 
 
-def pairs_of(*states: AwardState) -> dict[tuple[str, bytes], tuple[str, str]]:
-    """What the pair-digest hashes say of these states' pairs (for `loads`)."""
-    return {(s.org, pair_digest(s.org, s.issuer, s.badge)): (s.issuer, s.badge) for s in states}
-
-
 def state_pair(raw: bytes) -> bytes | None:
     """The pair digest of a packed FORMAT 4 state, read without unpacking it (the array's
     header byte, the format 4, then the digest as bin 8), or None for an older format."""

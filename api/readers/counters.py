@@ -28,7 +28,6 @@ from schemas.layout import (
     VIEWED,
     Layout,
     counter_key,
-    field_name,
     period_buckets,
     split_field,
     stored_names,
@@ -100,7 +99,7 @@ class CounterMemo:
 
 
 def _parse_field(raw: bytes) -> tuple[str, str, str]:
-    f = field_name(raw).decode()  # a stored code or a name
+    f = raw.decode()  # a name: CounterReader.run hands hashes over named (stored_names)
     return _CREATED if f == CREATED else split_field(f)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core.settings import Settings
 from streams import state
 from streams.aggregator import Aggregator
 from tests.conftest import asgi_client, isolated_settings, publish
@@ -21,7 +22,9 @@ def one_byte_digest(org: str, issuer: str, badge: str) -> bytes:
     return hashlib.blake2b(f"{org}|{issuer}|{badge}".encode(), digest_size=1).digest() * 8
 
 
-async def test_colliding_pair_digests_keep_every_count_exact(infra, stream, monkeypatch):
+async def colliding_stream_ends_exact(settings: Settings, stream, monkeypatch) -> None:
+    """The random stream through an in-process worker with one-byte pair digests: totals
+    and every summary number equal to the oracle's, and a claim found a collision."""
     records, now = stream
     oracle = oracle_of(records)
     pairs = {(org, a.issuer_id, a.badge_id) for org, od in oracle._orgs.items()
@@ -30,7 +33,6 @@ async def test_colliding_pair_digests_keep_every_count_exact(infra, stream, monk
     assert len(digests) < len(pairs), "no two pairs collide: the test shows nothing"
     monkeypatch.setattr(state, "pair_digest", one_byte_digest)
     monkeypatch.setattr(state, "COLLIDED", set())
-    settings = isolated_settings(infra)
     await publish(settings, records)
 
     class Worker(Aggregator):
@@ -42,3 +44,7 @@ async def test_colliding_pair_digests_keep_every_count_exact(infra, stream, monk
     assert state.COLLIDED, "no collision was ever found by a claim"
     async for client in asgi_client(settings):
         await compare_everything(client, oracle, settings, now, seed=3)
+
+
+async def test_colliding_pair_digests_keep_every_count_exact(infra, stream, monkeypatch):
+    await colliding_stream_ends_exact(isolated_settings(infra), stream, monkeypatch)

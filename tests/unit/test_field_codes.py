@@ -53,7 +53,7 @@ def test_a_hash_read_back_names_each_field_once_with_both_spellings_added() -> N
     named = stored_names(stored)
     assert {k: int(v) for k, v in named.items()} == {
         b"aw.a": 5, b"sc.linkedin.a": 1, b"sc.myspace.a": 4, b"ac.a": 1}
-    c = fold([stored], frozenset("a"))
+    c = fold([named], frozenset("a"))  # what CounterReader.run hands over
     assert (c.badges_awarded, c.accepted_awards, c.shares) == (5, 1, 5)
     assert dict(c.channels) == {"linkedin": 1, "myspace": 4}
 

@@ -11,12 +11,17 @@ from streams.state import (
     cohort,
     cohort_delta,
     insert_status,
-    pairs_of,
+    pair_digest,
     rebucket,
     status_at,
 )
 
 H = 3_600_000_000  # one hour in microseconds
+
+
+def pairs_of(*states: AwardState) -> dict[tuple[str, bytes], tuple[str, str]]:
+    """What the org's pair-digest hash says of these states' pairs (for `loads`)."""
+    return {(s.org, pair_digest(s.org, s.issuer, s.badge)): (s.issuer, s.badge) for s in states}
 
 
 def back_of(s: AwardState) -> AwardState:
