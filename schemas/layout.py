@@ -71,8 +71,25 @@ def year_b(year: int) -> str:
 ALL_BUCKET = "all"
 REJECTED_PREFIX = "rejected."  # stats field per drop reason: rejected.<schemas.reasons code>
 AWARD_BUCKETS = 1024  # hashes holding one org's award states (Layout.award)
-DEDUP_BUCKETS = 16  # sets holding one org-day's event-id digests (Layout.dedup)
+DEDUP_BUCKETS = 16  # sets of one org-day's event-id digests past its one set (Layout.dedup)
+# An org-day's marks go into its one set (Layout.dedup_set) while it holds at most this many
+# members, sentinels included, and no more than Redis keeps as an intset
+# (`set-max-intset-entries`: 512 by default, 4096 set by `up` and docker-compose; the worker
+# reads it). One set instead of DEDUP_BUCKETS: a key costs ≈ 120 bytes, 15 B/mark at 8
+# marks a bucket (bench/README.md).
+DEDUP_ONE_SET = 2048
+# Members that say which layout an org-day has (integers, so the set stays an intset; an
+# event id whose digest is one of them is marked as another, streams/processor.py): ONE in
+# the one set from its first write; SPLIT once it is full: the marks in it stay, later ones
+# go to the DEDUP_BUCKETS sets. A one set that is absent, with buckets present, is one
+# written before (a worker before the one set): read and written as SPLIT.
+DEDUP_ONE, DEDUP_SPLIT = "0", "1"
 CONTROL_TAG = "{~}"  # the hash tag of every key that is not one org's (Layout.control_key)
+
+
+def dedup_buckets(one_set: str) -> list[str]:
+    """The DEDUP_BUCKETS sets of the org-day whose one set is `one_set` (Layout.dedup)."""
+    return [f"{one_set}:{b:x}" for b in range(DEDUP_BUCKETS)]
 
 
 def hash_tag(key: str) -> str:
@@ -197,12 +214,17 @@ class Layout:
     def held_index(self, topic: str, partition: int) -> str:
         return self.control_key("hi", topic, str(partition))
 
+    def dedup_set(self, org: str, day: str) -> str:
+        """The set of the 64-bit digests (as integers) of the event ids of one org and event
+        day while it holds at most DEDUP_ONE_SET (then DEDUP_SPLIT, and the later marks in
+        the `dedup` buckets); expires DEDUP_DAYS + 1 after its last write. Integers keep a
+        set an intset (8 bytes a member) where Redis allows (`set-max-intset-entries`)."""
+        return self.org_key(org, "dd", day)
+
     def dedup(self, org: str, day: str, bucket: int) -> str:
-        """Set of the 64-bit digests (as integers) of the event ids of one org and event
-        day in one of DEDUP_BUCKETS buckets; expires DEDUP_DAYS + 1 after its last write.
-        Integers keep a small set an intset (8 bytes a member) where Redis allows
-        (`set-max-intset-entries 4096`, set by `up` and docker-compose)."""
-        return self.org_key(org, "dd", day, f"{bucket:x}")
+        """One of the DEDUP_BUCKETS sets of an org-day past its one set: the one set's key,
+        ':' and the bucket in hex (apply.lua and the lookup build these names too)."""
+        return f"{self.dedup_set(org, day)}:{bucket:x}"
 
     # --- registry ------------------------------------------------------------------
     def orgs(self) -> str:

@@ -58,7 +58,7 @@ from streams.processor import (
     PartitionBatch,
     Record,
     Rejection,
-    dedup_member,
+    dedup_places,
 )
 from streams.protocol import UNCHECKED, ApplyResult
 from streams.sink import Positions, Sink
@@ -1057,7 +1057,7 @@ class Aggregator(Service):
                 with contextlib.suppress(EventRejected):  # it was valid when held
                     ev = decode_event(raw, now_us(), self.settings.event_limits)
                     # dead-lettered: its id is no longer reserved (semantics.md)
-                    commit.dedup_unmarks.append(dedup_member(layout, org, ev.day,
+                    commit.dedup_unmarks.extend(dedup_places(layout, org, ev.day,
                                                              ev.event_id))
                 commit.stat(org, "held", -1)
             commit.dels.append(key)

@@ -106,16 +106,44 @@ while i <= n do
       i = i + 2 * nz
     end
   elseif op == OP.DEDUP then
-    -- dedup marks: key, count, id digests; one variadic SADD per 4,000 digests
+    -- dedup marks, per org-day (schemas/layout.py DEDUP_ONE_SET): its one set, seconds to
+    -- keep, the one set's room (sentinels included), count, the marks' bucket digits, then
+    -- the marks. In the one set while they fit in it with room left for DEDUP.SPLIT; else
+    -- DEDUP.SPLIT goes in (the marks there stay) and they go to their buckets.
     for _ = 1, cnt do
-      local key, nids = A[i], tonumber(A[i + 1])
-      i = i + 2
-      local args = {}
-      for j = 0, nids - 1 do
-        args[#args + 1] = A[i + j]
-        if #args >= 4000 then call('SADD', key, unpack(args)); args = {} end
+      local one, ttl, room, nids, bs = A[i], A[i + 1], tonumber(A[i + 2]), tonumber(A[i + 3]),
+        A[i + 4]
+      i = i + 5
+      local is = call('SMISMEMBER', one, DEDUP.ONE, DEDUP.SPLIT)
+      local split = dedup_split(one, is)
+      if not split then
+        local fresh = is[1] == 0  -- a new day: DEDUP.ONE goes in with its first marks
+        if call('SCARD', one) + nids + (fresh and 1 or 0) + 1 <= room then
+          if fresh then call('SADD', one, DEDUP.ONE) end
+          call('SADD', one, unpack(A, i, i + nids - 1))  -- nids < room <= 2048
+        else
+          split = true
+        end
       end
-      if #args > 0 then call('SADD', key, unpack(args)) end
+      if split then
+        if is[2] == 0 then call('SADD', one, DEDUP.SPLIT) end
+        local by = {}
+        for j = 0, nids - 1 do
+          local b = string.sub(bs, j + 1, j + 1)
+          local t = by[b]
+          if not t then t = {}; by[b] = t end
+          t[#t + 1] = A[i + j]
+        end
+        for _, b in ipairs(DEDUP_HEX) do
+          local t = by[b]
+          if t then
+            local key = one .. ':' .. b
+            for s = 1, #t, 4000 do call('SADD', key, unpack(t, s, math.min(s + 3999, #t))) end
+            call('EXPIRE', key, ttl)
+          end
+        end
+      end
+      call('EXPIRE', one, ttl)
       i = i + nids
     end
   elseif op == OP.UNDEDUP then

@@ -26,7 +26,7 @@ import orjson
 from schemas.bots import BotClassifier
 from schemas.events import AWARD_FOLLOWUP_TYPES, Event, EventRejected, decode_event
 from schemas.fastevents import decode_events
-from schemas.layout import CREATED, DEDUP_BUCKETS, Layout, held_member, pair
+from schemas.layout import CREATED, DEDUP_ONE, DEDUP_SPLIT, Layout, held_member, pair
 from schemas.limits import DEFAULT_LIMITS, EventLimits
 from schemas.reasons import DropReason, classify
 from streams.state import (
@@ -89,8 +89,10 @@ class Commit:
     incr: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     states: dict[tuple[str, str], bytes] = field(default_factory=dict)  # award (hash, field)
     hsets: dict[tuple[str, str], bytes | str] = field(default_factory=dict)
-    dedup_marks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest)
-    dedup_unmarks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest)
+    # dedup_member's (org-day's one set, bucket, digest), kept for dedup_ttl seconds
+    dedup_marks: list[tuple[str, str, str]] = field(default_factory=list)
+    dedup_ttl: int = 0
+    dedup_unmarks: list[tuple[str, str]] = field(default_factory=list)  # (key, digest): SREM
     hsetnx: dict[tuple[str, str], str] = field(default_factory=dict)
     expire: dict[str, int] = field(default_factory=dict)
     rpush: list[tuple[str, bytes]] = field(default_factory=list)
@@ -179,22 +181,34 @@ def default_bots() -> BotClassifier:
     return BotClassifier()
 
 
-# (layout.data, org, day) -> Layout.dedup's key of each bucket: an event's mark is looked up
-# and written in every batch, and building the key costs more than the digest.
-_DEDUP_KEYS: dict[tuple[str, str, str], list[str]] = {}
-_DEDUP_KEYS_MAX = 8192
+# (layout.data, org, day) -> the org-day's one dedup set (Layout.dedup_set): an event's mark
+# is looked up and written in every batch, and building the key costs more than the digest.
+_DEDUP_SETS: dict[tuple[str, str, str], str] = {}
+_DEDUP_SETS_MAX = 8192
+_SENTINELS = (int(DEDUP_ONE), int(DEDUP_SPLIT))
+_HEX = "0123456789abcdef"
 
 
-def dedup_member(layout: Layout, org: str, day: str, event_id: str) -> tuple[str, str]:
-    """(set key, member) of an event id's dedup mark."""
+def dedup_member(layout: Layout, org: str, day: str, event_id: str) -> tuple[str, str, str]:
+    """(the org-day's one set, the bucket's hex digit, member) of an event id's dedup mark:
+    in the one set while it has room, else in the bucket's set (Layout.dedup; apply.lua
+    decides which)."""
     d = digest_int(event_id)
-    keys = _DEDUP_KEYS.get((layout.data, org, day))
-    if keys is None:
-        if len(_DEDUP_KEYS) >= _DEDUP_KEYS_MAX:
-            _DEDUP_KEYS.clear()
-        keys = _DEDUP_KEYS[(layout.data, org, day)] = [
-            layout.dedup(org, day, b) for b in range(DEDUP_BUCKETS)]
-    return keys[d % DEDUP_BUCKETS], str(d)
+    if d in _SENTINELS:  # a digest that reads as a layout's sentinel: marked as another
+        d += 2
+    key = _DEDUP_SETS.get((layout.data, org, day))
+    if key is None:
+        if len(_DEDUP_SETS) >= _DEDUP_SETS_MAX:
+            _DEDUP_SETS.clear()
+        key = _DEDUP_SETS[(layout.data, org, day)] = layout.dedup_set(org, day)
+    return key, _HEX[d & 15], str(d)
+
+
+def dedup_places(layout: Layout, org: str, day: str, event_id: str) -> list[tuple[str, str]]:
+    """(set, member) of every set an event id's mark can be in: the org-day's one set and
+    its bucket (SREM from both takes a mark back)."""
+    key, bucket, member = dedup_member(layout, org, day, event_id)
+    return [(key, member), (layout.dedup(org, day, int(bucket, 16)), member)]
 
 
 def award_knows(s: AwardState, ev: Event) -> bool:
@@ -381,15 +395,14 @@ class PartitionBatch:
     def _mark(self, ev: Event) -> None:
         """Reserve the event's id: applied, or held (streams/state.py digest_int)."""
         self.fetched.seen.add((ev.org_id, ev.day, ev.event_id))
-        key, member = dedup_member(self.layout, ev.org_id, ev.day, ev.event_id)
-        self.commit.dedup_marks.append((key, member))
-        self.commit.expire[key] = self.dedup_ttl
+        self.commit.dedup_marks.append(dedup_member(self.layout, ev.org_id, ev.day, ev.event_id))
+        self.commit.dedup_ttl = self.dedup_ttl
 
     def _unmark(self, ev: Event) -> None:
         """Drop the reservation of a held event rejected on release (semantics.md)."""
         self.fetched.seen.discard((ev.org_id, ev.day, ev.event_id))
-        self.commit.dedup_unmarks.append(
-            dedup_member(self.layout, ev.org_id, ev.day, ev.event_id))
+        self.commit.dedup_unmarks.extend(
+            dedup_places(self.layout, ev.org_id, ev.day, ev.event_id))
 
     def _apply(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         t = ev.type

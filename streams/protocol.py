@@ -34,6 +34,10 @@ from schemas.layout import (
     BOT_VIEWS,
     CONTROL_TAG,
     CREATED,
+    DEDUP_BUCKETS,
+    DEDUP_ONE,
+    DEDUP_ONE_SET,
+    DEDUP_SPLIT,
     FIELD_CODES,
     FIELD_SEP,
     ISSUER_LEVEL,
@@ -53,6 +57,7 @@ from schemas.layout import (
     Layout,
     buckets_of_day,
     counter_key,
+    dedup_buckets,
     hash_tag,
     method_table_field,
     pair,
@@ -68,7 +73,9 @@ class Op(StrEnum):
 
     COUNTERS = "K"  # key, field count, (field, delta)...: HINCRBY, rolled up per batch here
     TABLE = "T"  # key, field, nonzero count, (index, delta)...: added into a packed vector
-    DEDUP = "M"  # key, count, digests...: SADD (the dedup marks of the batch's events)
+    DEDUP = "M"  # per org-day: its one set, seconds to keep, the one set's room, count, the
+    # digests' buckets (one hex digit each), digests...: SADD where the layout says
+    # (schemas/layout.py DEDUP_ONE_SET), EXPIRE
     UNDEDUP = "W"  # key, digest: SREM (the mark of a held event rejected on release)
     HINCRBY = "I"  # key, field, delta
     HSETNX = "N"  # key, field, value
@@ -152,9 +159,11 @@ class Header:
                 layout.incarnations(), layout.rewound()]
 
 
-def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
+def encode(commit: Commit, layout: Layout, header: Header,
+           dedup_room: int = DEDUP_ONE_SET) -> list[bytes]:
     """The ARGVs of apply.lua: the MessagePack array, then the binary values it names.
-    Leaves `commit` as it was.
+    Leaves `commit` as it was. `dedup_room`: the most members an org-day's one dedup set
+    may hold (the Redis's `set-max-intset-entries`, at most DEDUP_ONE_SET; Sink reads it).
 
     One argument instead of tens of thousands: redis-py encodes each argument in Python,
     which cost more than the whole fold (profile in bench/README.md). The award states stay
@@ -222,14 +231,18 @@ def encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
             incr[(layout.table_versions(org), table_version_field(bucket))] += 1
             lifetime[layout.table_versions(org)] = None
 
-    dedup: defaultdict[str, list[str]] = defaultdict(list)
-    for key, f in commit.dedup_marks:
-        dedup[key].append(f)
+    dedup: dict[str, tuple[list[str], list[str]]] = {}
+    for key, bucket, f in commit.dedup_marks:
+        at = dedup.get(key)
+        if at is None:
+            at = dedup[key] = ([], [])
+        at[0].append(bucket)
+        at[1].append(f)
     if dedup:
         out.extend((Op.DEDUP, len(dedup)))
-        for key, ids in dedup.items():
-            out.append(key)
-            out.append(len(ids))
+        ttl, room = str(commit.dedup_ttl), str(dedup_room)
+        for key, (buckets, ids) in dedup.items():
+            out.extend((key, ttl, room, len(ids), "".join(buckets)))
             out.extend(ids)
 
     def section(op: Op, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
@@ -511,10 +524,36 @@ def apply_lua() -> str:
         f"local OPS_START = {len(HEADER_SLOTS) + 1}",
         _lua_table("OP", {op.name: _lua_str(op.value) for op in Op}),
         _lua_table("RESULT", {r.name: _lua_str(r.value) for r in ApplyResult}),
+        dedup_lua(),
         _lua_table("POS", {"epoch": _lua_str(POS_EPOCH), "writes": _lua_str(POS_WRITES),
                            "next": _lua_str(POS_NEXT), "sep": _lua_str(POS_VALUE_SEP)}),
     ]
     return template.replace(CONSTANTS_MARKER, "\n".join(lines))
+
+
+def dedup_lua() -> str:
+    """The dedup layout's constants and helpers in Lua (schemas/layout.py DEDUP_ONE_SET),
+    for apply.lua and the worker's lookup (streams/sink.py), which must read it alike."""
+    return "\n".join((
+        _lua_table("DEDUP", {"ONE": _lua_str(DEDUP_ONE), "SPLIT": _lua_str(DEDUP_SPLIT)}),
+        "-- the org-day's buckets (Layout.dedup): the one set's key, ':' and the hex digit",
+        "local function dedup_buckets(one)",
+        "  local keys = {}",
+        f"  for b = 0, {DEDUP_BUCKETS - 1} do",
+        "    keys[b + 1] = one .. ':' .. string.format('%x', b)",
+        "  end",
+        "  return keys",
+        "end",
+        "-- is[1], is[2]: the one set holds DEDUP.ONE, DEDUP.SPLIT (SMISMEMBER's first two). "
+        "Past its",
+        "-- room, or absent with buckets present (written before the one set): split",
+        "local function dedup_split(one, is)",
+        "  if is[2] == 1 then return true end",
+        "  if is[1] == 1 then return false end",
+        "  return redis.call('EXISTS', unpack(dedup_buckets(one))) > 0",
+        "end",
+        f"local DEDUP_HEX = {{{', '.join(_lua_str(f'{b:x}') for b in range(DEDUP_BUCKETS))}}}",
+    ))
 
 
 def _lua_table(name: str, items: dict[str, str]) -> str:
@@ -570,8 +609,10 @@ def split(commit: Commit, layout: Layout) -> Split:
         of(key).states[(key, f)] = blob
     for (key, f), v in commit.hsets.items():
         of(key).hsets[(key, f)] = v
-    for key, d in commit.dedup_marks:
-        of(key).dedup_marks.append((key, d))
+    for mark in commit.dedup_marks:
+        c = of(mark[0])
+        c.dedup_marks.append(mark)
+        c.dedup_ttl = commit.dedup_ttl
     for key, d in commit.dedup_unmarks:
         of(key).dedup_unmarks.append((key, d))
     for (key, f), s in commit.hsetnx.items():
@@ -639,10 +680,11 @@ def written_keys(payload: list[Any]) -> list[str]:
             for _ in range(cnt):
                 keys[payload[i]] = None
                 i += 3 + 2 * int(payload[i + 2])
-        elif op == Op.DEDUP:
+        elif op == Op.DEDUP:  # the one set, and every bucket a split may write
             for _ in range(cnt):
                 keys[payload[i]] = None
-                i += 2 + int(payload[i + 1])
+                keys.update(dict.fromkeys(dedup_buckets(payload[i])))
+                i += 5 + int(payload[i + 3])
         else:
             arity = _ARITY[Op(op)]
             if op != Op.PUBLISH:

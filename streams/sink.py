@@ -12,9 +12,13 @@ from typing import TypeVar
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from schemas.layout import (
+    DEDUP_ONE_SET,
     Layout,
+    dedup_buckets,
+    hash_tag,
     held_member,
     position_fields,
     split_pair,
@@ -31,6 +35,7 @@ from streams.protocol import (
     Header,
     apply_lua,
     decode,
+    dedup_lua,
     encode,
     split,
     written_keys,
@@ -90,6 +95,7 @@ class Sink:
         self.apply_script = redis.register_script(apply_lua())
         self.claim_script = redis.register_script(CLAIM_LUA)
         self.lookup_script = redis.register_script(LOOKUP_LUA)
+        self.dedup_room: int | None = None  # read when first needed, again after each claim
 
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
@@ -97,21 +103,25 @@ class Sink:
         # The dedup marks (one set per org, day and bucket) and the award states (one hash
         # field each) in one script call: a command per set or award in the pipeline would
         # cost more Python than the whole lookup costs Redis (bench/README.md).
-        asked: list[tuple[str, str, str, str, int]] = []  # org, day, id, set key, position
-        sets: dict[str, list[str]] = {}
+        asked: list[tuple[str, str, str, str, int]] = []  # org, day, id, one set, position
+        sets: dict[str, tuple[list[str], list[str]]] = {}  # one set -> (members, buckets)
         for (org, day), ids in lk.dedup.items():
             for eid in ids:
-                key, member = dedup_member(layout, org, day, eid)
-                members = sets.setdefault(key, [])
-                asked.append((org, day, eid, key, len(members)))
-                members.append(member)
+                key, bucket, member = dedup_member(layout, org, day, eid)
+                at = sets.get(key)
+                if at is None:
+                    at = sets[key] = ([], [])
+                asked.append((org, day, eid, key, len(at[0])))
+                at[0].append(member)
+                at[1].append(bucket)
+        asks = [(key, members, "".join(buckets)) for key, (members, buckets) in sets.items()]
         fields: list[str] = []
         for ref in lk.awards:
             fields.extend(layout.award(*ref))
         looking = bool(sets or fields)
         if looking and not self.by_org:
             await self.lookup_script(
-                keys=[], args=[msgspec.msgpack.encode([list(sets.items()), fields])], client=pipe)
+                keys=[], args=[msgspec.msgpack.encode([asks, fields])], client=pipe)
         if lk.held:
             # One ZMSCORE says which new awards have held events waiting; usually none.
             pipe.zmscore(hold_index, [held_member(org, award) for org, award in lk.held])
@@ -122,7 +132,7 @@ class Sink:
         if looking and self.by_org:
             # one lookup per org, in its slot, beside the pipeline (a cluster pipeline
             # cannot load scripts)
-            found, res = await asyncio.gather(self._lookup_by_org(sets, fields),
+            found, res = await asyncio.gather(self._lookup_by_org(asks, fields),
                                               pipe.execute() if len(pipe) else _nothing())
             res = [found, *res]
         else:
@@ -132,10 +142,11 @@ class Sink:
         if looking:
             flags, *states = res[0]
             i = 1
-            start, at = {}, 0
-            for key, members in sets.items():
-                start[key] = at
-                at += len(members)
+            start: dict[str, int] = {}
+            pos = 0
+            for key, (members, _b) in sets.items():
+                start[key] = pos
+                pos += len(members)
             for org, day, eid, key, j in asked:
                 if flags[start[key] + j] == 49:  # b"1"
                     out.seen.add((org, day, eid))
@@ -203,14 +214,12 @@ class Sink:
                 log.warning("%s: pair %s and %s share the digest %s: its award states are "
                             "written with their ids", org, have_s, v, f)
 
-    async def _lookup_by_org(self, sets: dict[str, list[str]],
+    async def _lookup_by_org(self, asks: list[tuple[str, list[str], str]],
                              fields: list[str]) -> list[bytes | None]:
         """LOOKUP_LUA's answer for the sets and fields asked, asked org by org."""
-        from schemas.layout import hash_tag
-
-        by: dict[str, tuple[list[tuple[str, list[str]]], list[str]]] = {}
-        for key, members in sets.items():
-            by.setdefault(hash_tag(key), ([], []))[0].append((key, members))
+        by: dict[str, tuple[list[tuple[str, list[str], str]], list[str]]] = {}
+        for ask in asks:
+            by.setdefault(hash_tag(ask[0]), ([], []))[0].append(ask)
         for j in range(0, len(fields), 2):
             by.setdefault(hash_tag(fields[j]), ([], []))[1].extend(fields[j:j + 2])
         tags = list(by)
@@ -223,13 +232,13 @@ class Sink:
         states: dict[tuple[str, str], bytes | None] = {}
         for t, (flag, *got) in zip(tags, answers, strict=True):
             at = 0
-            for key, members in by[t][0]:
+            for key, members, _b in by[t][0]:
                 flags[key] = flag[at:at + len(members)]
                 at += len(members)
             hf = by[t][1]
             for j in range(0, len(hf), 2):
                 states[(hf[j], hf[j + 1])] = got[j // 2]
-        return [b"".join(flags[k] for k in sets),
+        return [b"".join(flags[ask[0]] for ask in asks),
                 *(states[(fields[j], fields[j + 1])] for j in range(0, len(fields), 2))]
 
     async def positions(self, orgs: Iterable[str], topic: str, partition: int) -> Positions:
@@ -279,7 +288,9 @@ class Sink:
                                                     UNCHECKED))
 
     async def _apply_one(self, commit: Commit, header: Header) -> ApplyResult:
-        args = encode(commit, self.layout, header)
+        if commit.dedup_marks and self.dedup_room is None:
+            self.dedup_room = await dedup_room(self.redis)
+        args = encode(commit, self.layout, header, self.dedup_room or DEDUP_ONE_SET)
         keys: list[str] = []
         if self.by_org:
             keys = header.keys(self.layout) + written_keys(decode(args[0]))
@@ -343,6 +354,7 @@ class Sink:
         offset and the fingerprint of the record before it; None if the generation is no
         longer serving or building."""
         layout = self.layout
+        self.dedup_room = None  # Redis may have come back with other settings
         # Committing org by org, an org's position keeps the epoch of its last writer even
         # when the control slot came back empty: epochs then start from the clock (ms), so
         # a new claim is still newer than every one before it.
@@ -364,18 +376,47 @@ class Sink:
         return await self.apply(Commit(), topic, partition, epoch, FORCED, offset, None)
 
 
-# What a batch needs to know before folding (Sink.fetch): ARGV[1] = MessagePack [[[set key,
-# [members]]...], [hash, field, hash, field...]]. Answers {flags, state...}: flags one
-# byte per member asked, '1' if it is in its set; then each award's state, or nil.
-LOOKUP_LUA = """
+# What a batch needs to know before folding (Sink.fetch): ARGV[1] = MessagePack [[[an
+# org-day's one dedup set, [members], their buckets' hex digits]...], [hash, field, hash,
+# field...]]. Answers {flags, state...}: flags one byte per member asked, '1' if it is
+# marked (in the one set or, past its room, in its bucket: schemas/layout.py
+# DEDUP_ONE_SET); then each award's state, or nil.
+LOOKUP_LUA = dedup_lua() + """
 local q = cmsgpack.unpack(ARGV[1])
 local flags = {}
 for _, ask in ipairs(q[1]) do
-  local m = ask[2]
-  for s = 1, #m, 4000 do  -- unpack stays far below Lua's stack limit
-    local hits = redis.call('SMISMEMBER', ask[1], unpack(m, s, math.min(s + 3999, #m)))
-    for j = 1, #hits do flags[#flags + 1] = hits[j] == 1 and '1' or '0' end
+  local one, m, bs = ask[1], ask[2], ask[3]
+  local n = #m
+  local hit = {}
+  -- the one set's layout (its two sentinels) and its marks in one call
+  local first = math.min(n, 3998)  -- unpack stays far below Lua's stack limit
+  local r = redis.call('SMISMEMBER', one, DEDUP.ONE, DEDUP.SPLIT, unpack(m, 1, first))
+  for j = 1, first do hit[j] = r[j + 2] end
+  for s = first + 1, n, 4000 do
+    local rr = redis.call('SMISMEMBER', one, unpack(m, s, math.min(s + 3999, n)))
+    for j = 1, #rr do hit[s + j - 1] = rr[j] end
   end
+  if dedup_split(one, r) then  -- the rest may be in their buckets
+    local by = {}
+    for j = 1, n do
+      if hit[j] == 0 then
+        local b = string.sub(bs, j, j)
+        local t = by[b]
+        if not t then t = {}; by[b] = t end
+        t[#t + 1] = j
+      end
+    end
+    for b, js in pairs(by) do
+      local ids = {}
+      for k = 1, #js do ids[k] = m[js[k]] end
+      for s = 1, #ids, 4000 do
+        local rr = redis.call('SMISMEMBER', one .. ':' .. b,
+                              unpack(ids, s, math.min(s + 3999, #ids)))
+        for k = 1, #rr do hit[js[s + k - 1]] = rr[k] end
+      end
+    end
+  end
+  for j = 1, n do flags[#flags + 1] = hit[j] == 1 and '1' or '0' end
 end
 local out = {table.concat(flags)}
 local f = q[2]
@@ -427,6 +468,45 @@ async def _nothing() -> list[object]:
     return []
 
 
-def _declared(sets: list[tuple[str, list[str]]], fields: list[str]) -> list[str]:
-    """The keys of one org's lookup, each once."""
-    return list(dict.fromkeys([key for key, _m in sets] + fields[0::2]))
+async def dedup_room(redis: Redis) -> int:
+    """How many members an org-day's one dedup set may hold (schemas/layout.py
+    DEDUP_ONE_SET): Redis's `set-max-intset-entries`, past which a set of integers is a hash
+    table (≈ 5 times the bytes), or its default (512) where CONFIG is not allowed."""
+    entries = 512
+    try:
+        got = await redis.config_get("set-max-intset-entries")
+    except ResponseError as e:  # CONFIG renamed or denied (managed Redis services)
+        log.info("CONFIG GET set-max-intset-entries: %s; taking Redis's default, 512", e)
+    else:
+        values = [v for k, v in _flat_config(got) if k == "set-max-intset-entries"]
+        if values:
+            entries = min(int(v) for v in values)
+    return max(0, min(DEDUP_ONE_SET, entries))
+
+
+def _flat_config(got: object) -> list[tuple[str, str]]:
+    """CONFIG GET's answer as (name, value) pairs: a dict of them, or (a cluster client's)
+    a dict of node -> such a dict."""
+    out: list[tuple[str, str]] = []
+    if isinstance(got, dict):
+        for k, v in got.items():
+            if isinstance(v, dict):
+                out.extend(_flat_config(v))
+            else:
+                out.append((_text(k), _text(v)))
+    return out
+
+
+def _text(v: object) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _declared(asks: list[tuple[str, list[str], str]], fields: list[str]) -> list[str]:
+    """The keys of one org's lookup, each once: the dedup sets, every bucket of them that
+    the lookup may read, and the award-state hashes."""
+    keys: dict[str, None] = {}
+    for one, _m, _b in asks:
+        keys[one] = None
+        keys.update(dict.fromkeys(dedup_buckets(one)))
+    keys.update(dict.fromkeys(fields[0::2]))
+    return list(keys)

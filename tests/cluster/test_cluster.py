@@ -23,6 +23,7 @@ from tests.stream.test_correctness import compare_analytics, compare_everything,
 ORG_KEYS = {
     "table": ("m202604",), "table_versions": (), "table_methods": ("m202604",),
     "counter_base": ("o", "-"), "held": ("aw-1",), "dedup": ("2026-04-14", 3),
+    "dedup_set": ("2026-04-14",),
     "issuers": (), "badges": (), "pairs": (), "last_awarded": (), "first_day": (),
     "coverage_config": (), "org_stats": (), "positions": (),
 }

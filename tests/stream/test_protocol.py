@@ -13,8 +13,16 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from schemas.layout import TABLE_VECTOR, VERSIONS_GEN, Layout, tp_field
-from streams.processor import Commit
+from schemas.layout import (
+    DEDUP_ONE,
+    DEDUP_SPLIT,
+    TABLE_VECTOR,
+    VERSIONS_GEN,
+    Layout,
+    dedup_buckets,
+    tp_field,
+)
+from streams.processor import Commit, dedup_member
 from streams.protocol import (
     HEADER_SLOTS,
     UNCHECKED,
@@ -130,14 +138,54 @@ async def table_vectors_add_up_across_commits(c: Ctx) -> None:
 
 
 @case(Op.DEDUP)
-async def dedup_marks_are_added_to_their_sets(c: Ctx) -> None:
-    commit = Commit()
-    members = [str(-(2**63) + i * 7919) for i in range(4500)]  # past 4,000 per SADD
-    commit.dedup_marks = [(c.key("dd1"), m) for m in members] + [(c.key("dd2"), "42")]
-    await c.apply_ok(commit, Op.DEDUP)
-    assert await c.redis.scard(c.key("dd1")) == 4500
-    assert await c.redis.smismember(c.key("dd1"), [members[0], members[-1], "1"]) == [1, 1, 0]
-    assert await c.redis.smembers(c.key("dd2")) == {b"42"}
+async def dedup_marks_fill_the_days_one_set_then_go_to_their_buckets(c: Ctx) -> None:
+    c.sink.dedup_room = 10  # as if Redis kept sets of up to 10 integers as intsets
+    layout, r = c.layout, c.redis
+    one = layout.dedup_set(ORG, DAY)
+    marks = [dedup_member(layout, ORG, DAY, f"e-{i}") for i in range(4510)]
+
+    def bucket(mark: tuple[str, str, str]) -> str:
+        return layout.dedup(ORG, DAY, int(mark[1], 16))
+
+    async def ttl_near(key: str, secs: int) -> bool:
+        return secs - 60 < await r.ttl(key) <= secs
+
+    await c.apply_ok(Commit(dedup_marks=marks[:6], dedup_ttl=1000), Op.DEDUP)
+    # the day's first marks: its one set, with the sentinel that says so ("0"), 7 members
+    held = {DEDUP_ONE.encode(), *(m.encode() for _k, _b, m in marks[:6])}
+    assert await r.smembers(one) == held
+    assert await r.exists(*{bucket(m) for m in marks}) == 0
+    assert await ttl_near(one, 1000)
+    # 7 + 3 and the split sentinel would be 11 members, past the room of 10: the three go
+    # to their buckets, the six stay where they are, and "1" says the day is split
+    await c.apply_ok(Commit(dedup_marks=marks[6:9], dedup_ttl=2000), Op.DEDUP)
+    assert await r.smembers(one) == held | {DEDUP_SPLIT.encode()}
+    for m in marks[6:9]:
+        assert await r.sismember(bucket(m), m[2])
+        assert await ttl_near(bucket(m), 2000)
+    assert await ttl_near(one, 2000)  # every write keeps the one set as long as its buckets
+    # 4,501 more in one commit: past 4,000 in one SADD
+    await c.apply_ok(Commit(dedup_marks=marks[9:], dedup_ttl=2000), Op.DEDUP)
+    assert await r.scard(one) == 8
+    in_buckets = sum([await r.scard(k) for k in dedup_buckets(one)])
+    assert in_buckets == 4510 - 6
+    assert await r.smismember(bucket(marks[-1]), [marks[-1][2]]) == [1]
+
+    # a fresh day with more marks than room: only the split sentinel in its one set
+    day2 = "2026-04-15"
+    many = [dedup_member(layout, ORG, day2, f"f-{i}") for i in range(20)]
+    await c.apply_ok(Commit(dedup_marks=many, dedup_ttl=1000), Op.DEDUP)
+    assert await r.smembers(layout.dedup_set(ORG, day2)) == {DEDUP_SPLIT.encode()}
+    assert sum([await r.scard(k) for k in dedup_buckets(layout.dedup_set(ORG, day2))]) == 20
+
+    # a day marked by a worker before the one set (its buckets only): marked there still
+    day3 = "2026-04-16"
+    old = dedup_member(layout, ORG, day3, "g-0")
+    await r.sadd(layout.dedup(ORG, day3, int(old[1], 16)), old[2])
+    new = dedup_member(layout, ORG, day3, "g-1")
+    await c.apply_ok(Commit(dedup_marks=[new], dedup_ttl=1000), Op.DEDUP)
+    assert await r.smembers(layout.dedup_set(ORG, day3)) == {DEDUP_SPLIT.encode()}
+    assert await r.sismember(layout.dedup(ORG, day3, int(new[1], 16)), new[2])
 
 
 @case(Op.UNDEDUP)

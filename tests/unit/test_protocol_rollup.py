@@ -20,6 +20,7 @@ from api.readers.counters import fold
 from schemas.layout import (
     ALL_BUCKET,
     BADGE_LEVEL,
+    DEDUP_ONE_SET,
     ISSUER_LEVEL,
     ORG_ENTITY,
     ORG_LEVEL,
@@ -110,15 +111,16 @@ def old_encode(commit: Commit, layout: Layout, header: Header) -> list[bytes]:
             incr[(layout.table_versions(org), table_version_field(bucket))] += 1
             lifetime[layout.table_versions(org)] = None
 
-    dedup: defaultdict[str, list[str]] = defaultdict(list)
-    for key, f in commit.dedup_marks:
-        dedup[key].append(f)
+    # (the dedup section as sent since the org-day's one set, not what the old one sent)
+    dedup: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, bucket, f in commit.dedup_marks:
+        dedup[key].append((bucket, f))
     if dedup:
         out.extend((Op.DEDUP, str(len(dedup))))
-        for key, ids in dedup.items():
-            out.append(key)
-            out.append(str(len(ids)))
-            out.extend(ids)
+        for key, marks in dedup.items():
+            out.extend((key, str(commit.dedup_ttl), str(DEDUP_ONE_SET), str(len(marks)),
+                        "".join(b for b, _f in marks)))
+            out.extend(f for _b, f in marks)
 
     def section(op: Op, rows: Iterable[tuple[Any, ...]], arity: int) -> None:
         flat = [v if isinstance(v, str) else _text(v) for row in rows for v in row]
@@ -243,9 +245,9 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
                     out[("T", key, pf, payload[i + 3 + 2 * j], payload[i + 4 + 2 * j])] += 1
                 i += 3 + 2 * nz
             elif op == Op.DEDUP:
-                key, c = payload[i], int(payload[i + 1])
-                out[("M", key, *payload[i + 2:i + 2 + c])] += 1
-                i += 2 + c
+                key, c = payload[i], int(payload[i + 3])
+                out[("M", *payload[i:i + 3], payload[i + 4], *payload[i + 5:i + 5 + c])] += 1
+                i += 5 + c
             else:
                 a = arity[Op(op)]
                 row = tuple(payload[i:i + a])
@@ -283,8 +285,9 @@ def random_commit(rng: random.Random) -> Commit:
         c.stat(rng.choice((*ORGS, None)), rng.choice(("applied", "duplicates", "held")))
         c.incr[(LAYOUT.org_stats(rng.choice(ORGS)), "x")] += rng.choice((1, 0))
     c.publish.update(rng.sample(ORGS, rng.randrange(3)))
-    c.dedup_marks.extend((f"dk{rng.randrange(3)}", str(rng.randrange(99)))
-                         for _ in range(rng.randrange(4)))
+    c.dedup_marks.extend((f"dk{rng.randrange(3)}", f"{rng.randrange(16):x}",
+                          str(rng.randrange(99))) for _ in range(rng.randrange(4)))
+    c.dedup_ttl = 691200
     c.hsetnx[("h", "f")] = "v"
     c.states[("s", "f")] = b"\x00\x01"
     c.sadd.add(("set", "m"))
