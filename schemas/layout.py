@@ -80,8 +80,9 @@ DEDUP_BUCKETS = 16  # sets of one org-day's event-id digests past its one set (L
 DEDUP_ONE_SET = 2048
 # Members that say which layout an org-day has (integers, so the set stays an intset; an
 # event id whose digest is one of them is marked as another, streams/processor.py): ONE in
-# the one set from its first write; SPLIT once it is full: the marks in it stay, later ones
-# go to the DEDUP_BUCKETS sets. A one set that is absent, with buckets present, is one
+# the one set with its first marks; SPLIT once the next marks do not fit (at once, for a
+# day whose first marks do not): the marks in it stay, later ones go to the DEDUP_BUCKETS
+# sets. A one set that is absent, with buckets present, is one
 # written before (a worker before the one set): read and written as SPLIT.
 DEDUP_ONE, DEDUP_SPLIT = "0", "1"
 CONTROL_TAG = "{~}"  # the hash tag of every key that is not one org's (Layout.control_key)

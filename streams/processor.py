@@ -167,6 +167,9 @@ class Lookups:
 @dataclass
 class Fetched:
     seen: set[tuple[str, str, str]] = field(default_factory=set)  # (org, day, event_id)
+    # (org, day, event_id) -> dedup_member's answer, as the lookup computed it (the fold
+    # marks the same ids: not digested twice)
+    marks: dict[tuple[str, str, str], tuple[str, str, str]] = field(default_factory=dict)
     awards: dict[AwardRef, bytes | None] = field(default_factory=dict)
     held: dict[AwardRef, list[bytes]] = field(default_factory=dict)
     badges: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
@@ -336,6 +339,7 @@ class PartitionBatch:
         self.badge_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.issuer_meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.applied_by_org: dict[str, list[Any]] = {}
+        self.taken_back: dict[tuple[str, str, str], None] = {}  # (org, day, id): _unmark
         # An event is a duplicate if it was applied (or is held) already: its id is marked
         # for the org and day (within the dedup window), or its award remembers it (for as
         # long as the award exists). The check and _apply's dispatch are written out here:
@@ -361,6 +365,7 @@ class PartitionBatch:
             else:
                 self._apply(rec.key, rec.value, ev, rec.offset)
         self._settle_applied()
+        self._settle_taken_back()
         for ref, items in self.pending_held.items():
             key = layout.held(*ref)
             for _rec, _ev, raw in items:
@@ -394,15 +399,37 @@ class PartitionBatch:
 
     def _mark(self, ev: Event) -> None:
         """Reserve the event's id: applied, or held (streams/state.py digest_int)."""
-        self.fetched.seen.add((ev.org_id, ev.day, ev.event_id))
-        self.commit.dedup_marks.append(dedup_member(self.layout, ev.org_id, ev.day, ev.event_id))
+        k = (ev.org_id, ev.day, ev.event_id)
+        self.fetched.seen.add(k)
+        if self.taken_back:
+            self.taken_back.pop(k, None)  # taken back earlier in the batch, reserved again
+        mark = self.fetched.marks.get(k)
+        self.commit.dedup_marks.append(
+            mark if mark is not None else dedup_member(self.layout, *k))
         self.commit.dedup_ttl = self.dedup_ttl
 
     def _unmark(self, ev: Event) -> None:
-        """Drop the reservation of a held event rejected on release (semantics.md)."""
-        self.fetched.seen.discard((ev.org_id, ev.day, ev.event_id))
-        self.commit.dedup_unmarks.extend(
-            dedup_places(self.layout, ev.org_id, ev.day, ev.event_id))
+        """Drop the reservation of a held event rejected on release (semantics.md); what
+        the batch ends with for the id is settled in `_settle_taken_back`."""
+        k = (ev.org_id, ev.day, ev.event_id)
+        self.fetched.seen.discard(k)
+        self.taken_back[k] = None
+
+    def _settle_taken_back(self) -> None:
+        """The ids whose reservation the batch took back and did not make again: their
+        marks of this batch are not written, and those of earlier batches are removed
+        (SREM from both sets a mark can be in). apply.lua adds marks before it removes
+        any, so an id taken back, then reserved again (a corrected event re-sent under the
+        same id), must not be sent as both."""
+        if not self.taken_back:
+            return
+        c, layout = self.commit, self.layout
+        gone: set[tuple[str, str]] = set()
+        for k in self.taken_back:
+            one, _bucket, member = dedup_member(layout, *k)
+            gone.add((one, member))
+            c.dedup_unmarks.extend(dedup_places(layout, *k))
+        c.dedup_marks = [m for m in c.dedup_marks if (m[0], m[2]) not in gone]
 
     def _apply(self, key: bytes | None, raw: bytes, ev: Event, offset: int | None) -> None:
         t = ev.type

@@ -11,9 +11,11 @@ from typing import TypeVar
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from core.redisclient import is_cluster
 from schemas.layout import (
     DEDUP_ONE_SET,
     Layout,
@@ -100,14 +102,17 @@ class Sink:
     async def fetch(self, lk: Lookups, hold_index: str) -> Fetched:
         layout = self.layout
         pipe = self.redis.pipeline(transaction=False)
-        # The dedup marks (one set per org, day and bucket) and the award states (one hash
+        # The dedup marks (an org-day's one set, or its buckets) and the award states (one hash
         # field each) in one script call: a command per set or award in the pipeline would
         # cost more Python than the whole lookup costs Redis (bench/README.md).
         asked: list[tuple[str, str, str, str, int]] = []  # org, day, id, one set, position
         sets: dict[str, tuple[list[str], list[str]]] = {}  # one set -> (members, buckets)
+        out = Fetched()
+        marks = out.marks
         for (org, day), ids in lk.dedup.items():
             for eid in ids:
-                key, bucket, member = dedup_member(layout, org, day, eid)
+                mark = marks[(org, day, eid)] = dedup_member(layout, org, day, eid)
+                key, bucket, member = mark
                 at = sets.get(key)
                 if at is None:
                     at = sets[key] = ([], [])
@@ -137,7 +142,6 @@ class Sink:
             res = [found, *res]
         else:
             res = await pipe.execute() if len(pipe) else []
-        out = Fetched()
         i = 0
         if looking:
             flags, *states = res[0]
@@ -290,7 +294,8 @@ class Sink:
     async def _apply_one(self, commit: Commit, header: Header) -> ApplyResult:
         if commit.dedup_marks and self.dedup_room is None:
             self.dedup_room = await dedup_room(self.redis)
-        args = encode(commit, self.layout, header, self.dedup_room or DEDUP_ONE_SET)
+        room = DEDUP_ONE_SET if self.dedup_room is None else self.dedup_room
+        args = encode(commit, self.layout, header, room)
         keys: list[str] = []
         if self.by_org:
             keys = header.keys(self.layout) + written_keys(decode(args[0]))
@@ -470,16 +475,21 @@ async def _nothing() -> list[object]:
 
 async def dedup_room(redis: Redis) -> int:
     """How many members an org-day's one dedup set may hold (schemas/layout.py
-    DEDUP_ONE_SET): Redis's `set-max-intset-entries`, past which a set of integers is a hash
-    table (≈ 5 times the bytes), or its default (512) where CONFIG is not allowed."""
+    DEDUP_ONE_SET): Redis's `set-max-intset-entries` (on a Redis Cluster the smallest of its
+    masters'), past which a set of integers is a hash table (≈ 5 times the bytes), or
+    Redis's default (512) where CONFIG is denied or answers what is not a number."""
     entries = 512
     try:
-        got = await redis.config_get("set-max-intset-entries")
+        if is_cluster(redis):
+            got = await redis.config_get("set-max-intset-entries",
+                                         target_nodes=RedisCluster.PRIMARIES)
+        else:
+            got = await redis.config_get("set-max-intset-entries")
     except ResponseError as e:  # CONFIG renamed or denied (managed Redis services)
         log.info("CONFIG GET set-max-intset-entries: %s; taking Redis's default, 512", e)
     else:
         values = [v for k, v in _flat_config(got) if k == "set-max-intset-entries"]
-        if values:
+        if values and all(v.isdigit() for v in values):
             entries = min(int(v) for v in values)
     return max(0, min(DEDUP_ONE_SET, entries))
 

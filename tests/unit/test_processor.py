@@ -343,6 +343,26 @@ def test_a_held_event_rejected_on_release_takes_its_mark_back():
         (one, member), (LAYOUT.dedup("acme", "2026-04-14", int(bucket, 16)), member)]
 
 
+def test_an_id_taken_back_and_reserved_again_in_one_batch_ends_reserved():
+    """apply.lua adds a batch's marks before it removes any: an id whose held event was
+    rejected on release and which a corrected event then re-used within the same batch
+    must go out as a mark only, or Redis would end without it."""
+    wrong = ev("e-2000", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
+               badge_id="js-200", channel="linkedin")
+    fixed = ev("e-2000", "award.shared", "2026-04-14T11:05:00Z", award_id="aw-77",
+               channel="linkedin")
+    mark = dedup_member(LAYOUT, "acme", "2026-04-14", "e-2000")
+    both = run(batch([wrong, ISSUED, fixed]))
+    assert (both.rejected, both.applied) == (1, 2)
+    assert mark in both.dedup_marks and both.dedup_unmarks == []
+    # rejected and not re-used: no mark of this batch, and any earlier one removed
+    alone = run(batch([wrong, ISSUED]))
+    one, bucket, member = mark
+    assert mark not in alone.dedup_marks
+    assert alone.dedup_unmarks == [
+        (one, member), (LAYOUT.dedup("acme", "2026-04-14", int(bucket, 16)), member)]
+
+
 LINKEDIN_BOT = "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0.0.0 Safari/537.36")
