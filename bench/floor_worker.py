@@ -43,7 +43,7 @@ from schemas.fastevents import decode_events  # noqa: E402
 from schemas.layout import Layout, tp_field  # noqa: E402
 from streams import state  # noqa: E402
 from streams.processor import Fetched, PartitionBatch, Record, dedup_member  # noqa: E402
-from streams.protocol import Header, encode  # noqa: E402
+from streams.protocol import Header, decode, encode  # noqa: E402
 
 PARTITIONS = 8
 NOW_US = 2_000_000_000_000_000  # 2033: no demo event is in the future
@@ -104,7 +104,7 @@ def main() -> None:
         return commits
 
     commits = fold()
-    payloads = [orjson.loads(encode(c, layout, Header(tp_field("t", p), 1, i, i + m, None))[0])
+    payloads = [decode(encode(c, layout, Header(tp_field("t", p), 1, i, i + m, None))[0])
                 for p, i, m, c in commits]
     # (key, field) writes per batch: each COUNTERS section's field count (protocol.Op)
     cells: list[list[tuple[str, str]]] = []
