@@ -63,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=2500)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "worker_floor.json")
     args = ap.parse_args()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)  # as the worker runs (streams/aggregator.py)
@@ -146,8 +147,8 @@ def main() -> None:
         },
     }
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "worker_floor.json").write_text(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
     print(text)
 
 
