@@ -53,14 +53,15 @@ INVALID = (
 
 
 def chunks(n_events: int | None, n_awards: int | None, invalid_pct: float,
-           size: int = 200_000) -> Iterator[list[tuple[bytes, bytes]]]:
-    """The realistic mix in chunks, until n_events events or n_awards awards; about
+           size: int = 200_000, org_events: int = 50_000) -> Iterator[list[tuple[bytes, bytes]]]:
+    """The realistic mix in chunks, until n_events events or n_awards awards, org after org
+    of `org_events` events each (the demo's program: its catalog, then 90 days); about
     invalid_pct % of the records replaced by invalid ones (the worker rejects them)."""
     rng = random.Random(42)
     out: list[tuple[bytes, bytes]] = []
     produced = awards = org = 0
     while True:
-        for key, value in demo.events(f"org{org}", 50_000, seed=org):
+        for key, value in demo.events(f"org{org}", org_events, seed=org):
             if n_events is not None and produced >= n_events:
                 break
             if n_awards is not None and awards >= n_awards:
@@ -234,6 +235,9 @@ async def main() -> None:
     ap.add_argument("--invalid-pct", type=float, default=1.0,
                     help="percent of the records replaced by invalid ones (default 1)")
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--org-events", type=int, default=50_000,
+                    help="events per org (default 50,000: ≈ 9,700 awards an org); small orgs "
+                         "cost more per award (keys of their own)")
     ap.add_argument("--commit-by-org", action="store_true",
                     help="commit org by org as on a Redis Cluster (docs/cluster.md)")
     ap.add_argument("--cluster", action="store_true",
@@ -270,7 +274,8 @@ async def main() -> None:
         mix: collections.Counter[str] = collections.Counter()
         total = 0
         t = time.perf_counter()
-        for chunk in chunks(n_events, args.awards, args.invalid_pct):
+        for chunk in chunks(n_events, args.awards, args.invalid_pct,
+                            org_events=args.org_events):
             for _, v in chunk:
                 mix[_type_of(v)] += 1
             total += len(chunk)
@@ -293,7 +298,8 @@ async def main() -> None:
         cmd_calls = {k: v - before["calls"].get(k, 0) for k, v in after["calls"].items()}
         result = {
             "events": total, "partitions": args.partitions, "invalid_pct": args.invalid_pct,
-            "workers": args.workers, "commit_by_org": args.commit_by_org,
+            "workers": args.workers, "org_events": args.org_events,
+            "commit_by_org": args.commit_by_org,
             "batch_max": s.batch_max,
             "redis_cluster_masters": len(cluster.ports) if cluster is not None else 0,
             # the redis-server on PATH (badgepulse/embedded.py): an activated .venv puts the
