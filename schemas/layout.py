@@ -179,7 +179,8 @@ class Layout:
     # --- counters --------------------------------------------------------------------
     def table(self, org: str, bucket: str) -> str:
         """One hash per (org, bucket): field ``issuer|badge``, value the badge's table
-        vector (TABLE_VECTOR int32s). The badge table, rankings and issuer activity read
+        vector (TABLE_VECTOR int32s, stored without its trailing zeros: apply.lua). The
+        badge table, rankings and issuer activity read
         ~93 of these for any period, one field per badge, whatever the history."""
         return self.org_key(org, "t", bucket)
 

@@ -56,8 +56,10 @@ if first ~= UNCHECKED and first ~= FORCED and first ~= REWIND then
 end
 end
 
--- badge-table vectors: VLEN little-endian int32s (schemas/layout.py TABLE_VECTOR)
-local VFMT = '<' .. string.rep('i4', VLEN)
+-- badge-table vectors: up to VLEN little-endian int32s, trailing zeros not stored
+-- (schemas/layout.py TABLE_VECTOR)
+local VFMT_OF = {}  -- the format of a vector of k int32s, k = 1..VLEN
+for k = 1, VLEN do VFMT_OF[k] = '<' .. string.rep('i4', k) end
 
 local i = OPS_START
 local n = #A
@@ -85,24 +87,26 @@ while i <= n do
       i = i + 2 * nf
     end
   elseif op == OP.TABLE then
-    -- badge-table vectors: key, field, nonzero count, then (index, delta) pairs
+    -- badge-table vectors: key, field, nonzero count, then (index, delta) pairs. Stored
+    -- without their trailing zeros (a day's vector of awards alone ends in 9 of them);
+    -- one written whole before reads the same
     for _ = 1, cnt do
       local key, f, nz = A[i], A[i + 1], tonumber(A[i + 2])
       i = i + 3
       local old = call('HGET', key, f)
-      local v
-      if old then
-        v = {struct.unpack(VFMT, old)}
-        v[VLEN + 1] = nil
-      else
-        v = {}
-        for j = 1, VLEN do v[j] = 0 end
+      local v, have = {}, 0
+      if old and #old > 0 then
+        have = #old / 4
+        v = {struct.unpack(VFMT_OF[have], old)}
       end
+      for j = have + 1, VLEN + 1 do v[j] = 0 end  -- VLEN + 1: unpack's next position
       for j = 0, nz - 1 do
         local idx = tonumber(A[i + 2 * j]) + 1
         v[idx] = v[idx] + tonumber(A[i + 2 * j + 1])
       end
-      call('HSET', key, f, struct.pack(VFMT, unpack(v)))
+      local last = VLEN
+      while last > 0 and v[last] == 0 do last = last - 1 end
+      call('HSET', key, f, last > 0 and struct.pack(VFMT_OF[last], unpack(v, 1, last)) or '')
       i = i + 2 * nz
     end
   elseif op == OP.DEDUP then

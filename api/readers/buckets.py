@@ -123,7 +123,8 @@ class VersionedBuckets:
 
     `width` None: every value is a decimal integer (HINCRBY counters), each field kept under
     its name (`schemas.layout.stored_names`: a counter hash stores field codes); else each
-    value is `width` packed little-endian int32s (the table vectors)."""
+    value is up to `width` packed little-endian int32s, the rest zeros (the table vectors,
+    stored without their trailing zeros)."""
 
     def __init__(self, max_buckets: int, width: int | None = None) -> None:
         self.max_buckets = max_buckets
@@ -280,6 +281,8 @@ class VersionedBuckets:
         if self.width is None:
             values = np.fromiter([int(v) for v in h.values()], dtype=np.int64, count=len(h))
         else:
-            values = np.frombuffer(b"".join(h.values()), dtype="<i4").reshape(
-                -1, self.width).astype(np.int64)
+            raw, full = b"".join(h.values()), 4 * self.width
+            if len(raw) != full * len(h):  # vectors stored without their trailing zeros
+                raw = b"".join(v.ljust(full, b"\0") for v in h.values())
+            values = np.frombuffer(raw, dtype="<i4").reshape(-1, self.width).astype(np.int64)
         return _Bucket(version, rows, values)

@@ -8,6 +8,7 @@ numbers are worked by hand."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -196,3 +197,27 @@ async def test_a_bucket_written_before_and_after_the_field_codes_adds_both_spell
     i = reader.want((base,), date(2025, 2, 1), date(2025, 2, 28))
     folded = fold((await reader.run())[i], frozenset("padr"))
     assert (folded.badges_awarded, folded.shares, dict(folded.channels)) == (5, 5, {"linkedin": 5})
+
+
+async def test_table_vectors_whole_trimmed_and_empty_read_alike(settings, redis, client):
+    """Table vectors are stored without their trailing zeros (streams/apply.lua); one
+    written whole by an earlier worker, and one whose counts all cancelled (stored empty),
+    share a bucket with them. The badge table reads each as its 25 numbers. By hand: py 2
+    awards (1 accepted), js 3 awards (whole, by hand), rb none."""
+    _app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.a", 1), ("eng", "py", "ac.a", 1),
+                                      ("eng", "py", "aw.p", 1)], first=True)
+    await redis.sadd(layout.pairs(ORG), pair("eng", "js"), pair("eng", "rb"))
+    whole = struct.pack("<25i", 3, *[0] * 24)  # aw.p 3, as a worker before wrote it
+    for b in ("d20250210", "m202502", "y2025"):
+        raw = await redis.hget(layout.table(ORG, b), pair("eng", "py"))
+        assert raw == struct.pack("<6i", 1, 1, 0, 0, 0, 1)  # aw.p aw.a, then ac.a: 6 int32s
+        await redis.hset(layout.table(ORG, b), mapping={pair("eng", "js"): whole,
+                                                       pair("eng", "rb"): b""})
+    r = await c.get(f"/v1/orgs/{ORG}/badges?{PERIOD}&min_awards=0", headers=h)
+    assert r.status_code == 200, r.text
+    rows = {row["badge_id"]: row for row in r.json()["items"]}
+    assert (rows["py"]["badges_awarded"], rows["py"]["accepted_awards"]) == (2, 1)
+    assert (rows["js"]["badges_awarded"], rows["js"]["accepted_awards"]) == (3, 0)
+    assert rows.get("rb", {"badges_awarded": 0})["badges_awarded"] == 0
