@@ -131,20 +131,11 @@ while i <= n do
       end
       if split then
         if is[2] == 0 then call('SADD', one, DEDUP.SPLIT) end
-        local by = {}
-        for j = 0, nids - 1 do
-          local b = string.sub(bs, j + 1, j + 1)
-          local t = by[b]
-          if not t then t = {}; by[b] = t end
-          t[#t + 1] = A[i + j]
-        end
-        for _, b in ipairs(DEDUP_HEX) do
-          local t = by[b]
-          if t then
-            local key = one .. ':' .. b
-            for s = 1, #t, 4000 do call('SADD', key, unpack(t, s, math.min(s + 3999, #t))) end
-            call('EXPIRE', key, ttl)
-          end
+        for _, bucket in ipairs(dedup_by_bucket(one, bs, nids)) do
+          local key, js, t = bucket[1], bucket[2], {}
+          for k = 1, #js do t[k] = A[i + js[k] - 1] end
+          for s = 1, #t, 4000 do call('SADD', key, unpack(t, s, math.min(s + 3999, #t))) end
+          call('EXPIRE', key, ttl)
         end
       end
       call('EXPIRE', one, ttl)

@@ -536,12 +536,11 @@ def dedup_lua() -> str:
     for apply.lua and the worker's lookup (streams/sink.py), which must read it alike."""
     return "\n".join((
         _lua_table("DEDUP", {"ONE": _lua_str(DEDUP_ONE), "SPLIT": _lua_str(DEDUP_SPLIT)}),
+        f"local DEDUP_HEX = {{{', '.join(_lua_str(f'{b:x}') for b in range(DEDUP_BUCKETS))}}}",
         "-- the org-day's buckets (Layout.dedup): the one set's key, ':' and the hex digit",
         "local function dedup_buckets(one)",
         "  local keys = {}",
-        f"  for b = 0, {DEDUP_BUCKETS - 1} do",
-        "    keys[b + 1] = one .. ':' .. string.format('%x', b)",
-        "  end",
+        "  for b, h in ipairs(DEDUP_HEX) do keys[b] = one .. ':' .. h end",
         "  return keys",
         "end",
         "-- is[1], is[2]: the one set holds DEDUP.ONE, DEDUP.SPLIT (SMISMEMBER's first two). "
@@ -552,7 +551,24 @@ def dedup_lua() -> str:
         "  if is[1] == 1 then return false end",
         "  return redis.call('EXISTS', unpack(dedup_buckets(one))) > 0",
         "end",
-        f"local DEDUP_HEX = {{{', '.join(_lua_str(f'{b:x}') for b in range(DEDUP_BUCKETS))}}}",
+        "-- the positions 1..n whose hex digit in `bs` names each bucket (those `keep` keeps,",
+        "-- if given): {{bucket's key, {positions}}...} in DEDUP_HEX order",
+        "local function dedup_by_bucket(one, bs, n, keep)",
+        "  local by = {}",
+        "  for j = 1, n do",
+        "    if not keep or keep(j) then",
+        "      local b = string.sub(bs, j, j)",
+        "      local t = by[b]",
+        "      if not t then t = {}; by[b] = t end",
+        "      t[#t + 1] = j",
+        "    end",
+        "  end",
+        "  local out = {}",
+        "  for _, h in ipairs(DEDUP_HEX) do",
+        "    if by[h] then out[#out + 1] = {one .. ':' .. h, by[h]} end",
+        "  end",
+        "  return out",
+        "end",
     ))
 
 

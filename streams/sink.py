@@ -402,21 +402,12 @@ for _, ask in ipairs(q[1]) do
     for j = 1, #rr do hit[s + j - 1] = rr[j] end
   end
   if dedup_split(one, r) then  -- the rest may be in their buckets
-    local by = {}
-    for j = 1, n do
-      if hit[j] == 0 then
-        local b = string.sub(bs, j, j)
-        local t = by[b]
-        if not t then t = {}; by[b] = t end
-        t[#t + 1] = j
-      end
-    end
-    for b, js in pairs(by) do
-      local ids = {}
+    local missed = function(j) return hit[j] == 0 end
+    for _, bucket in ipairs(dedup_by_bucket(one, bs, n, missed)) do
+      local key, js, ids = bucket[1], bucket[2], {}
       for k = 1, #js do ids[k] = m[js[k]] end
       for s = 1, #ids, 4000 do
-        local rr = redis.call('SMISMEMBER', one .. ':' .. b,
-                              unpack(ids, s, math.min(s + 3999, #ids)))
+        local rr = redis.call('SMISMEMBER', key, unpack(ids, s, math.min(s + 3999, #ids)))
         for k = 1, #rr do hit[js[s + k - 1]] = rr[k] end
       end
     end
