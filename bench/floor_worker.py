@@ -43,7 +43,7 @@ from schemas.fastevents import decode_events  # noqa: E402
 from schemas.layout import Layout, tp_field  # noqa: E402
 from streams import state  # noqa: E402
 from streams.processor import Fetched, PartitionBatch, Record, dedup_member  # noqa: E402
-from streams.protocol import Header, decode, encode  # noqa: E402
+from streams.protocol import HEADER_SLOTS, Header, Op, decode, encode  # noqa: E402
 
 PARTITIONS = 8
 NOW_US = 2_000_000_000_000_000  # 2033: no demo event is in the future
@@ -107,17 +107,23 @@ def main() -> None:
     commits = fold()
     payloads = [decode(encode(c, layout, Header(tp_field("t", p), 1, i, i + m, None))[0])
                 for p, i, m, c in commits]
-    # (key, field) writes per batch: each COUNTERS section's field count (protocol.Op)
+    # (key, field) writes per batch: each counter written by the PACKED and COUNTERS
+    # sections (protocol.Op), which come first, in that order (after any CLAIM)
     cells: list[list[tuple[str, str]]] = []
     for payload in payloads:
         out: list[tuple[str, str]] = []
-        j = payload.index("K") if "K" in payload else len(payload)
-        if j < len(payload):
+        j = len(HEADER_SLOTS)
+        if j < len(payload) and payload[j] == Op.CLAIM:
+            j += 2 + 3 * int(payload[j + 1])
+        while j < len(payload) and payload[j] in (Op.PACKED, Op.COUNTERS):
+            head = 3 if payload[j] == Op.PACKED else 2  # key (field) count, then pairs
             nkeys, at = int(payload[j + 1]), j + 2
             for _ in range(nkeys):
-                key, nf = payload[at], int(payload[at + 1])
-                out.extend((key, payload[at + 2 + 2 * f]) for f in range(nf))
-                at += 2 + 2 * nf
+                key = "".join(payload[at:at + head - 1])  # the hash (and the entity's field)
+                nf = int(payload[at + head - 1])
+                out.extend((key, payload[at + head + 2 * f]) for f in range(nf))
+                at += head + 2 * nf
+            j = at
         cells.append(out)
     writes = sum(len(c) for c in cells)
 

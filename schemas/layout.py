@@ -1,15 +1,22 @@
 """The Redis key layout: the only place a key or a counter field is spelled.
 
-Counters live in hashes, one per (org, level, entity, time bucket):
+Counters live in one hash per (org, time bucket), one field per (level, entity), whose value
+is the entity's counts in that bucket as a MessagePack map (field -> count, no zeros):
 
-    {p}:c:{org}:{level}:{entity}:{bucket}
+    {p}:{org}:cp:{bucket}   field  <level><entity>
 
 * level ``o`` (entity ``-``), ``i`` (entity = issuer_id) or ``b`` (entity = ``issuer|badge``);
 * bucket ``dYYYYMMDD``, ``mYYYYMM``, ``yYYYY`` or ``all``. Every increment lands in the day,
   its month, its year and ``all``, so any period of whole days is covered by at most
   ~30 + 11 + years + 11 + 30 buckets, never one key per day.
 
-Fields inside a counter hash (``s`` is a status code, see STATUS_CODES):
+Workers before 2026-11-30 wrote one hash per (org, level, entity, bucket),
+``{p}:{org}:c:{level}:{entity}:{bucket}``, a field per count: readers add those up with the
+packed map (`counter_parts` names both), so an upgrade needs no migration. One key per
+bucket instead of one per entity and bucket: a key costs ≈ 100 bytes of its own, and a
+small org's day touched 3 to 5 of them for a few fields each (bench/README.md).
+
+Fields inside a counter map (``s`` is a status code, see STATUS_CODES):
 
 * cohort, by issue day and *current* status: ``aw.s`` awards, ``ac.s`` accepted ever,
   ``sh.s`` shared ever, ``pu.s`` public now, ``me.<method>.s``, ``tt.<bucket index>.s``;
@@ -196,7 +203,15 @@ class Layout:
         return self.org_key(org, "tm", bucket)
 
     def counter_base(self, org: str, level: str, entity: str) -> str:
-        """Key without the bucket; the bucket is appended after a ':'."""
+        """One entity's counters without the bucket (`counter_key` adds it): the packed
+        hash's key stem, its field and the stem of the hash workers wrote before the packed
+        layout, joined by PACKED_SEP (`counter_parts` splits a counter key)."""
+        return PACKED_SEP.join((self.org_key(org, "cp"), f"{level}{entity}",
+                                self.legacy_counter_base(org, level, entity)))
+
+    def legacy_counter_base(self, org: str, level: str, entity: str) -> str:
+        """The hash of one entity's counters per bucket that workers before the packed
+        layout wrote (read still, never written): ``<this>:<bucket>``."""
         return self.org_key(org, "c", level, entity)
 
     # --- per-award state -----------------------------------------------------------
@@ -459,11 +474,34 @@ def version_field(bucket: str) -> str | None:
 
 
 VERSIONS_GEN = "_gen"  # Layout.table_versions: set once per Redis lifetime (a uuid)
+# Layout.table_versions: the org's counter layout, set by its first commit of packed counters
+# (streams/apply.lua's LAYOUT op): LAYOUT_PACKED if the org had no legacy counter hash then
+# (so it never has one: readers skip them), else LAYOUT_MIXED; absent, readers read both
+VERSIONS_LAYOUT = "_layout"
+LAYOUT_PACKED, LAYOUT_MIXED = "packed", "mixed"
+
+
+PACKED_SEP = "\x1f"  # in a counter key: packed hash, field, legacy hash (never in a key)
 
 
 def counter_key(base: str, bucket: str) -> str:
-    """The counter hash of one bucket (day_b, month_b, year_b, ALL_BUCKET) of a base."""
-    return f"{base}{BUCKET_SEP}{bucket}"
+    """One bucket (day_b, month_b, year_b, ALL_BUCKET) of an entity's counters
+    (Layout.counter_base): ``<packed hash>:<bucket>``, its field, ``<legacy hash>:<bucket>``
+    joined by PACKED_SEP; of a base without PACKED_SEP (a legacy base), that hash's key."""
+    head, sep, rest = base.partition(PACKED_SEP)
+    if not sep:
+        return f"{base}{BUCKET_SEP}{bucket}"
+    fld, _, legacy = rest.partition(PACKED_SEP)
+    return f"{head}{BUCKET_SEP}{bucket}{sep}{fld}{sep}{legacy}{BUCKET_SEP}{bucket}"
+
+
+def counter_parts(key: str) -> tuple[str, str, str] | None:
+    """(packed hash, its field, legacy hash) of a `counter_key`, or None for a plain
+    hash key (a legacy base's, a table-methods hash)."""
+    parts = key.split(PACKED_SEP)
+    if len(parts) != 3:
+        return None
+    return parts[0], parts[1], parts[2]
 
 
 def status_field(kind: str, status: str) -> str:

@@ -86,6 +86,32 @@ while i <= n do
       end
       i = i + 2 * nf
     end
+  elseif op == OP.PACKED then
+    -- an entity's counters in a bucket: key, field, count, then (count's field, delta)
+    -- pairs, added into the field's map (MessagePack); a count at 0 goes, and the field
+    -- with the last one
+    for _ = 1, cnt do
+      local key, f, nf = A[i], A[i + 1], tonumber(A[i + 2])
+      i = i + 3
+      local old = call('HGET', key, f)
+      local m = (old and #old > 0) and cmsgpack.unpack(old) or {}
+      for j = 0, nf - 1 do
+        local c = A[i + 2 * j]
+        local v = (m[c] or 0) + A[i + 2 * j + 1]
+        if v == 0 then m[c] = nil else m[c] = v end
+      end
+      if next(m) == nil then call('HDEL', key, f) else call('HSET', key, f, cmsgpack.pack(m)) end
+      i = i + 2 * nf
+    end
+  elseif op == OP.LAYOUT then
+    -- an org's counter layout, once: 'mixed' if its legacy all-time hash exists
+    for _ = 1, cnt do
+      if call('HEXISTS', A[i], LAYOUT.field) == 0 then
+        local mixed = call('EXISTS', A[i + 1]) == 1
+        call('HSET', A[i], LAYOUT.field, mixed and LAYOUT.mixed or LAYOUT.packed)
+      end
+      i = i + 2
+    end
   elseif op == OP.TABLE then
     -- badge-table vectors: key, field, nonzero count, then (index, delta) pairs. Stored
     -- without their trailing zeros (a day's vector of awards alone ends in 9 of them);

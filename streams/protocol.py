@@ -41,6 +41,8 @@ from schemas.layout import (
     FIELD_CODES,
     FIELD_SEP,
     ISSUER_LEVEL,
+    LAYOUT_MIXED,
+    LAYOUT_PACKED,
     ORG_ENTITY,
     ORG_LEVEL,
     POS_EPOCH,
@@ -53,10 +55,12 @@ from schemas.layout import (
     SHARED,
     TABLE_VECTOR,
     VERSIONS_GEN,
+    VERSIONS_LAYOUT,
     VIEW_SOURCE,
     Layout,
     buckets_of_day,
     counter_key,
+    counter_parts,
     dedup_buckets,
     hash_tag,
     method_table_field,
@@ -71,6 +75,12 @@ class Op(StrEnum):
     """One kind of write; the value is its one-character code on the wire (the payload of a
     large batch holds a few hundred thousand strings, so the codes stay short)."""
 
+    PACKED = "C"  # key, field, count, (count's field, delta)...: added into the field's
+    # MessagePack map of counts (an entity's counters in a bucket: schemas/layout.py), a
+    # count that comes to 0 removed and the field with it when none is left
+    LAYOUT = "Y"  # key, legacy key: unless the key (an org's versions hash) has
+    # VERSIONS_LAYOUT, set it: LAYOUT_MIXED if the legacy key (its all-time org counters of
+    # before the packed counters) exists, else LAYOUT_PACKED
     COUNTERS = "K"  # key, field count, (field, delta)...: HINCRBY, rolled up per batch here
     TABLE = "T"  # key, field, nonzero count, (index, delta)...: added into a packed vector
     DEDUP = "M"  # per org-day: its one set, seconds to keep, the one set's room, count, the
@@ -181,8 +191,9 @@ def encode(commit: Commit, layout: Layout, header: Header,
     _add_stats(commit, layout, incr, sadd if header.mode == PARTITION else set())
     cells, table, counted = _roll_up(commit, layout)
 
-    nkeys = 0
+    nkeys = npacked = 0
     flat: list[str | int] = []
+    pflat: list[str | int] = []
     code = FIELD_CODES.get
     for key, tgt in cells.items():
         if not tgt:
@@ -191,11 +202,29 @@ def encode(commit: Commit, layout: Layout, header: Header,
             tgt = {f: n for f, n in tgt.items() if n}
             if not tgt:
                 continue
+        parts = counter_parts(key)
+        if parts is not None:  # an entity's counters: its field of the bucket's packed hash
+            npacked += 1
+            prow: list[str | int] = [parts[0], parts[1], len(tgt), *tgt, *tgt]
+            prow[3::2] = [code(f, f) for f in tgt]
+            prow[4::2] = tgt.values()  # integers: the script adds them
+            pflat.extend(prow)
+            continue
         nkeys += 1
         row: list[str | int] = [key, len(tgt), *tgt, *tgt]  # key, field count, (field, delta)...
         row[2::2] = [code(f, f) for f in tgt]  # stored as its code (schemas/layout.py)
         row[3::2] = map(str, tgt.values())
         flat.extend(row)
+    if npacked:
+        out.extend((Op.PACKED, npacked))
+        out.extend(pflat)
+        # each org whose counters this commit writes: its layout, if not set yet (a few a
+        # commit: the orgs of its cells)
+        orgs = dict.fromkeys(cell[0] for cell in commit.fine)
+        out.extend((Op.LAYOUT, len(orgs)))
+        for org in orgs:
+            out.extend((layout.table_versions(org), counter_key(
+                layout.legacy_counter_base(org, ORG_LEVEL, ORG_ENTITY), ALL_BUCKET)))
     if nkeys:
         out.extend((Op.COUNTERS, nkeys))
         out.extend(flat)
@@ -525,6 +554,9 @@ def apply_lua() -> str:
         _lua_table("OP", {op.name: _lua_str(op.value) for op in Op}),
         _lua_table("RESULT", {r.name: _lua_str(r.value) for r in ApplyResult}),
         dedup_lua(),
+        _lua_table("LAYOUT", {"field": _lua_str(VERSIONS_LAYOUT),
+                              "packed": _lua_str(LAYOUT_PACKED),
+                              "mixed": _lua_str(LAYOUT_MIXED)}),
         _lua_table("POS", {"epoch": _lua_str(POS_EPOCH), "writes": _lua_str(POS_WRITES),
                            "next": _lua_str(POS_NEXT), "sep": _lua_str(POS_VALUE_SEP)}),
     ]
@@ -677,7 +709,7 @@ def split(commit: Commit, layout: Layout) -> Split:
 # channel, not a key).
 _ARITY = {Op.CLAIM: 3, Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3,
           Op.HSET: 3, Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2,
-          Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2}
+          Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2, Op.LAYOUT: 2}
 
 
 def written_keys(payload: list[Any]) -> list[str]:
@@ -692,6 +724,14 @@ def written_keys(payload: list[Any]) -> list[str]:
             for _ in range(cnt):
                 keys[payload[i]] = None
                 i += 2 + 2 * int(payload[i + 1])
+        elif op == Op.PACKED:
+            for _ in range(cnt):
+                keys[payload[i]] = None
+                i += 3 + 2 * int(payload[i + 2])
+        elif op == Op.LAYOUT:  # the versions hash, and the legacy hash EXISTS reads
+            for _ in range(cnt):
+                keys.update(dict.fromkeys(payload[i:i + 2]))
+                i += 2
         elif op == Op.TABLE:
             for _ in range(cnt):
                 keys[payload[i]] = None

@@ -45,18 +45,21 @@ period's total is a handful of array additions whatever the period's length.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
+import msgpack
 import numpy as np
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
+from schemas.layout import LAYOUT_PACKED, VERSIONS_LAYOUT, Layout, counter_parts, stored_names
 from schemas.layout import VERSIONS_GEN as GEN_FIELD
-from schemas.layout import Layout, stored_names
 
 MAX_SUMS = 256  # groups' last totals kept, and at most this many bytes of them (a badge
 MAX_SUM_BYTES = 32 << 20  # table's total is 8 bytes x 25 x the org's pairs: 400 kB for 2,000)
+_PACKED = LAYOUT_PACKED.encode()
 TRIES = 3  # snapshots attempted with the cache before reading every bucket at once
 
 Item = tuple[str, str | None]  # (hash key, its version field in the versions hash or None)
@@ -66,6 +69,9 @@ Item = tuple[str, str | None]  # (hash key, its version field in the versions ha
 class _Org:
     gen: bytes | None = None
     index: dict[bytes, int] = field(default_factory=dict)  # field name -> position
+    # the org's counters are all packed (VERSIONS_LAYOUT): no legacy hash to read. Kept
+    # for the org's `_gen`: only a Redis that came back empty clears it (and `_gen` with it)
+    packed_only: bool = False
 
 
 @dataclass
@@ -85,21 +91,84 @@ def _floor(first: dict[bytes, bytes] | None) -> str | None:
     return min(first.values()).decode().replace("-", "")
 
 
-async def _snapshot(redis: Redis, tv: str, vfields: list[str], keys: list[str],
-                    first_key: str | None,
-                    ) -> tuple[list[bytes | None], list[dict[bytes, bytes]],
-                               dict[bytes, bytes] | None]:
-    """One MULTI: the org's `_gen` and bucket versions, each key's hash, and the first-day
-    hash when one is named (else None): what a read sums, as of one moment."""
-    pipe = redis.pipeline(transaction=True)
-    pipe.hmget(tv, [GEN_FIELD, *vfields])
+def queue_hashes(pipe: Pipeline, keys: Sequence[str], legacy: bool = True) -> None:
+    """Queue the reads of bucket hashes (`take_hashes` reads their answers): HGETALL each
+    plain hash; the counter keys' fields (schemas/layout.py counter_key) with one HMGET per
+    packed hash, then, with `legacy`, each one's legacy hash."""
+    fields: dict[str, list[str]] = {}
     for key in keys:
-        pipe.hgetall(key)
+        parts = counter_parts(key)
+        if parts is None:
+            pipe.hgetall(key)
+        else:
+            fields.setdefault(parts[0], []).append(parts[1])
+    for packed, names in fields.items():
+        pipe.hmget(packed, names)
+    if legacy:
+        for key in keys:
+            parts = counter_parts(key)
+            if parts is not None:
+                pipe.hgetall(parts[2])
+
+
+def take_hashes(keys: Sequence[str], answers: Iterator[Any],
+                legacy: bool = True) -> list[dict[bytes, Any]]:
+    """Each key's hash, from the answers to `queue_hashes(keys, legacy)` in order: a
+    counter key's packed map (and legacy hash, added up: both as stored, field codes)."""
+    out: list[dict[bytes, Any] | None] = []
+    packed: dict[str, list[int]] = {}  # packed hash -> positions of its keys in `out`
+    for i, key in enumerate(keys):
+        parts = counter_parts(key)
+        if parts is None:
+            out.append(cast(dict[bytes, Any], next(answers)))
+        else:
+            out.append(None)
+            packed.setdefault(parts[0], []).append(i)
+    raw: dict[int, bytes | None] = {}
+    for at in packed.values():
+        raw.update(zip(at, next(answers), strict=True))
+    for i in range(len(keys)):
+        if out[i] is None:
+            out[i] = merged_counts(raw[i], next(answers) if legacy else {})
+    return cast(list[dict[bytes, Any]], out)
+
+
+def merged_counts(raw: bytes | None, legacy: dict[bytes, bytes]) -> dict[bytes, Any]:
+    """A packed counter field's map (MessagePack, field -> count; None: absent) added to
+    the legacy hash of the same entity and bucket (HGETALL: field -> decimal count)."""
+    if not raw:
+        return legacy
+    packed: dict[bytes, int] = msgpack.unpackb(raw, raw=True)
+    if not legacy:
+        return packed
+    out: dict[bytes, Any] = dict(legacy)
+    for f, n in packed.items():
+        had = out.get(f)
+        out[f] = n if had is None else int(had) + n
+    return out
+
+
+async def _snapshot(redis: Redis, tv: str, vfields: list[str], keys: list[str],
+                    first_key: str | None, legacy: bool,
+                    ) -> tuple[list[bytes | None], list[dict[bytes, Any]],
+                               dict[bytes, bytes] | None]:
+    """One MULTI: the org's `_gen`, counter layout and bucket versions (`_heads`), each
+    key's hash (`legacy`: and its legacy hash), and the first-day hash when one is named
+    (else None): what a read sums, as of one moment."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.hmget(tv, _heads(vfields))
+    queue_hashes(pipe, keys, legacy)
     if first_key is not None:
         pipe.hgetall(first_key)
-    got, *hashes = await pipe.execute()
-    first = hashes.pop() if first_key is not None else None
-    return got, hashes, first
+    got, *answers = await pipe.execute()
+    first = answers.pop() if first_key is not None else None
+    return got, take_hashes(keys, iter(answers), legacy), first
+
+
+def _heads(vfields: list[str]) -> list[str]:
+    """What a read asks of the org's versions hash: `_gen`, the counter layout, then the
+    versions of its buckets (got[0], got[1], got[2:])."""
+    return [GEN_FIELD, VERSIONS_LAYOUT, *vfields]
 
 
 def _before(bucket: str, floor: str | None) -> bool:
@@ -165,19 +234,27 @@ class VersionedBuckets:
         # and when every versioned bucket is cached and current, that one MULTI is the read
         eager = [it for it in wanted if it[1] is None]
         for attempt in range(TRIES + 1):
-            fresh: list[dict[bytes, bytes]] = []
+            fresh: list[dict[bytes, Any]] = []
+            # the legacy hashes are skipped where the org was seen all packed (the last try
+            # reads them whatever it was seen as)
+            known = self.orgs.get(ckey)
+            legacy = attempt == TRIES or known is None or not known.packed_only
             if first_key is None and not eager:
-                got = cast(list[bytes | None], await redis.hmget(tv, [GEN_FIELD, *vfields]))
+                got = cast(list[bytes | None], await redis.hmget(tv, _heads(vfields)))
                 floor = None
             else:
                 got, fresh, first = await _snapshot(redis, tv, vfields,
-                                                    [key for key, _vf in eager], first_key)
+                                                    [key for key, _vf in eager], first_key,
+                                                    legacy)
                 # the last try reads every bucket in one MULTI: nothing skipped
                 floor = _floor(first) if first_key is not None and attempt < TRIES else None
             gen = got[0]
-            versions: dict[str | None, bytes | None] = dict(zip(vfields, got[1:], strict=True))
+            versions: dict[str | None, bytes | None] = dict(zip(vfields, got[2:], strict=True))
             versions[None] = None
             org = self._org(ckey, gen)
+            org.packed_only = got[1] == _PACKED
+            if eager and not legacy and not org.packed_only:
+                continue  # not all packed after all (another Redis, `_gen`): with them
             local: dict[str, _Bucket] = {}
             stale: list[Item] = []
             for it in wanted:
@@ -202,10 +279,11 @@ class VersionedBuckets:
             # read again with the stale ones, so that the request sums one snapshot
             stale.extend(eager)
             got2, hashes, first = await _snapshot(redis, tv, vfields,
-                                                  [key for key, _vf in stale], first_key)
+                                                  [key for key, _vf in stale], first_key,
+                                                  attempt == TRIES or not org.packed_only)
             if floor is not None and _floor(first) != floor:
                 continue  # an older event moved the first day meanwhile: again
-            now: dict[str | None, bytes | None] = dict(zip(vfields, got2[1:], strict=True))
+            now: dict[str | None, bytes | None] = dict(zip(vfields, got2[2:], strict=True))
             now[None] = None
             if got2[0] != gen:  # Redis lost its data between the two round trips
                 if attempt < TRIES:

@@ -9,7 +9,7 @@ from datetime import date
 
 from redis.asyncio import Redis
 
-from api.readers.buckets import VersionedBuckets
+from api.readers.buckets import VersionedBuckets, queue_hashes, take_hashes
 from schemas.layout import (
     ACCEPTED,
     ALL_BUCKET,
@@ -203,12 +203,12 @@ class CounterReader:
                     for t in totals]
         # MULTI/EXEC: one snapshot, so a batch applied mid-read cannot split a response.
         pipe = self.redis.pipeline(transaction=True)
-        for bases, buckets in self.requests:
-            for base in bases:
-                for b in buckets:
-                    pipe.hgetall(counter_key(base, b))
-        res: list[Mapping[bytes, bytes | int]] = (
-            [stored_names(h) for h in await pipe.execute()] if len(pipe) else [])
+        keys = [counter_key(base, b) for bases, buckets in self.requests
+                for base in bases for b in buckets]
+        queue_hashes(pipe, keys)  # and their legacy hashes (no versions read to say)
+        answers = iter(await pipe.execute() if len(pipe) else [])
+        res: list[Mapping[bytes, bytes | int]] = [stored_names(h)
+                                                  for h in take_hashes(keys, answers)]
         out: list[list[Mapping[bytes, bytes | int]]] = []
         i = 0
         for bases, buckets in self.requests:

@@ -34,6 +34,7 @@ from schemas.layout import (
 )
 from streams.processor import Commit
 from streams.sink import Sink
+from tests.counts import entity_counts
 
 ORG = "acme"
 OLD = "2025-02-10"  # an issue day long before the periods read
@@ -130,20 +131,63 @@ async def test_an_old_bucket_changed_by_an_acceptance_today_is_read_again(
 
 
 async def test_a_bucket_without_a_version_is_read_every_time(settings, redis, client):
-    """What a worker before the counter versions wrote: counters, no `c:<bucket>`."""
+    """What a worker before the counter versions wrote: counters, no `c:<bucket>`; and
+    while it still runs beside this one, what it writes after."""
     _app, c, h = client
     layout = Layout(settings.redis_prefix)
-    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 1)], first=True)
-    assert (await counts(c, h))["badges_awarded"] == 1
-    # an older worker adds 3 awards on 2025-03-05 (day and month buckets; no version bump)
-    for b in ("d20250305", "m202503"):
-        await redis.hincrby(counter_key(layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
+    # an older worker adds 3 awards on 2025-03-05 (day and month buckets, and all time; no
+    # version bump, and its own hashes: one per entity and bucket)
+    for b in ("d20250305", "m202503", "all"):
+        await redis.hincrby(counter_key(layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
                             "aw.p", 3)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 1)], first=True)
     assert (await counts(c, h))["badges_awarded"] == 4
     for b in ("d20250305", "m202503"):
-        await redis.hincrby(counter_key(layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
+        await redis.hincrby(counter_key(layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
                             "aw.p", 1)
     assert (await counts(c, h))["badges_awarded"] == 5
+
+
+async def test_an_org_written_only_packed_is_read_without_the_legacy_hashes(
+        settings, redis, client):
+    """An org whose first counters this worker wrote ('packed') is read with one HMGET per
+    bucket's packed hash and no legacy HGETALL; one an older worker wrote first ('mixed')
+    with them, and both read right (by hand: 2 awards each, the mixed one 3 + 2)."""
+    _app, c, h = client
+    layout = Layout(settings.redis_prefix)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 2)], first=True)
+    assert await redis.hget(layout.table_versions(ORG), "_layout") == b"packed"
+
+    async def hgetalls() -> int:
+        stats = await redis.info("commandstats")
+        return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+    before = await hgetalls()
+    assert (await counts(c, h))["badges_awarded"] == 2  # learns 'packed' (legacy read once)
+    first = await hgetalls() - before
+    reads = []
+    for _ in range(2):
+        before = await hgetalls()
+        assert (await counts(c, h))["badges_awarded"] == 2
+        reads.append(await hgetalls() - before)
+    # then: the org's other hashes (stats, settings, first day), no legacy hash; the first
+    # read had the legacy hash of each counter bucket it read too (`all` among them, which
+    # is read every time)
+    assert reads[0] == reads[1] < first
+    other = "globex"
+    legacy = layout.legacy_counter_base(other, ORG_LEVEL, ORG_ENTITY)
+    for b in ("d20250210", "m202502", "y2025", "all"):
+        await redis.hincrby(counter_key(legacy, b), "aw.p", 3)
+    c2 = Commit()
+    c2.count(other, "eng", "py", OLD, "aw.p", 2)
+    await Sink(redis, layout).apply(c2, "t", 0, 1, -1, -1, None)
+    assert await redis.hget(layout.table_versions(other), "_layout") == b"mixed"
+    reader = CounterReader(redis, app_cache := VersionedBuckets(64), layout, other)
+    i = reader.want((layout.counter_base(other, ORG_LEVEL, ORG_ENTITY),), date(2025, 1, 1),
+                    date(2025, 3, 31))
+    for _ in range(2):  # parsed, then from the cache
+        assert fold((await reader.run())[i], frozenset("padr")).badges_awarded == 5
+    assert not app_cache.orgs[(layout.data, other)].packed_only
 
 
 async def test_a_new_gen_empties_the_org_s_cached_buckets(settings, redis, client):
@@ -169,20 +213,24 @@ async def test_a_new_gen_empties_the_org_s_cached_buckets(settings, redis, clien
 
 async def test_a_bucket_written_before_and_after_the_field_codes_adds_both_spellings(
         settings, redis, client):
-    """A worker before the field codes (schemas/layout.py) wrote `aw.p` and `sc.linkedin.p`
-    by name; this one writes the same fields into the same buckets as `Ap` and `X0p`. The
-    summary (cached buckets), the time series (fields picked by name) and a reader with no
-    cache add the two spellings up. By hand: 3 + 2 awards, 4 + 1 shares."""
+    """A worker before the field codes and the packed counters (schemas/layout.py) wrote
+    `aw.p` and `sc.linkedin.p` by name into a hash per entity and bucket; this one writes
+    the same fields into the same buckets as `Ap` and `X0p`, in the packed map. The summary
+    (cached buckets), the time series (fields picked by name) and a reader with no cache
+    add the two places and spellings up. By hand: 3 + 2 awards, 4 + 1 shares."""
     _app, c, h = client
     layout = Layout(settings.redis_prefix)
     base = layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
+    legacy = layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
     for b in ("d20250210", "m202502", "y2025", "all"):
-        await redis.hincrby(counter_key(base, b), "aw.p", 3)
-        await redis.hincrby(counter_key(base, b), "sc.linkedin.p", 4)
+        await redis.hincrby(counter_key(legacy, b), "aw.p", 3)
+        await redis.hincrby(counter_key(legacy, b), "sc.linkedin.p", 4)
     await commit(redis, layout, OLD, [("eng", "py", "aw.p", 2), ("eng", "py", "sc.linkedin.p", 1)],
                  first=True)
-    stored = await redis.hgetall(counter_key(base, "d20250210"))
-    assert stored == {b"aw.p": b"3", b"sc.linkedin.p": b"4", b"Ap": b"2", b"X0p": b"1"}
+    assert await redis.hgetall(counter_key(legacy, "d20250210")) == {
+        b"aw.p": b"3", b"sc.linkedin.p": b"4"}  # the old hash is not written again
+    assert await entity_counts(redis, layout, ORG, ORG_LEVEL, ORG_ENTITY, "d20250210") == {
+        b"aw.p": 3, b"sc.linkedin.p": 4, b"Ap": 2, b"X0p": 1}
     for _ in range(2):  # parsed, then from the cache
         got = await counts(c, h)
         assert (got["badges_awarded"], got["shares"]) == (5, 5)

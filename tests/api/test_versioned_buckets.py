@@ -1,6 +1,7 @@
 """The generic versioned-bucket cache (api/readers/buckets.py) against brute force on the real
 Redis: random writes to random buckets (versions bumped with each, as the worker does; one
-bucket never versioned, as one written before the worker kept versions), random groups of
+bucket never versioned, as one written before the worker kept versions; each count either
+in the bucket's packed map or in its legacy hash, both read as one), random groups of
 buckets summed after each, a cache small enough to evict, and once Redis "comes back empty"
 (every key gone, versions start over under a new `_gen`): every sum equals the one computed
 from what was written."""
@@ -10,11 +11,12 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import msgpack
 from redis.asyncio import Redis
 
 from api.readers.buckets import VersionedBuckets
 from core.settings import Settings
-from schemas.layout import ORG_ENTITY, ORG_LEVEL, VERSIONS_GEN, Layout, counter_key
+from schemas.layout import ORG_ENTITY, ORG_LEVEL, VERSIONS_GEN, Layout, counter_key, counter_parts
 
 ORG = "acme"
 
@@ -40,7 +42,14 @@ async def test_sums_equal_brute_force_through_random_changes(settings: Settings,
         for _ in range(rng.randrange(4)):
             b, f, n = rng.choice(buckets), rng.choice(fields), rng.randrange(-3, 6)
             truth[b][f] += n
-            pipe.hincrby(counter_key(base, b), f, n)
+            packed, field, legacy = counter_parts(counter_key(base, b)) or ("", "", "")
+            if rng.random() < 0.5:
+                pipe.hincrby(legacy, f, n)
+            else:  # the packed map, read and written back now (this test is its only writer)
+                raw = await redis.hget(packed, field)
+                have = msgpack.unpackb(raw, raw=False) if raw else {}
+                have[f] = have.get(f, 0) + n
+                await redis.hset(packed, field, msgpack.packb(have))
             if b != unversioned:
                 pipe.hincrby(tv, b, 1)
         await pipe.execute()
@@ -62,7 +71,7 @@ async def test_sums_equal_brute_force_through_random_changes(settings: Settings,
 async def test_a_new_gen_with_the_same_version_numbers_is_read_again(settings: Settings,
                                                                      redis: Redis):
     layout = Layout(settings.redis_prefix)
-    key = counter_key(layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY), "d20260401")
+    key = counter_key(layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY), "d20260401")
     tv = layout.table_versions(ORG)
     cache = VersionedBuckets(max_buckets=8)
 
@@ -82,7 +91,7 @@ async def test_a_new_gen_with_the_same_version_numbers_is_read_again(settings: S
 async def test_a_read_of_cached_buckets_is_one_multi_with_the_unversioned_bucket_in_it(
         settings: Settings, redis: Redis):
     layout = Layout(settings.redis_prefix)
-    base = layout.counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
+    base = layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
     tv = layout.table_versions(ORG)
     day, alltime = counter_key(base, "d20260401"), counter_key(base, "all")
     cache = VersionedBuckets(max_buckets=8)

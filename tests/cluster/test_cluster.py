@@ -14,7 +14,7 @@ import pytest
 
 from core.redisclient import is_cluster
 from core.settings import Settings
-from schemas.layout import CONTROL_TAG, Layout, hash_tag
+from schemas.layout import CONTROL_TAG, Layout, counter_key, counter_parts, hash_tag
 from tests.conftest import ROOT, caught_up, publish, settings_env
 from tests.stream.conftest import ORGS, expected_totals, totals, wait_exact
 from tests.stream.test_correctness import compare_analytics, compare_everything, oracle_of
@@ -22,7 +22,7 @@ from tests.stream.test_correctness import compare_analytics, compare_everything,
 # Every Layout method naming one org's key, with made-up arguments.
 ORG_KEYS = {
     "table": ("m202604",), "table_versions": (), "table_methods": ("m202604",),
-    "counter_base": ("o", "-"), "held": ("aw-1",), "dedup": ("2026-04-14", 3),
+    "legacy_counter_base": ("o", "-"), "held": ("aw-1",), "dedup": ("2026-04-14", 3),
     "dedup_set": ("2026-04-14",),
     "issuers": (), "badges": (), "pairs": (), "last_awarded": (), "first_day": (),
     "coverage_config": (), "org_stats": (), "positions": (),
@@ -44,7 +44,10 @@ def test_every_key_of_an_org_hashes_to_the_org_s_slot(redis_cluster):
             layout = Layout("bp", gen)
             keys = [getattr(layout, m)(org, *args) for m, args in ORG_KEYS.items()]
             keys.append(layout.award(org, "aw-77")[0])
-            keys.append(layout.counter_base(org, "b", "eng|py") + ":d20260414")
+            packed = counter_parts(counter_key(layout.counter_base(org, "b", "eng|py"),
+                                               "d20260414"))
+            assert packed is not None
+            keys.extend((packed[0], packed[2]))  # the packed hash, the legacy one
             assert {keyslot(node, k) for k in keys} == {slot}, keys
     control = keyslot(node, CONTROL_TAG[1:-1])
     layout = Layout("bp")

@@ -11,11 +11,12 @@ import msgpack
 import orjson
 import pytest
 
-from schemas.layout import BADGE_LEVEL, Layout, counter_key, pair
+from schemas.layout import BADGE_LEVEL, Layout, pair
 from streams import state
 from streams.processor import PartitionBatch, Record
 from streams.protocol import ApplyResult
 from streams.sink import PairsLost, Sink
+from tests.counts import entity_counts
 
 NOW_US = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp() * 1_000_000)
 
@@ -43,15 +44,14 @@ async def run(sink: Sink, layout: Layout, values: list[bytes], offset: int) -> A
     return await sink.apply(b.fold(), "t", 0, 1, offset, offset + len(values), None)
 
 
-async def badge_day(redis, layout: Layout, issuer: str, badge: str) -> dict[bytes, bytes]:
-    base = layout.counter_base("acme", BADGE_LEVEL, pair(issuer, badge))
-    return {k: v for k, v in (await redis.hgetall(counter_key(base, "d20260413"))).items()
-            if v != b"0"}
+async def badge_day(redis, layout: Layout, issuer: str, badge: str) -> dict[bytes, int]:
+    return await entity_counts(redis, layout, "acme", BADGE_LEVEL, pair(issuer, badge),
+                               "d20260413")
 
 
 # by hand: one lms award accepted 25.5 h after its issue: aw, me, ac accepted, and time to
 # accept bucket 3 (24-72 h) of lms
-ACCEPTED_ONCE = {b"Aa": b"1", b"M2a": b"1", b"Ca": b"1", b"T23a": b"1"}
+ACCEPTED_ONCE = {b"Aa": 1, b"M2a": 1, b"Ca": 1, b"T23a": 1}
 
 
 async def test_a_state_is_stored_with_its_pair_digest_and_read_back_with_its_pair(

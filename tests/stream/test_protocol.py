@@ -9,6 +9,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import msgpack
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -33,6 +34,7 @@ from streams.protocol import (
     encode,
 )
 from streams.sink import Sink
+from tests.counts import entity_counts
 
 ORG = "acme"
 DAY = "2026-04-14"
@@ -92,24 +94,73 @@ def case(op: Op) -> Callable[[Case], Case]:
     return register
 
 
-@case(Op.COUNTERS)
+@case(Op.PACKED)
 async def counters_land_in_every_level_and_bucket(c: Ctx) -> None:
     commit = Commit()
     commit.count(ORG, "eng", "py", DAY, "aw.a")
     commit.count(ORG, "eng", "py", DAY, "aw.a")
     commit.count(ORG, "eng", "py", DAY, "me.lms.a")
+    await c.apply_ok(commit, Op.PACKED)
+    # one hash per (org, bucket), a field per (level, entity), spelled out by hand
+    # (schemas/layout.py): the entity's counts as a MessagePack map of field codes
+    fields = ("o-", "ieng", "beng|py")
+
+    async def maps(bucket: str) -> dict[bytes, dict[bytes, int]]:
+        key = f"{c.layout.data}:{{{ORG}}}:cp:{bucket}"
+        return {f: msgpack.unpackb(v, raw=True) for f, v in (await c.redis.hgetall(key)).items()}
+
+    for bucket in BUCKETS[:3]:
+        # aw.a and me.lms.a as stored: their codes (schemas/layout.py, field codes)
+        assert await maps(bucket) == {f.encode(): {b"Aa": 2, b"M2a": 1} for f in fields}, bucket
+    # All time keeps only what its one reader folds (protocol.ALL_TIME_KINDS): awarding
+    # methods are read by period, never all time.
+    assert await maps("all") == {f.encode(): {b"Aa": 2} for f in fields}
+    # a second commit adds into the maps; a count brought to 0 leaves its map, and a map
+    # left empty leaves the hash (another badge of the issuer keeps the issuer's)
+    more = Commit()
+    more.count(ORG, "eng", "py", DAY, "aw.a", -2)
+    more.count(ORG, "eng", "py", DAY, "me.lms.a", 4)
+    more.count(ORG, "eng", "go", DAY, "sc.linkedin.a", 3)
+    await c.apply_ok(more, Op.PACKED)
+    assert await maps("d20260414") == {
+        b"o-": {b"M2a": 5, b"X0a": 3}, b"ieng": {b"M2a": 5, b"X0a": 3},
+        b"beng|py": {b"M2a": 5}, b"beng|go": {b"X0a": 3}}
+    assert await maps("all") == {b"o-": {b"X0a": 3}, b"ieng": {b"X0a": 3},
+                                 b"beng|go": {b"X0a": 3}}
+
+
+@case(Op.LAYOUT)
+async def an_org_s_counter_layout_is_set_once_by_its_first_packed_commit(c: Ctx) -> None:
+    """An org with an all-time hash of an older worker is 'mixed' (readers add its legacy
+    hashes in), one without is 'packed'; what is set stays (the field names spelled by
+    hand: schemas/layout.py VERSIONS_LAYOUT)."""
+    old = f"{c.layout.data}:{{globex}}:c:o:-:all"
+    await c.redis.hset(old, "Ap", 4)  # what a worker before the packed counters wrote
+    for org in (ORG, "globex"):
+        commit = Commit()
+        commit.count(org, "eng", "py", DAY, "aw.p")
+        await c.apply_ok(commit, Op.LAYOUT)
+    assert await c.redis.hget(c.layout.table_versions(ORG), "_layout") == b"packed"
+    assert await c.redis.hget(c.layout.table_versions("globex"), "_layout") == b"mixed"
+    await c.redis.hset(f"{c.layout.data}:{{{ORG}}}:c:o:-:all", "Ap", 1)
+    await c.redis.delete(old)
+    for org in (ORG, "globex"):
+        commit = Commit()
+        commit.count(org, "eng", "py", DAY, "aw.p")
+        await c.apply_ok(commit, Op.LAYOUT)
+    assert await c.redis.hget(c.layout.table_versions(ORG), "_layout") == b"packed"
+    assert await c.redis.hget(c.layout.table_versions("globex"), "_layout") == b"mixed"
+
+
+@case(Op.COUNTERS)
+async def awarding_methods_land_in_their_period_buckets(c: Ctx) -> None:
+    commit = Commit()
+    commit.count(ORG, "eng", "py", DAY, "aw.a")
+    commit.count(ORG, "eng", "py", DAY, "me.lms.a")
     await c.apply_ok(commit, Op.COUNTERS)
-    for base in (c.layout.counter_base(ORG, "o", "-"), c.layout.counter_base(ORG, "i", "eng"),
-                 c.layout.counter_base(ORG, "b", "eng|py")):
-        for bucket in BUCKETS[:3]:
-            got = await c.redis.hgetall(f"{base}:{bucket}")
-            # aw.a and me.lms.a as stored: their codes (schemas/layout.py, field codes)
-            assert got == {b"Aa": b"2", b"M2a": b"1"}, (base, bucket)
-        # All time keeps only what its one reader folds (protocol.ALL_TIME_KINDS): awarding
-        # methods are read by period, never all time.
-        assert await c.redis.hgetall(f"{base}:all") == {b"Aa": b"2"}, base
     # Awarding methods per issuer, for issuer activity: by period bucket, not all time.
-    assert await c.redis.hget(c.layout.table_methods(ORG, "d20260414"), "eng|lms.a") == b"1"
+    for bucket in BUCKETS[:3]:
+        assert await c.redis.hget(c.layout.table_methods(ORG, bucket), "eng|lms.a") == b"1"
     assert not await c.redis.exists(c.layout.table_methods(ORG, "all"))
 
 
@@ -430,8 +481,7 @@ def counted(n: int = 1) -> Commit:
 
 async def awards(c: Ctx, layout: Layout | None = None) -> int:
     layout = layout or c.layout
-    raw = await c.redis.hget(f"{layout.counter_base(ORG, 'o', '-')}:all", "Ap")  # aw.p
-    return int(raw or 0)
+    return (await entity_counts(c.redis, layout, ORG, "o", "-", "all")).get(b"Ap", 0)  # aw.p
 
 
 async def test_an_applied_batch_stores_its_next_offset_and_fingerprint(ctx):

@@ -15,6 +15,7 @@ from schemas.reasons import DropReason
 from streams.processor import Commit, Rejection
 from streams.protocol import UNCHECKED, ApplyResult
 from streams.sink import Sink
+from tests.counts import entity_counts
 
 DAY = "2026-04-14"
 
@@ -33,8 +34,7 @@ def batch(*orgs: str, no_org_rejections: int = 0) -> Commit:
 
 
 async def awarded(redis, layout: Layout, org: str) -> int:
-    raw = await redis.hget(f"{layout.counter_base(org, 'o', '-')}:all", "Ap")  # aw.p's code
-    return int(raw or 0)
+    return (await entity_counts(redis, layout, org, "o", "-", "all")).get(b"Ap", 0)  # aw.p
 
 
 @pytest.fixture

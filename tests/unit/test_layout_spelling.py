@@ -68,6 +68,12 @@ def test_the_counter_field_helpers_split_what_they_join():
 def test_the_layouts_field_helpers_round_trip():
     day = layout.day_b(date(2026, 4, 13))
     assert layout.counter_key("bp:g1:c:acme:o:-", day) == "bp:g1:c:acme:o:-" + ":" + day
+    assert layout.counter_parts("bp:g1:c:acme:o:-:" + day) is None
+    # an entity's counters: the org's packed hash of the bucket, the entity's field in it
+    # and the hash an older worker wrote, spelled out by hand
+    key = layout.counter_key(layout.Layout("bp").counter_base("acme", "b", "eng|py"), day)
+    assert layout.counter_parts(key) == ("bp:g1:{acme}:cp:" + day, "beng|py",
+                                         "bp:g1:{acme}:c:b:eng|py:" + day)
     assert layout.status_field(layout.AWARDED, "a") == "aw.a"
     assert layout.split_method_field(layout.pair("eng", "lms") + ".a") == ("eng", "lms", "a")
     assert layout.split_method_field("eng|lms.v2.a") == ("eng", "lms.v2", "a")

@@ -30,6 +30,7 @@ from schemas.layout import (
     Layout,
     buckets_of_day,
     counter_key,
+    counter_parts,
     field_name,
     method_table_field,
     pair,
@@ -220,7 +221,7 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
     out: Counter[tuple[str, ...]] = Counter()
     arity = {Op.UNDEDUP: 2, Op.HINCRBY: 3, Op.HSETNX: 3, Op.LIFETIME: 3, Op.STATE: 3, Op.HSET: 3,
              Op.EXPIRE: 2, Op.RPUSH: 2, Op.DEL: 1, Op.ZADD: 3, Op.ZREM: 2, Op.SADD: 2,
-             Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2}
+             Op.HMIN: 3, Op.HMAX: 3, Op.PUBLISH: 2, Op.LAYOUT: 2}
     i, n = len(HEADER_SLOTS), len(payload)
     seen_ops = []
     while i < n:
@@ -229,16 +230,25 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
         seen_ops.append(op)
         i += 2
         for _ in range(cnt):
-            if op == Op.COUNTERS:
-                key, nf = payload[i], int(payload[i + 1])
+            if op in (Op.COUNTERS, Op.PACKED):
+                # the old payload's counter keys (counter_key) name the packed hash and its
+                # field as a PACKED row does (their legacy hash is never written): compared
+                # as (hash, field)
+                head = 3 if op == Op.PACKED else 2
+                key, nf = payload[i], int(payload[i + head - 1])
+                parts = counter_parts(key)
+                if op == Op.PACKED:
+                    key = (payload[i], payload[i + 1])
+                elif parts is not None:
+                    key = parts[:2]
                 assert nf > 0
-                fields = [payload[i + 2 + 2 * j] for j in range(nf)]
+                fields = [payload[i + head + 2 * j] for j in range(nf)]
                 assert len(set(fields)) == nf  # one write per (key, field)
                 for j in range(nf):
-                    f, d = payload[i + 2 + 2 * j], payload[i + 3 + 2 * j]
+                    f, d = payload[i + head + 2 * j], payload[i + head + 1 + 2 * j]
                     assert int(d) != 0
                     out[("K", key, field_name(f.encode()).decode(), d)] += 1  # a code: its name
-                i += 2 + 2 * nf
+                i += head + 2 * nf
             elif op == Op.TABLE:
                 key, pf, nz = payload[i], payload[i + 1], int(payload[i + 2])
                 for j in range(nz):
@@ -257,6 +267,13 @@ def writes(sent: list[Any]) -> tuple[list[str], Counter[tuple[str, ...]]]:
                 i += a
     assert len(seen_ops) == len(set(seen_ops))
     return payload[:len(HEADER_SLOTS)], out
+
+
+def entity_bucket(base: str, bucket: str) -> tuple[str, ...]:
+    """How `writes` names an entity's counters in a bucket: (packed hash, field)."""
+    parts = counter_parts(counter_key(base, bucket))
+    assert parts is not None
+    return parts[:2]
 
 
 ORGS = ("acme", "beta")
@@ -311,10 +328,18 @@ def test_the_roll_up_writes_what_the_old_one_wrote(seed: int) -> None:
     new_header, new_writes = writes(decode(new[0]))
     old_header, old_writes = writes(orjson.loads(old[0]))
     assert new_header == old_header
-    dropped = Counter({w: n for w, n in old_writes.items() if w[0] == Op.COUNTERS
-                       and w[1].endswith(f":{ALL_BUCKET}")
+    dropped = Counter({w: n for w, n in old_writes.items() if w[0] == "K"
+                       and w[1][0].endswith(f":{ALL_BUCKET}")
                        and split_field(w[2])[0] not in ALL_TIME_KINDS})
-    assert new_writes == old_writes - dropped
+    # new: each org of a commit with counter writes has its counter layout set once (the
+    # versions hash, and the all-time org hash of before the packed counters)
+    layouts = Counter({w: n for w, n in new_writes.items() if w[0] == Op.LAYOUT})
+    packs = any(w[0] == "K" and isinstance(w[1], tuple) for w in new_writes)
+    assert layouts == (Counter({(Op.LAYOUT, LAYOUT.table_versions(o),
+                                 f"{LAYOUT.data}:{{{o}}}:c:o:-:all"): 1
+                                for o in {cell[0] for cell in commit.fine}})
+                       if packs else Counter())
+    assert new_writes - layouts == old_writes - dropped
 
 
 def test_all_time_keeps_exactly_the_field_kinds_its_reader_folds() -> None:
@@ -339,12 +364,12 @@ def test_all_time_is_written_only_with_the_kinds_it_keeps() -> None:
     for (op, k, f, *_r), _n in got.items():
         if op == "K":
             by_key[k].add(f)
-    assert by_key[counter_key(base, "all")] == {"aw.a", "ac.a", "sc.linkedin.a", "vs.direct.a",
+    assert by_key[entity_bucket(base, "all")] == {"aw.a", "ac.a", "sc.linkedin.a", "vs.direct.a",
                                                 "bv.a"}
     every = {"aw.a", "ac.a", "me.lms.a", "ms.lms.a", "mt.lms.3.a", "sc.linkedin.a",
              "vs.direct.a", "vw.a", "bv.a"}
     for b in ("d20260414", "m202604", "y2026"):
-        assert by_key[counter_key(base, b)] == every
+        assert by_key[entity_bucket(base, b)] == every
 
 
 def test_a_cell_is_rolled_up_into_twelve_hashes_by_hand() -> None:
@@ -356,10 +381,10 @@ def test_a_cell_is_rolled_up_into_twelve_hashes_by_hand() -> None:
     c.count("acme", "eng", "go", "2026-04-15", "bv", 1)
     c.count("acme", "eng", "go", "2026-04-15", "bv", -1)  # cancels: never written
     _h, got = writes(decode(encode(c, LAYOUT, Header("events:0", 1, 0, 3))[0]))
-    counters = {(k, f): int(d) for (op, k, f, d, *_r), n in got.items() if op == "K"}
+    counters = {(w[1], w[2]): int(w[3]) for w in got if w[0] == "K"}
 
-    def key(level: str, entity: str, bucket: str) -> str:
-        return counter_key(LAYOUT.counter_base("acme", level, entity), bucket)
+    def key(level: str, entity: str, bucket: str) -> tuple[str, ...]:
+        return entity_bucket(LAYOUT.counter_base("acme", level, entity), bucket)
 
     expected = {
         (key(BADGE_LEVEL, "eng|py", "d20260414"), "aw.a"): 2,
