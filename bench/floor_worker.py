@@ -108,14 +108,18 @@ def main() -> None:
     payloads = [decode(encode(c, layout, Header(tp_field("t", p), 1, i, i + m, None))[0])
                 for p, i, m, c in commits]
     # (key, field) writes per batch: each counter written by the PACKED and COUNTERS
-    # sections (protocol.Op), which come first, in that order (after any CLAIM)
+    # sections (protocol.Op), which come first, in that order (after any CLAIM; LAYOUT
+    # between them writes no counter)
     cells: list[list[tuple[str, str]]] = []
     for payload in payloads:
         out: list[tuple[str, str]] = []
         j = len(HEADER_SLOTS)
         if j < len(payload) and payload[j] == Op.CLAIM:
             j += 2 + 3 * int(payload[j + 1])
-        while j < len(payload) and payload[j] in (Op.PACKED, Op.COUNTERS):
+        while j < len(payload) and payload[j] in (Op.PACKED, Op.LAYOUT, Op.COUNTERS):
+            if payload[j] == Op.LAYOUT:
+                j += 2 + 2 * int(payload[j + 1])
+                continue
             head = 3 if payload[j] == Op.PACKED else 2  # key (field) count, then pairs
             nkeys, at = int(payload[j + 1]), j + 2
             for _ in range(nkeys):

@@ -54,7 +54,17 @@ import numpy as np
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from schemas.layout import LAYOUT_PACKED, VERSIONS_LAYOUT, Layout, counter_parts, stored_names
+from schemas.layout import (
+    ALL_BUCKET,
+    LAYOUT_PACKED,
+    ORG_ENTITY,
+    ORG_LEVEL,
+    VERSIONS_LAYOUT,
+    Layout,
+    counter_key,
+    counter_parts,
+    stored_names,
+)
 from schemas.layout import VERSIONS_GEN as GEN_FIELD
 
 MAX_SUMS = 256  # groups' last totals kept, and at most this many bytes of them (a badge
@@ -149,26 +159,35 @@ def merged_counts(raw: bytes | None, legacy: dict[bytes, bytes]) -> dict[bytes, 
 
 
 async def _snapshot(redis: Redis, tv: str, vfields: list[str], keys: list[str],
-                    first_key: str | None, legacy: bool,
+                    first_key: str | None, legacy: bool, old_all: str,
                     ) -> tuple[list[bytes | None], list[dict[bytes, Any]],
                                dict[bytes, bytes] | None]:
-    """One MULTI: the org's `_gen`, counter layout and bucket versions (`_heads`), each
-    key's hash (`legacy`: and its legacy hash), and the first-day hash when one is named
-    (else None): what a read sums, as of one moment."""
+    """One MULTI: the org's heads (`_queue_heads`), each key's hash (`legacy`: and its
+    legacy hash), and the first-day hash when one is named (else None): what a read sums,
+    as of one moment."""
     pipe = redis.pipeline(transaction=True)
-    pipe.hmget(tv, _heads(vfields))
+    _queue_heads(pipe, tv, vfields, old_all)
     queue_hashes(pipe, keys, legacy)
     if first_key is not None:
         pipe.hgetall(first_key)
-    got, *answers = await pipe.execute()
+    got, there, *answers = await pipe.execute()
     first = answers.pop() if first_key is not None else None
-    return got, take_hashes(keys, iter(answers), legacy), first
+    return _heads(got, there), take_hashes(keys, iter(answers), legacy), first
 
 
-def _heads(vfields: list[str]) -> list[str]:
-    """What a read asks of the org's versions hash: `_gen`, the counter layout, then the
-    versions of its buckets (got[0], got[1], got[2:])."""
-    return [GEN_FIELD, VERSIONS_LAYOUT, *vfields]
+def _queue_heads(pipe: Pipeline, tv: str, vfields: list[str], old_all: str) -> None:
+    """What a read asks first: the org's `_gen`, counter layout and bucket versions, and
+    whether its all-time org hash of before the packed counters exists (`_heads`)."""
+    pipe.hmget(tv, [GEN_FIELD, VERSIONS_LAYOUT, *vfields])
+    pipe.exists(old_all)
+
+
+def _heads(got: list[bytes | None], there: int) -> list[bytes | None]:
+    """`_gen`, then _PACKED if the org's counters are all packed, else None, then the
+    buckets' versions. All packed: the org's first packed commit found no legacy hash
+    (VERSIONS_LAYOUT) and none has come since (an older worker still running beside this
+    one writes the org's all-time hash with every commit of counters: README)."""
+    return [got[0], _PACKED if got[1] == _PACKED and not there else None, *got[2:]]
 
 
 def _before(bucket: str, floor: str | None) -> bool:
@@ -227,6 +246,8 @@ class VersionedBuckets:
         `first_key` (with `bucket_of`: hash key -> its bucket): the org's first-day hash;
         buckets wholly before it are empty (module doc)."""
         tv = layout.table_versions(org_id)
+        old_all = counter_key(layout.legacy_counter_base(org_id, ORG_LEVEL, ORG_ENTITY),
+                              ALL_BUCKET)
         ckey = (layout.data, org_id)
         wanted = list(dict.fromkeys(it for g in groups for it in g))
         vfields = list(dict.fromkeys(vf for _k, vf in wanted if vf is not None))
@@ -240,12 +261,14 @@ class VersionedBuckets:
             known = self.orgs.get(ckey)
             legacy = attempt == TRIES or known is None or not known.packed_only
             if first_key is None and not eager:
-                got = cast(list[bytes | None], await redis.hmget(tv, _heads(vfields)))
+                pipe = redis.pipeline(transaction=True)
+                _queue_heads(pipe, tv, vfields, old_all)
+                got = _heads(*await pipe.execute())
                 floor = None
             else:
                 got, fresh, first = await _snapshot(redis, tv, vfields,
                                                     [key for key, _vf in eager], first_key,
-                                                    legacy)
+                                                    legacy, old_all)
                 # the last try reads every bucket in one MULTI: nothing skipped
                 floor = _floor(first) if first_key is not None and attempt < TRIES else None
             gen = got[0]
@@ -278,9 +301,12 @@ class VersionedBuckets:
                 break
             # read again with the stale ones, so that the request sums one snapshot
             stale.extend(eager)
+            legacy = attempt == TRIES or not org.packed_only
             got2, hashes, first = await _snapshot(redis, tv, vfields,
                                                   [key for key, _vf in stale], first_key,
-                                                  attempt == TRIES or not org.packed_only)
+                                                  legacy, old_all)
+            if not legacy and got2[1] != _PACKED:
+                continue  # an older worker wrote the org meanwhile: again, with its hashes
             if floor is not None and _floor(first) != floor:
                 continue  # an older event moved the first day meanwhile: again
             now: dict[str | None, bytes | None] = dict(zip(vfields, got2[2:], strict=True))

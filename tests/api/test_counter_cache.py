@@ -131,16 +131,16 @@ async def test_an_old_bucket_changed_by_an_acceptance_today_is_read_again(
 
 
 async def test_a_bucket_without_a_version_is_read_every_time(settings, redis, client):
-    """What a worker before the counter versions wrote: counters, no `c:<bucket>`; and
-    while it still runs beside this one, what it writes after."""
+    """What a worker before the counter versions wrote, still running beside this one: its
+    counters (its own hashes, one per entity and bucket), no `c:<bucket>` version bump."""
     _app, c, h = client
     layout = Layout(settings.redis_prefix)
-    # an older worker adds 3 awards on 2025-03-05 (day and month buckets, and all time; no
-    # version bump, and its own hashes: one per entity and bucket)
+    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 1)], first=True)
+    assert (await counts(c, h))["badges_awarded"] == 1
+    # the older worker adds 3 awards on 2025-03-05 (day and month buckets, and all time)
     for b in ("d20250305", "m202503", "all"):
         await redis.hincrby(counter_key(layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
                             "aw.p", 3)
-    await commit(redis, layout, OLD, [("eng", "py", "aw.p", 1)], first=True)
     assert (await counts(c, h))["badges_awarded"] == 4
     for b in ("d20250305", "m202503"):
         await redis.hincrby(counter_key(layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY), b),
@@ -174,6 +174,15 @@ async def test_an_org_written_only_packed_is_read_without_the_legacy_hashes(
     # read had the legacy hash of each counter bucket it read too (`all` among them, which
     # is read every time)
     assert reads[0] == reads[1] < first
+    # an older worker (of after the counter versions) still running beside this one writes
+    # 3 more awards of OLD in its own hashes, and bumps the buckets' versions: read again
+    legacy_org = layout.legacy_counter_base(ORG, ORG_LEVEL, ORG_ENTITY)
+    for b in ("d20250210", "m202502", "y2025", "all"):
+        await redis.hincrby(counter_key(legacy_org, b), "aw.p", 3)
+        if b != "all":
+            await redis.hincrby(layout.table_versions(ORG), table_version_field(b), 1)
+    assert (await counts(c, h))["badges_awarded"] == 5
+    assert await redis.hget(layout.table_versions(ORG), "_layout") == b"packed"  # as it was
     other = "globex"
     legacy = layout.legacy_counter_base(other, ORG_LEVEL, ORG_ENTITY)
     for b in ("d20250210", "m202502", "y2025", "all"):
