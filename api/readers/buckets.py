@@ -79,8 +79,8 @@ Item = tuple[str, str | None]  # (hash key, its version field in the versions ha
 class _Org:
     gen: bytes | None = None
     index: dict[bytes, int] = field(default_factory=dict)  # field name -> position
-    # the org's counters are all packed (VERSIONS_LAYOUT): no legacy hash to read. Kept
-    # for the org's `_gen`: only a Redis that came back empty clears it (and `_gen` with it)
+    # the org's counters were all packed at the last read (`_heads`): the next read skips
+    # the legacy hashes, and reads again with them if its own MULTI says otherwise
     packed_only: bool = False
 
 
