@@ -214,6 +214,12 @@ class Layout:
         layout wrote (read still, never written): ``<this>:<bucket>``."""
         return self.org_key(org, "c", level, entity)
 
+    def legacy_org_all(self, org: str) -> str:
+        """The org's all-time org-level hash of before the packed layout: every commit of
+        counters by a worker of then wrote it, so it says whether the org has such hashes
+        (VERSIONS_LAYOUT: set by apply.lua's LAYOUT op, checked by the readers)."""
+        return counter_key(self.legacy_counter_base(org, ORG_LEVEL, ORG_ENTITY), ALL_BUCKET)
+
     # --- per-award state -----------------------------------------------------------
     def award(self, org: str, award_id: str) -> tuple[str, str]:
         """(hash, field) of the award's packed state, its share/view log and

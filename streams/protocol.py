@@ -223,8 +223,7 @@ def encode(commit: Commit, layout: Layout, header: Header,
         orgs = dict.fromkeys(cell[0] for cell in commit.fine)
         out.extend((Op.LAYOUT, len(orgs)))
         for org in orgs:
-            out.extend((layout.table_versions(org), counter_key(
-                layout.legacy_counter_base(org, ORG_LEVEL, ORG_ENTITY), ALL_BUCKET)))
+            out.extend((layout.table_versions(org), layout.legacy_org_all(org)))
     if nkeys:
         out.extend((Op.COUNTERS, nkeys))
         out.extend(flat)

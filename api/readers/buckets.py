@@ -54,17 +54,7 @@ import numpy as np
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from schemas.layout import (
-    ALL_BUCKET,
-    LAYOUT_PACKED,
-    ORG_ENTITY,
-    ORG_LEVEL,
-    VERSIONS_LAYOUT,
-    Layout,
-    counter_key,
-    counter_parts,
-    stored_names,
-)
+from schemas.layout import LAYOUT_PACKED, VERSIONS_LAYOUT, Layout, counter_parts, stored_names
 from schemas.layout import VERSIONS_GEN as GEN_FIELD
 
 MAX_SUMS = 256  # groups' last totals kept, and at most this many bytes of them (a badge
@@ -106,19 +96,19 @@ def queue_hashes(pipe: Pipeline, keys: Sequence[str], legacy: bool = True) -> No
     plain hash; the counter keys' fields (schemas/layout.py counter_key) with one HMGET per
     packed hash, then, with `legacy`, each one's legacy hash."""
     fields: dict[str, list[str]] = {}
+    olds: list[str] = []
     for key in keys:
         parts = counter_parts(key)
         if parts is None:
             pipe.hgetall(key)
         else:
             fields.setdefault(parts[0], []).append(parts[1])
+            olds.append(parts[2])
     for packed, names in fields.items():
         pipe.hmget(packed, names)
     if legacy:
-        for key in keys:
-            parts = counter_parts(key)
-            if parts is not None:
-                pipe.hgetall(parts[2])
+        for old in olds:
+            pipe.hgetall(old)
 
 
 def take_hashes(keys: Sequence[str], answers: Iterator[Any],
@@ -246,8 +236,7 @@ class VersionedBuckets:
         `first_key` (with `bucket_of`: hash key -> its bucket): the org's first-day hash;
         buckets wholly before it are empty (module doc)."""
         tv = layout.table_versions(org_id)
-        old_all = counter_key(layout.legacy_counter_base(org_id, ORG_LEVEL, ORG_ENTITY),
-                              ALL_BUCKET)
+        old_all = layout.legacy_org_all(org_id)
         ckey = (layout.data, org_id)
         wanted = list(dict.fromkeys(it for g in groups for it in g))
         vfields = list(dict.fromkeys(vf for _k, vf in wanted if vf is not None))

@@ -135,21 +135,20 @@ async def an_org_s_counter_layout_is_set_once_by_its_first_packed_commit(c: Ctx)
     hashes in), one without is 'packed'; what is set stays (the field names spelled by
     hand: schemas/layout.py VERSIONS_LAYOUT)."""
     old = f"{c.layout.data}:{{globex}}:c:o:-:all"
+
+    async def layouts_after_a_commit_each() -> list[bytes | None]:
+        for org in (ORG, "globex"):
+            commit = Commit()
+            commit.count(org, "eng", "py", DAY, "aw.p")
+            await c.apply_ok(commit, Op.LAYOUT)
+        return [await c.redis.hget(c.layout.table_versions(org), "_layout")
+                for org in (ORG, "globex")]
+
     await c.redis.hset(old, "Ap", 4)  # what a worker before the packed counters wrote
-    for org in (ORG, "globex"):
-        commit = Commit()
-        commit.count(org, "eng", "py", DAY, "aw.p")
-        await c.apply_ok(commit, Op.LAYOUT)
-    assert await c.redis.hget(c.layout.table_versions(ORG), "_layout") == b"packed"
-    assert await c.redis.hget(c.layout.table_versions("globex"), "_layout") == b"mixed"
+    assert await layouts_after_a_commit_each() == [b"packed", b"mixed"]
     await c.redis.hset(f"{c.layout.data}:{{{ORG}}}:c:o:-:all", "Ap", 1)
     await c.redis.delete(old)
-    for org in (ORG, "globex"):
-        commit = Commit()
-        commit.count(org, "eng", "py", DAY, "aw.p")
-        await c.apply_ok(commit, Op.LAYOUT)
-    assert await c.redis.hget(c.layout.table_versions(ORG), "_layout") == b"packed"
-    assert await c.redis.hget(c.layout.table_versions("globex"), "_layout") == b"mixed"
+    assert await layouts_after_a_commit_each() == [b"packed", b"mixed"]
 
 
 @case(Op.COUNTERS)
